@@ -1,0 +1,113 @@
+import HyperDHT, { type DHTNodeAddress } from 'hyperdht'
+import RPC, { type Server } from '@hyperswarm/rpc'
+import type { Facility } from './facility'
+import type { Logger } from '../tpl/types'
+
+export interface NetConfig {
+  /** Hex public keys with full access; absent → every peer may call (a warning is logged). */
+  allow?: string[]
+  /** Hex public keys that may call read methods only. */
+  allowReadOnly?: string[]
+  dhtOpts?: {
+    bootstrap?: Array<DHTNodeAddress | string>
+    host?: string
+    port?: number
+  }
+}
+
+export type Access = 'full' | 'read'
+
+export type RpcHandler = (payload: Buffer, callerKey: Buffer | null) => Promise<Buffer>
+
+export function parseBootstrap (list: Array<DHTNodeAddress | string> | undefined): DHTNodeAddress[] | undefined {
+  if (!list) return undefined
+  return list.map((entry) => {
+    if (typeof entry !== 'string') return { host: entry.host, port: Number(entry.port) }
+    const idx = entry.lastIndexOf(':')
+    if (idx <= 0) throw new Error(`ERR_NET_BOOTSTRAP_INVALID: ${entry}`)
+    return { host: entry.slice(0, idx), port: Number(entry.slice(idx + 1)) }
+  })
+}
+
+/**
+ * HyperDHT node + `@hyperswarm/rpc` server. The server key pair comes from a seed persisted in
+ * the store (stable across restarts); the DHT key pair (used for outgoing calls) from another.
+ */
+export class NetFacility implements Facility {
+  readonly name = 'net'
+  readonly priority = 20
+  private dht: HyperDHT | null = null
+  private rpc: RPC | null = null
+  private server: Server | null = null
+  private readonly full: Set<string> | null
+  private readonly readOnly: Set<string>
+
+  constructor (
+    private readonly conf: NetConfig,
+    private readonly seeds: { rpc: () => Promise<Buffer>, dht: () => Promise<Buffer> },
+    private readonly logger: Logger
+  ) {
+    this.full = conf.allow ? new Set(conf.allow.map((k) => k.toLowerCase())) : null
+    this.readOnly = new Set((conf.allowReadOnly ?? []).map((k) => k.toLowerCase()))
+  }
+
+  async start (): Promise<void> {
+    const dhtOpts = this.conf.dhtOpts ?? {}
+    this.dht = new HyperDHT({
+      keyPair: HyperDHT.keyPair(await this.seeds.dht()),
+      bootstrap: parseBootstrap(dhtOpts.bootstrap),
+      host: dhtOpts.host,
+      port: dhtOpts.port
+    })
+    await this.dht.ready()
+    this.rpc = new RPC({ dht: this.dht, keyPair: HyperDHT.keyPair(await this.seeds.rpc()) })
+    this.server = this.rpc.createServer({
+      firewall: (remotePublicKey: Buffer) => this.accessOf(remotePublicKey) === null
+    })
+    if (!this.full) this.logger.warn('facs/net.config.json has no r0.allow list: every peer may call this worker')
+    await this.server.listen()
+  }
+
+  /** What a caller may do: full access, read-only, or nothing (refused by the firewall). */
+  accessOf (key: Buffer | null): Access | null {
+    if (!this.full) return 'full'
+    const hex = key ? key.toString('hex') : ''
+    if (this.full.has(hex)) return 'full'
+    if (this.readOnly.has(hex)) return 'read'
+    return null
+  }
+
+  respond (method: string, handler: RpcHandler): void {
+    if (!this.server) throw new Error('ERR_NET_NOT_STARTED')
+    this.server.respond(method, (req, conn) => handler(req, conn?.stream?.remotePublicKey ?? null))
+  }
+
+  get rpcPublicKey (): Buffer {
+    if (!this.server || !this.rpc) throw new Error('ERR_NET_NOT_STARTED')
+    return this.rpc.defaultKeyPair.publicKey
+  }
+
+  get rpcClientKey (): Buffer {
+    if (!this.dht) throw new Error('ERR_NET_NOT_STARTED')
+    return this.dht.defaultKeyPair.publicKey
+  }
+
+  /** Outgoing JSON request to another RPC server (e.g. the DHCP service). */
+  async request (publicKey: Buffer, method: string, payload: unknown, timeoutMs = 10000): Promise<unknown> {
+    if (!this.rpc) throw new Error('ERR_NET_NOT_STARTED')
+    const reply = await this.rpc.request(publicKey, method, Buffer.from(JSON.stringify(payload)), { timeout: timeoutMs })
+    const value: unknown = JSON.parse(reply.toString())
+    if (typeof value === 'string' && value.startsWith('[HRPC_ERR]=')) throw new Error(value.slice('[HRPC_ERR]='.length))
+    return value
+  }
+
+  async stop (): Promise<void> {
+    const { server, rpc, dht } = this
+    this.server = null
+    this.rpc = null
+    this.dht = null
+    if (server) await server.close()
+    if (rpc) await rpc.destroy()
+    if (dht) await dht.destroy()
+  }
+}

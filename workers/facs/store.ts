@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto'
+import Corestore from 'corestore'
+import Hyperbee from 'hyperbee'
+import type { Facility } from './facility'
+
+export type Bee<T = unknown> = Hyperbee<T>
+
+/**
+ * Corestore + Hyperbee under one directory (`store/<rack>-db`). Every named bee is a JSON
+ * key/value log that survives restarts and can be replicated to read replicas by core key.
+ */
+export class StoreFacility implements Facility {
+  readonly name = 'store'
+  readonly priority = 10
+  private store: Corestore | null = null
+  private readonly bees = new Map<string, Bee>()
+
+  constructor (readonly dir: string) {}
+
+  async start (): Promise<void> {
+    this.store = new Corestore(this.dir)
+    await this.store.ready()
+  }
+
+  async getBee<T = unknown> (name: string): Promise<Bee<T>> {
+    const cached = this.bees.get(name)
+    if (cached) return cached as Bee<T>
+    if (!this.store) throw new Error('ERR_STORE_NOT_STARTED')
+    const bee = new Hyperbee<T>(this.store.get({ name }), { keyEncoding: 'utf-8', valueEncoding: 'json' })
+    await bee.ready()
+    this.bees.set(name, bee as Bee)
+    return bee
+  }
+
+  /** A 32-byte secret persisted under `key` in the `wrk` bee, created on first use. */
+  async getSeed (key: string): Promise<Buffer> {
+    const bee = await this.getBee<string>('wrk')
+    const entry = await bee.get(`seed:${key}`)
+    if (entry) return Buffer.from(entry.value, 'hex')
+    const seed = randomBytes(32)
+    await bee.put(`seed:${key}`, seed.toString('hex'))
+    return seed
+  }
+
+  async stop (): Promise<void> {
+    const store = this.store
+    this.store = null
+    this.bees.clear()
+    if (store) await store.close()
+  }
+}

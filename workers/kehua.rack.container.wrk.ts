@@ -1,0 +1,9 @@
+import { WrkContainerRackMbt } from './lib/worker-base'
+import type { WorkerContext } from './tpl/wrk-base'
+
+/** Worker for MicroBT containers with a Kehua cooling/power controller. */
+export default class WrkContainerRackKehua extends WrkContainerRackMbt {
+  constructor (ctx: WorkerContext) {
+    super(ctx, 'kehua')
+  }
+}

@@ -1,0 +1,69 @@
+import type { Logger } from '../../tpl/types'
+
+/**
+ * Contract of the Modbus TCP client (implemented in ./client.ts). Addresses are on-wire PDU
+ * addresses (register number − 1); callers convert.
+ */
+export interface ModbusClientOptions {
+  host: string
+  port: number
+  /** Per-request timeout (ms). Default 2000. */
+  timeoutMs?: number
+  /** Retries of a read after a timeout or a lost connection (writes are never retried). Default 1. */
+  retries?: number
+  /** Requests in flight at once on the connection (pipelining). Default 4; 1 = strictly serial. */
+  maxInFlight?: number
+  /** Consecutive timeouts after which the socket is treated as half-open and replaced. Default 3. */
+  halfOpenAfterTimeouts?: number
+  /** Reconnect backoff bounds (ms), jittered. Defaults 250 and 5000. */
+  backoffMinMs?: number
+  backoffMaxMs?: number
+  /** TCP connect timeout (ms). Default = timeoutMs. */
+  connectTimeoutMs?: number
+  logger?: Logger
+}
+
+export interface RequestOptions {
+  /** Control writes use 'high' and jump ahead of queued polling reads. Default: reads 'normal', writes 'high'. */
+  priority?: 'high' | 'normal'
+  /** Override the client's timeout for this request. */
+  timeoutMs?: number
+  /**
+   * Only send on this connection (see `connectionId`). If the link was replaced in between,
+   * reject with ERR_MODBUS_CONNECTION_CHANGED instead of sending (used to keep authentication
+   * and the writes it allows on one connection).
+   */
+  connectionId?: number
+}
+
+export interface ModbusClientStats {
+  requests: number
+  responses: number
+  timeouts: number
+  lateReplies: number
+  exceptions: number
+  reconnects: number
+  /** Current pipelining window (drops to 1 after a transaction-id mismatch or timeout burst). */
+  maxInFlight: number
+}
+
+export interface ModbusClient {
+  /** Connects if needed; resolves with the id of the live connection (increments per new socket). */
+  connect: () => Promise<number>
+  readonly connected: boolean
+  readonly connectionId: number
+  readHoldingRegisters: (unit: number, address: number, count: number, opts?: RequestOptions) => Promise<number[]>
+  writeRegister: (unit: number, address: number, value: number, opts?: RequestOptions) => Promise<void>
+  writeRegisters: (unit: number, address: number, values: number[], opts?: RequestOptions) => Promise<void>
+  readonly stats: ModbusClientStats
+  /** Closes the socket, rejects pending requests with ERR_MODBUS_CLOSED, stops reconnecting. */
+  close: () => Promise<void>
+}
+
+/**
+ * Error codes (WrkError.code) the client raises:
+ * ERR_MODBUS_TIMEOUT, ERR_MODBUS_EXCEPTION_<2-digit hex upper, e.g. 02, 0A, 0B>,
+ * ERR_MODBUS_NOT_CONNECTED (connect failed), ERR_MODBUS_CONNECTION_CLOSED (socket dropped with the request in flight),
+ * ERR_MODBUS_CONNECTION_CHANGED, ERR_MODBUS_CLOSED (client closed), ERR_MODBUS_INVALID_ARGS.
+ * Exception errors also carry `exceptionCode: number`.
+ */

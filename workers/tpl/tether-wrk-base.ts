@@ -1,0 +1,132 @@
+import path from 'node:path'
+import type pino from 'pino'
+import { WrkBase, type WorkerContext } from './wrk-base'
+import { errorCode, WrkError } from './errors'
+import { LoggingFacility } from '../facs/logging'
+import { StoreFacility } from '../facs/store'
+import { NetFacility, type NetConfig } from '../facs/net'
+import { IntervalFacility } from '../facs/interval'
+import { SchedulerFacility } from '../facs/scheduler'
+
+export type RpcKind = 'read' | 'write'
+export type RpcMethod = (req: unknown) => Promise<unknown> | unknown
+
+interface RpcEntry { kind: RpcKind, fn: RpcMethod }
+
+export const HRPC_ERR = '[HRPC_ERR]='
+
+/**
+ * Second layer: the facilities every MiningOS worker has (logger, store, net, interval,
+ * scheduler) and the JSON RPC surface on top of `@hyperswarm/rpc`.
+ */
+export class TetherWrkBase extends WrkBase {
+  logger!: pino.Logger
+  store!: StoreFacility
+  net!: NetFacility
+  interval!: IntervalFacility
+  scheduler!: SchedulerFacility
+  private readonly rpcMethods = new Map<string, RpcEntry>()
+
+  constructor (ctx: WorkerContext) {
+    super(ctx)
+    this.registerRpc('ping', 'read', (req) => req)
+    this.registerRpc('echo', 'read', (req) => req)
+    this.registerRpc('getInstanceId', 'read', () => this.instanceId)
+  }
+
+  get storeDir (): string {
+    const base = this.ctx.env === 'test' && typeof this.ctx.tmpdir === 'string' ? this.ctx.tmpdir : this.ctx.root
+    return path.join(base, 'store', `${this.ctx.rack}-db`)
+  }
+
+  protected override init (): void {
+    super.init()
+    const common = this.loadConf('common', true)
+    const netConf = (this.loadConf('facs/net.config').r0 ?? {}) as NetConfig
+    const logging = this.addFacility(new LoggingFacility({
+      name: `${this.ctx.wtype}-${this.ctx.rack}`,
+      debug: Boolean(common.debug) || Boolean(this.ctx.debug)
+    }))
+    this.logger = logging.logger
+    this.store = this.addFacility(new StoreFacility(this.storeDir))
+    this.net = this.addFacility(new NetFacility(netConf, {
+      rpc: () => this.store.getSeed('rpc'),
+      dht: () => this.store.getSeed('dht')
+    }, this.logger))
+    this.interval = this.addFacility(new IntervalFacility(this.logger))
+    this.scheduler = this.addFacility(new SchedulerFacility(this.logger))
+  }
+
+  protected override async onStart (): Promise<void> {
+    await super.onStart()
+    for (const [method, entry] of this.rpcMethods) {
+      this.net.respond(method, (payload, caller) => this.dispatch(method, entry, payload, caller))
+    }
+    this.saveStatus({
+      rpcPublicKey: this.net.rpcPublicKey.toString('hex'),
+      rpcClientKey: this.net.rpcClientKey.toString('hex'),
+      instanceId: this.instanceId
+    })
+    this.logger.info({ rpcPublicKey: this.net.rpcPublicKey.toString('hex'), storeDir: this.storeDir }, 'worker started')
+  }
+
+  protected override async onStop (): Promise<void> {
+    this.logger?.info('worker stopping')
+    await super.onStop()
+  }
+
+  /** Declares an RPC method; must be called before start (constructors of each layer). */
+  registerRpc (method: string, kind: RpcKind, fn: RpcMethod): void {
+    this.rpcMethods.set(method, { kind, fn })
+  }
+
+  rpcKind (method: string): RpcKind | undefined {
+    return this.rpcMethods.get(method)?.kind
+  }
+
+  /** Calls a method in-process exactly as a remote caller with full access would. */
+  async callRpc (method: string, req: unknown): Promise<unknown> {
+    const entry = this.rpcMethods.get(method)
+    if (!entry) throw new WrkError('ERR_METHOD_INVALID', `unknown method ${method}`)
+    return await entry.fn(req)
+  }
+
+  private async dispatch (method: string, entry: RpcEntry, payload: Buffer, caller: Buffer | null): Promise<Buffer> {
+    let req: unknown
+    try {
+      req = payload.length === 0 ? {} : JSON.parse(payload.toString())
+    } catch {
+      return reply(`${HRPC_ERR}ERR_FACS_NET_DATA_FORMAT`)
+    }
+    const callerKey = caller ? caller.toString('hex') : null
+    try {
+      if (entry.kind === 'write' && this.net.accessOf(caller) !== 'full') throw new WrkError('ERR_PERMISSION_DENIED')
+      const res = await entry.fn(req)
+      if (entry.kind === 'write') this.audit(method, req, callerKey, 'ok')
+      return reply(res === undefined ? null : res)
+    } catch (err) {
+      const code = errorCode(err)
+      if (entry.kind === 'write') this.audit(method, req, callerKey, code)
+      if (code === 'ERR_INTERNAL') this.logger.error({ err, method }, 'rpc method failed')
+      else this.logger.debug({ method, code }, 'rpc method refused')
+      return reply(`${HRPC_ERR}${code}`)
+    }
+  }
+
+  private audit (method: string, req: unknown, caller: string | null, outcome: string): void {
+    const r = (req !== null && typeof req === 'object' ? req : {}) as Record<string, unknown>
+    this.logger.info({
+      audit: true,
+      method,
+      outcome,
+      thingId: typeof r.id === 'string' ? r.id : undefined,
+      action: typeof r.method === 'string' ? r.method : undefined,
+      user: typeof r.user === 'string' ? r.user : undefined,
+      caller
+    }, 'rpc write')
+  }
+}
+
+function reply (value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value))
+}

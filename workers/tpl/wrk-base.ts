@@ -1,0 +1,103 @@
+import { mkdirSync, readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs'
+import path from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { loadConfig, type Env, type JsonObject } from './config'
+import { startFacilities, stopFacilities, type Facility } from '../facs/facility'
+
+export interface WorkerContext {
+  wtype: string
+  env: Env
+  rack: string
+  /** Project root holding `config/`, `status/` and `store/`. */
+  root: string
+  debug?: boolean
+  /** In the test env the store lives under this directory. */
+  tmpdir?: string
+  slave?: boolean
+  [flag: string]: unknown
+}
+
+/**
+ * Bottom layer: configuration, facility lifecycle and the status file. Subclasses add
+ * facilities in `init()` and do their own work in `onStart()`/`onStop()`.
+ */
+export class WrkBase {
+  readonly ctx: WorkerContext
+  readonly instanceId = randomUUID()
+  protected readonly facilities: Facility[] = []
+  private started: Facility[] = []
+  private state: 'idle' | 'starting' | 'started' | 'stopping' | 'stopped' = 'idle'
+
+  constructor (ctx: WorkerContext) {
+    this.ctx = ctx
+  }
+
+  /** Config by name (see loadConfig). */
+  loadConf (name: string, required = false): JsonObject {
+    return loadConfig(this.ctx.root, this.ctx.env, name, { required })
+  }
+
+  addFacility<F extends Facility> (fac: F): F {
+    this.facilities.push(fac)
+    return fac
+  }
+
+  get statusFile (): string {
+    return path.join(this.ctx.root, 'status', `${this.ctx.wtype}-${this.ctx.rack}.json`)
+  }
+
+  readStatus (): JsonObject {
+    if (!existsSync(this.statusFile)) return {}
+    try {
+      return JSON.parse(readFileSync(this.statusFile, 'utf8')) as JsonObject
+    } catch {
+      return {}
+    }
+  }
+
+  /** Merges `patch` into the status file atomically (write + rename). */
+  saveStatus (patch: JsonObject): void {
+    mkdirSync(path.dirname(this.statusFile), { recursive: true })
+    const next = { ...this.readStatus(), ...patch }
+    const tmp = `${this.statusFile}.${process.pid}.tmp`
+    writeFileSync(tmp, JSON.stringify(next, null, 2) + '\n')
+    renameSync(tmp, this.statusFile)
+  }
+
+  /** Creates facilities; config errors surface here, before anything is opened. */
+  protected init (): void {}
+  protected async onStart (): Promise<void> {}
+  protected async onStop (): Promise<void> {}
+
+  async start (): Promise<void> {
+    if (this.state !== 'idle') throw new Error(`ERR_WRK_ALREADY_${this.state.toUpperCase()}`)
+    this.state = 'starting'
+    try {
+      this.init()
+      this.started = await startFacilities(this.facilities)
+      await this.onStart()
+      this.state = 'started'
+    } catch (err) {
+      await stopFacilities(this.started)
+      this.started = []
+      this.state = 'stopped'
+      throw err
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'idle') return
+    this.state = 'stopping'
+    try {
+      await this.onStop()
+    } finally {
+      await stopFacilities(this.started)
+      this.started = []
+      this.state = 'stopped'
+    }
+  }
+
+  get isStarted (): boolean {
+    return this.state === 'started'
+  }
+}

@@ -1,0 +1,9 @@
+import { WrkContainerRackMbt } from './lib/worker-base'
+import type { WorkerContext } from './tpl/wrk-base'
+
+/** Worker for MicroBT containers with a Wonderint cooling/power controller. */
+export default class WrkContainerRackWonderint extends WrkContainerRackMbt {
+  constructor (ctx: WorkerContext) {
+    super(ctx, 'wonderint')
+  }
+}
