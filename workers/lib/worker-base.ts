@@ -1,11 +1,90 @@
-import { TetherWrkBase } from '../tpl/tether-wrk-base'
+import { z } from 'zod'
+import { WrkContainerRack } from '../tpl/container/rack.container.wrk'
 import type { WorkerContext } from '../tpl/wrk-base'
+import type { JsonMap, ThingRecord, ThingState } from '../tpl/thing/types'
+import { WrkError } from '../tpl/errors'
+import { MicroBTContainer, type MicroBTContainerOptions } from './container'
 
 export type Vendor = 'kehua' | 'wonderint'
 
-/** MicroBT layer: everything the Kehua and Wonderint workers share. */
-export class WrkContainerRackMbt extends TetherWrkBase {
+/** Connection options of a MicroBT container thing; other keys are kept as given. */
+const OPTS_SCHEMA = z.object({
+  address: z.string().min(1).max(253).optional(),
+  port: z.number().int().min(1).max(65535).optional(),
+  username: z.string().max(256).optional(),
+  password: z.string().max(256).optional(),
+  timeout: z.number().int().min(10).max(60_000).optional(),
+  retry: z.number().int().min(0).max(10).optional(),
+  retryInterval: z.number().int().min(0).max(60_000).optional()
+}).passthrough()
+
+/** Per-container Modbus settings from base.thing.json `container`. */
+const CONTAINER_CONF_SCHEMA = z.object({
+  timeout: z.number().int().min(10).max(60_000).optional(),
+  retry: z.number().int().min(0).max(10).optional(),
+  maxInFlight: z.number().int().min(1).max(16).optional(),
+  maxGap: z.number().int().min(0).max(100).optional(),
+  maxRegsPerRequest: z.number().int().min(1).max(125).optional(),
+  offlineAfterMs: z.number().int().min(0).optional()
+}).passthrough()
+
+/**
+ * MicroBT layer: `-mbt` thing type, `microbt` tag, and `connectThing` building a
+ * MicroBTContainer (Modbus TCP) from the thing's opts.
+ */
+export class WrkContainerRackMbt extends WrkContainerRack {
+  private containerConf: z.infer<typeof CONTAINER_CONF_SCHEMA> = {}
+
   constructor (ctx: WorkerContext, readonly vendor: Vendor) {
     super(ctx)
+  }
+
+  override getThingType (): string {
+    return `${super.getThingType()}-mbt-${this.vendor}`
+  }
+
+  override getThingTags (): string[] {
+    return ['microbt']
+  }
+
+  override selectThingInfo (record: ThingRecord): JsonMap {
+    return { address: record.opts.address, port: record.opts.port }
+  }
+
+  protected override init (): void {
+    super.init()
+    const parsed = CONTAINER_CONF_SCHEMA.safeParse(this.thingConf.container ?? {})
+    if (!parsed.success) throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: invalid container settings (${parsed.error.issues[0]?.path.join('.')})`)
+    this.containerConf = parsed.data
+  }
+
+  override validateThingOpts (opts: JsonMap): void {
+    const res = OPTS_SCHEMA.safeParse(opts)
+    if (!res.success) throw new WrkError('ERR_THING_OPTS_INVALID', `invalid opts.${String(res.error.issues[0]?.path[0] ?? '')}`)
+  }
+
+  /** A thing without address, port and credentials stays registered but unconnected. */
+  override async connectThing (state: ThingState): Promise<void> {
+    const opts = OPTS_SCHEMA.parse(state.record.opts)
+    if (!opts.address || !opts.port || opts.username === undefined || opts.password === undefined) {
+      state.ctrl = null
+      return
+    }
+    const options: MicroBTContainerOptions = {
+      ...this.containerConf,
+      address: opts.address,
+      port: opts.port,
+      username: opts.username,
+      password: opts.password,
+      timeout: opts.timeout ?? this.containerConf.timeout,
+      retry: opts.retry ?? this.containerConf.retry,
+      vendor: this.vendor,
+      logger: this.logger.child({ thingId: state.record.id })
+    }
+    state.ctrl = new MicroBTContainer(options)
+  }
+
+  protected override async getWrkExtData (_req: unknown): Promise<unknown> {
+    return { vendor: this.vendor, thingType: this.getThingType(), things: this.registry.size }
   }
 }

@@ -37,11 +37,17 @@ export interface RequestOptions {
 }
 
 export interface ModbusClientStats {
+  /** Request frames sent (each retry counts). */
   requests: number
+  /** Replies matched to a request (exception replies included). */
   responses: number
+  /** Request attempts that timed out. */
   timeouts: number
+  /** Replies dropped because they matched no outstanding request (unknown transaction id, or wrong unit / function code). */
   lateReplies: number
+  /** Modbus exception replies. */
   exceptions: number
+  /** Connections established after the first one. */
   reconnects: number
   /** Current pipelining window (drops to 1 after a transaction-id mismatch or timeout burst). */
   maxInFlight: number
@@ -64,6 +70,8 @@ export interface ModbusClient {
  * Error codes (WrkError.code) the client raises:
  * ERR_MODBUS_TIMEOUT, ERR_MODBUS_EXCEPTION_<2-digit hex upper, e.g. 02, 0A, 0B>,
  * ERR_MODBUS_NOT_CONNECTED (connect failed), ERR_MODBUS_CONNECTION_CLOSED (socket dropped with the request in flight),
- * ERR_MODBUS_CONNECTION_CHANGED, ERR_MODBUS_CLOSED (client closed), ERR_MODBUS_INVALID_ARGS.
+ * ERR_MODBUS_CONNECTION_CHANGED, ERR_MODBUS_CLOSED (client closed), ERR_MODBUS_INVALID_ARGS,
+ * ERR_MODBUS_MALFORMED_REPLY (reply matched but its payload is inconsistent with the request, e.g. FC03 byte count).
+ * ERR_MODBUS_NOT_CONNECTED is also raised when no connection came up within the request's timeout.
  * Exception errors also carry `exceptionCode: number`.
  */

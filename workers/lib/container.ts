@@ -1,0 +1,348 @@
+import { errorCode, WrkError } from '../tpl/errors'
+import {
+  BaseContainer,
+  type BaseContainerOptions,
+  type CoolingFanThresholds,
+  type SocketCommand
+} from '../tpl/container/base-container'
+import { authResponse, bytesToRegisters, registersToBytes } from './auth'
+import { ModbusTcpClient } from './modbus/client'
+import type { ModbusClient, ModbusClientOptions, RequestOptions } from './modbus/types'
+import {
+  AUTH_CHALLENGE,
+  AUTH_RESPONSE,
+  CDU_CONTROL,
+  CDU_UNIT,
+  PDU_COUNT,
+  SOCKETS_PER_PDU,
+  SOCKET_CONTROL,
+  SplitMemory,
+  RegisterImage,
+  UNIT_IDS,
+  decodeSnapshot,
+  isContainerVendor,
+  listedParts,
+  pduUnit,
+  planReads,
+  snapshotRanges,
+  socketControlRegister,
+  type ContainerSnapshot,
+  type ContainerVendor,
+  type ReadRequest,
+  type UnitId
+} from './registers'
+
+export interface MicroBTContainerOptions extends Omit<BaseContainerOptions, 'limits'> {
+  /** Controller host. Without address, port, username and password the thing stays unconnected. */
+  address?: string
+  port?: number
+  username?: string
+  password?: string
+  vendor: ContainerVendor
+  /** Per-request timeout (ms); client default 2000. */
+  timeout?: number
+  /**
+   * Client retries of a timed-out/lost read (writes are never retried). Default 0: a unit that
+   * does not answer costs one timeout per snapshot and is simply read again next cycle.
+   */
+  retry?: number
+  /** Minimum reconnect backoff (ms); client default 250. */
+  retryInterval?: number
+  /** Requests pipelined on the connection; client default 4. */
+  maxInFlight?: number
+  /** Merge read ranges at most this many registers apart (default 0: only touching ranges). */
+  maxGap?: number
+  /** Registers per read request, 1…125 (default 125). */
+  maxRegsPerRequest?: number
+  /**
+   * Consecutive timeouts after which the client replaces the socket. Default: (units + 1) ×
+   * (retry + 1), so that units that are absent behind a healthy link (each times out once per
+   * snapshot, plus its retries) never reset the link for the others.
+   */
+  halfOpenAfterTimeouts?: number
+  /** Use this client instead of creating one (tests, benchmarks). The container closes it on close(). */
+  client?: ModbusClient
+  /** Creates the client on first use; default `new ModbusTcpClient(opts)`. */
+  clientFactory?: (opts: ModbusClientOptions) => ModbusClient
+}
+
+/** One FC06 write. `reg` is the 1-based register number. */
+interface RegisterWrite {
+  unit: UnitId
+  reg: number
+  value: number
+}
+
+interface Credentials {
+  username: string
+  password: string
+}
+
+/** After these, the remaining requests of the unit are skipped for this snapshot. */
+function isUnitFatal (code: string): boolean {
+  if (code === 'ERR_MODBUS_MALFORMED_REPLY') return false
+  if (!code.startsWith('ERR_MODBUS_EXCEPTION_')) return true // timeout, link errors
+  return code === 'ERR_MODBUS_EXCEPTION_0A' || code === 'ERR_MODBUS_EXCEPTION_0B'
+}
+
+const EXCEPTION_ILLEGAL_ADDRESS = 'ERR_MODBUS_EXCEPTION_02'
+const EXCEPTION_DEVICE_FAILURE = 'ERR_MODBUS_EXCEPTION_04'
+const HIGH: RequestOptions = { priority: 'high' }
+
+/**
+ * A MicroBT container (Kehua or Wonderint controller) over Modbus TCP: plans and decodes
+ * snapshots from the register map, authenticates before writes, and performs the container
+ * controls. Arguments of every control are validated (BaseContainer) before anything is written.
+ */
+export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
+  readonly vendor: ContainerVendor
+  // ES private: never serialised or enumerated (credentials; the client holds connection internals)
+  readonly #credentials: Credentials | null
+  private readonly address: string | null
+  private readonly port: number | null
+  private readonly clientOptions: Omit<ModbusClientOptions, 'host' | 'port'>
+  private readonly clientFactory: (opts: ModbusClientOptions) => ModbusClient
+  #client: ModbusClient | null
+  private closed = false
+  private authenticatedOn: number | null = null
+  private writeChain: Promise<void> = Promise.resolve()
+  private readonly maxGap: number
+  private readonly maxRegs: number | undefined
+  private readonly splitMemory = new SplitMemory()
+  private plan: ReadRequest[]
+  private planStale = false
+
+  constructor (opts: MicroBTContainerOptions) {
+    super({
+      ...(opts.offlineAfterMs !== undefined ? { offlineAfterMs: opts.offlineAfterMs } : {}),
+      ...(opts.logger !== undefined ? { logger: opts.logger } : {}),
+      ...(opts.now !== undefined ? { now: opts.now } : {}),
+      limits: { pduCount: PDU_COUNT, socketsPerPdu: SOCKETS_PER_PDU }
+    })
+    if (!isContainerVendor(opts.vendor)) {
+      throw new WrkError('ERR_CONTAINER_VENDOR_INVALID', 'vendor must be kehua or wonderint')
+    }
+    this.vendor = opts.vendor
+    this.address = typeof opts.address === 'string' && opts.address.length > 0 ? opts.address : null
+    this.port = Number.isInteger(opts.port) && opts.port !== undefined && opts.port >= 1 && opts.port <= 0xffff ? opts.port : null
+    this.#credentials = typeof opts.username === 'string' && opts.username.length > 0 && typeof opts.password === 'string'
+      ? { username: opts.username, password: opts.password }
+      : null
+    this.#client = opts.client ?? null
+    this.clientFactory = opts.clientFactory ?? ((o) => new ModbusTcpClient(o))
+    const retries = opts.retry ?? 0
+    this.clientOptions = {
+      retries,
+      halfOpenAfterTimeouts: opts.halfOpenAfterTimeouts ?? (UNIT_IDS.length + 1) * (retries + 1),
+      ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
+      ...(opts.retryInterval !== undefined ? { backoffMinMs: opts.retryInterval } : {}),
+      ...(opts.maxInFlight !== undefined ? { maxInFlight: opts.maxInFlight } : {}),
+      logger: this.logger
+    }
+    this.maxGap = opts.maxGap ?? 0
+    this.maxRegs = opts.maxRegsPerRequest
+    this.plan = this.buildPlan() // validates maxGap / maxRegsPerRequest
+  }
+
+  /** FC03 requests one snapshot needs (40 with the default map and maxGap 0). */
+  get requestsPerSnapshot (): number {
+    return this.plan.length
+  }
+
+  /** The current read plan (a copy). */
+  readPlan (): ReadRequest[] {
+    return this.plan.map((r) => ({ ...r }))
+  }
+
+  protected override isConfigured (): boolean {
+    return this.address !== null && this.port !== null && this.#credentials !== null
+  }
+
+  private buildPlan (): ReadRequest[] {
+    return planReads(snapshotRanges(this.vendor), {
+      maxGap: this.maxGap,
+      ...(this.maxRegs !== undefined ? { maxRegs: this.maxRegs } : {}),
+      splitMemory: this.splitMemory
+    })
+  }
+
+  private obtainClient (): ModbusClient {
+    if (this.closed) throw new WrkError('ERR_THING_CLOSED', 'container controller is closed')
+    if (this.address === null || this.port === null || this.#credentials === null) {
+      throw new WrkError('ERR_THING_NOT_CONNECTED', 'thing has no address, port or credentials')
+    }
+    this.#client ??= this.clientFactory({ host: this.address, port: this.port, ...this.clientOptions })
+    return this.#client
+  }
+
+  // ---- Snapshot ----------------------------------------------------------------------------
+
+  protected async collectSnap (): Promise<ContainerSnapshot> {
+    const client = this.obtainClient()
+    await client.connect()
+    const image = new RegisterImage()
+    const failures = new Map<UnitId, string>()
+    const byUnit = new Map<UnitId, ReadRequest[]>()
+    for (const req of this.plan) byUnit.set(req.unit, [...(byUnit.get(req.unit) ?? []), req])
+
+    await Promise.all([...byUnit].map(([unit, requests]) => this.readUnit(client, unit, requests, image, failures)))
+
+    if (this.planStale) {
+      this.plan = this.buildPlan()
+      this.planStale = false
+    }
+    if (failures.size > 0) this.logger.debug({ failures: Object.fromEntries(failures) }, 'units not fully read')
+    if (!image.hasUnit(CDU_UNIT)) {
+      throw new WrkError(failures.get(CDU_UNIT) ?? 'ERR_CDU_NO_DATA', 'the CDU (unit 1) did not answer')
+    }
+    return decodeSnapshot(image, this.vendor)
+  }
+
+  /**
+   * Reads one unit's requests one after another, so a unit that is absent costs one timeout:
+   * after a timeout, a gateway exception (0A/0B) or a link error its remaining requests are
+   * skipped. Other units are read concurrently and are not affected.
+   */
+  private async readUnit (
+    client: ModbusClient, unit: UnitId, requests: readonly ReadRequest[], image: RegisterImage, failures: Map<UnitId, string>
+  ): Promise<void> {
+    const queue = [...requests]
+    for (let req = queue.shift(); req !== undefined; req = queue.shift()) {
+      try {
+        const values = await client.readHoldingRegisters(unit, req.address, req.count)
+        if (values.length !== req.count) throw new WrkError('ERR_MODBUS_MALFORMED_REPLY', 'register count mismatch')
+        image.setBlock(unit, req.start, values)
+        this.markSeen()
+      } catch (err) {
+        const code = errorCode(err)
+        if (code === EXCEPTION_ILLEGAL_ADDRESS && req.gaps.length > 0) {
+          // merged across registers the device does not serve: never merge across them again
+          for (const gap of req.gaps) this.splitMemory.markBadSpan(unit, gap.start, gap.end)
+          this.planStale = true
+          this.logger.info({ unit, gaps: req.gaps }, 'device refused a merged read; splitting it')
+          queue.unshift(...planReads(listedParts(req), { maxGap: this.maxGap, maxRegs: req.count, splitMemory: this.splitMemory }))
+          continue
+        }
+        failures.set(unit, code)
+        if (isUnitFatal(code)) return
+      }
+    }
+  }
+
+  // ---- Writes ----------------------------------------------------------------------------
+
+  protected async applySwitchSocket (commands: readonly SocketCommand[]): Promise<void> {
+    const writes: RegisterWrite[] = []
+    for (const cmd of commands) {
+      const pdus = cmd.pdu === 'all' ? range(1, PDU_COUNT) : [cmd.pdu]
+      const sockets = cmd.socket === 'all' ? range(1, SOCKETS_PER_PDU) : [cmd.socket]
+      const value = cmd.enabled ? SOCKET_CONTROL.on : SOCKET_CONTROL.off
+      for (const pdu of pdus) {
+        for (const socket of sockets) writes.push({ unit: pduUnit(pdu), reg: socketControlRegister(socket), value })
+      }
+    }
+    await this.write(writes)
+  }
+
+  protected async applySwitchContainer (enabled: boolean): Promise<void> {
+    await this.write([{ unit: CDU_UNIT, reg: CDU_CONTROL.systemMainControl, value: enabled ? CDU_CONTROL.on : CDU_CONTROL.off }])
+  }
+
+  /** Same register as the container switch: the main control switches the cooling system. */
+  protected async applySwitchCoolingSystem (enabled: boolean): Promise<void> {
+    await this.applySwitchContainer(enabled)
+  }
+
+  protected async applyCoolingFanThreshold (t: CoolingFanThresholds): Promise<void> {
+    const writes: RegisterWrite[] = []
+    const add = (reg: number, value: number | undefined): void => {
+      if (value !== undefined) writes.push({ unit: CDU_UNIT, reg, value: Math.round(value * CDU_CONTROL.thresholdScale) & 0xffff })
+    }
+    add(CDU_CONTROL.fanRunningSpeedThreshold, t.runningSpeed)
+    add(CDU_CONTROL.fanStartTemperatureThreshold, t.startTemp)
+    add(CDU_CONTROL.fanStopTemperatureThreshold, t.stopTemp)
+    await this.write(writes)
+  }
+
+  /** Writes in order, one control operation at a time (a concurrent one would spend the challenge). */
+  private async write (writes: readonly RegisterWrite[]): Promise<void> {
+    const client = this.obtainClient()
+    const run = this.writeChain.then(() => this.writeAuthenticated(client, writes))
+    this.writeChain = run.catch(() => {})
+    await run
+  }
+
+  private async writeAuthenticated (client: ModbusClient, writes: readonly RegisterWrite[]): Promise<void> {
+    let next = 0
+    let reconnects = 0
+    for (;;) {
+      const connectionId = await client.connect()
+      const pinned: RequestOptions = { ...HIGH, connectionId }
+      try {
+        let justAuthenticated = false
+        if (this.authenticatedOn !== connectionId) {
+          await this.authenticate(client, connectionId)
+          justAuthenticated = true
+        }
+        while (next < writes.length) {
+          const w = writes[next]
+          try {
+            await client.writeRegister(w.unit, w.reg - 1, w.value, pinned)
+          } catch (err) {
+            if (errorCode(err) !== EXCEPTION_DEVICE_FAILURE) throw err
+            if (justAuthenticated) {
+              this.authenticatedOn = null
+              throw new WrkError('ERR_AUTH_FAILED', 'the controller refused a write right after authentication')
+            }
+            // the controller may have dropped the session: authenticate again and retry this write once
+            await this.authenticate(client, connectionId)
+            justAuthenticated = true
+            continue
+          }
+          this.markSeen()
+          justAuthenticated = false
+          next++
+        }
+        return
+      } catch (err) {
+        if (errorCode(err) === 'ERR_MODBUS_CONNECTION_CHANGED' && reconnects++ === 0) continue
+        throw err
+      }
+    }
+  }
+
+  /** Challenge (unit 1, 301–304) → response (305–320, FC16), pinned to one connection. Never logs secrets. */
+  private async authenticate (client: ModbusClient, connectionId: number): Promise<void> {
+    this.authenticatedOn = null
+    const credentials = this.#credentials
+    if (credentials === null) throw new WrkError('ERR_THING_NOT_CONNECTED', 'no credentials')
+    const pinned: RequestOptions = { ...HIGH, connectionId }
+    const challenge = await client.readHoldingRegisters(
+      CDU_UNIT, AUTH_CHALLENGE.start - 1, AUTH_CHALLENGE.end - AUTH_CHALLENGE.start + 1, pinned)
+    const response = bytesToRegisters(authResponse(registersToBytes(challenge), credentials.username, credentials.password))
+    try {
+      await client.writeRegisters(CDU_UNIT, AUTH_RESPONSE.start - 1, response, pinned)
+    } catch (err) {
+      if (errorCode(err).startsWith('ERR_MODBUS_EXCEPTION_')) {
+        throw new WrkError('ERR_AUTH_FAILED', 'the controller rejected the authentication')
+      }
+      throw err
+    }
+    this.markSeen()
+    this.authenticatedOn = connectionId
+    this.logger.debug({ connectionId }, 'authenticated')
+  }
+
+  override async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const client = this.#client
+    this.#client = null
+    this.authenticatedOn = null
+    if (client !== null) await client.close()
+  }
+}
+
+function range (from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i)
+}
