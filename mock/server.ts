@@ -1,0 +1,723 @@
+/**
+ * Mock MicroBT container: a Modbus TCP server (modbus-serial `ServerTCP`) serving the register
+ * map of registers.md for a Kehua or Wonderint container, with per-connection authentication,
+ * writes reflected in later reads, slowly drifting live values and fault injection for tests.
+ *
+ * Modbus exception codes answered:
+ * - 0x01 illegal function: function codes other than FC03/FC06/FC16;
+ * - 0x02 illegal data address: a read that reaches a register not listed for the unit (even
+ *   partially), a write to a register that is not writable, a zero-length request;
+ * - 0x03 illegal data value: FC03 count > 125 or FC16 count > 123, a socket control value other
+ *   than 1/2, system_main_control other than 0/1, an auth write that is not exactly FC16 on
+ *   305–320;
+ * - 0x04 server device failure: a write before a valid authentication response on this TCP
+ *   connection, or a wrong authentication response. (Real controllers reject these writes with
+ *   an exception; 0x01 would wrongly tell a client the function is unsupported and 0x03 that the
+ *   value is out of range, so 0x04 — "the device could not perform it" — is used.)
+ * - 0x0B gateway target device failed to respond: unit id outside 1–20.
+ * Fault injection can answer any code for a unit, delay replies or never answer a unit.
+ *
+ * CLI: node dist/mock/server.js --type Kehua|Wonderint [-p 5020] [-h 127.0.0.1] [--error]
+ *      [--bulk file.json] [--mockControlPort N] [--username u --password p]
+ */
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
+import { ServerTCP, type FCallback, type FCallbackVal, type IServiceVector } from 'modbus-serial'
+import yargs from 'yargs'
+import { hideBin } from 'yargs/helpers'
+import { z } from 'zod'
+import { WrkError } from '../workers/tpl/errors'
+import { createControlServer, type MockControlServer } from './control'
+import {
+  CDU, CDU_UNIT, MAX_READ_COUNT, MAX_WRITE_COUNT, PDU, PDU_UNITS, isKnownUnit, isReadable,
+  isWritable, socketOfControlRegister, toRegister
+} from './registers'
+import {
+  MockState, parseContainerType, type ContainerType, type MockStatePatch, type RegisterPatch
+} from './state'
+
+export { createControlServer, type MockControlServer, type ControlServerOptions } from './control'
+export { MockState, parseContainerType, type ContainerType, type MockStatePatch, type RegisterPatch } from './state'
+
+export const MODBUS_EXCEPTION = {
+  ILLEGAL_FUNCTION: 0x01,
+  ILLEGAL_DATA_ADDRESS: 0x02,
+  ILLEGAL_DATA_VALUE: 0x03,
+  /** Not authenticated on this connection / wrong authentication response. */
+  SERVER_DEVICE_FAILURE: 0x04,
+  /** Unit id outside 1–20. */
+  GATEWAY_TARGET_FAILED: 0x0b
+} as const
+
+/** Error shape modbus-serial's ServerTCP turns into a Modbus exception response. */
+class ModbusException extends Error {
+  readonly modbusErrorCode: number
+
+  constructor (code: number, message: string) {
+    super(message)
+    this.name = 'ModbusException'
+    this.modbusErrorCode = code
+  }
+}
+
+export interface CreateServerOptions {
+  /** 'Kehua' | 'Wonderint', case-insensitive. */
+  type: string
+  /** Default 5020; 0 = an ephemeral port (kept across offline/online). */
+  port?: number
+  /** Default 127.0.0.1. */
+  host?: string
+  /** Start with system error bits 0–15 and general error flag 98 set. */
+  error?: boolean
+  /** Credentials the authentication response is checked against (default admin/admin). */
+  username?: string
+  password?: string
+  /** Seed of initial values and drift (random when omitted). */
+  seed?: number
+  /** Interval of the drift tick in ms (default 1000; 0 = no automatic drift). */
+  tickMs?: number
+  /** Id in the control API (default: a process-wide counter, '0', '1', …). */
+  id?: string
+}
+
+export interface FaultPatch {
+  /** Delay every reply by this many ms (0 = none). */
+  delayMs?: number
+  /** Answer every request to `unit` with exception `code`; code 0 or `null` clears. */
+  exception?: { unit: number, code: number } | null
+  /** Never answer requests to this unit (adds to `silentUnits`). */
+  dropUnit?: number
+  /** Never answer requests to these units (replaces the set). */
+  silentUnits?: number[]
+  /** Set (true) or clear (false) the `--error` bits and flag. */
+  error?: boolean
+}
+
+export interface FaultState {
+  delayMs: number
+  exceptions: Array<{ unit: number, code: number }>
+  silentUnits: number[]
+}
+
+/** Body of the control API's `POST /thing/:id`; every field optional. */
+export interface ThingPatch extends FaultPatch {
+  offline?: boolean
+  state?: MockStatePatch
+  registers?: RegisterPatch[]
+}
+
+export interface MockServerStats {
+  /** Modbus requests received (complete MBAP frames), answered or not. */
+  requests: number
+  /** Requests per function code, e.g. `{ 3: 42, 6: 1, 16: 1 }`. */
+  byFunctionCode: Record<number, number>
+  /** Requests per unit id. */
+  byUnit: Record<number, number>
+  /** Exception responses sent. */
+  exceptions: number
+  exceptionsByCode: Record<number, number>
+  /** Requests deliberately left unanswered (silent units). */
+  unanswered: number
+  /** TCP connections accepted. */
+  connections: number
+  authSucceeded: number
+  authFailed: number
+}
+
+export interface ThingInfo {
+  id: string
+  type: ContainerType
+  host: string
+  port: number
+  offline: boolean
+  error: boolean
+}
+
+export interface MockServer {
+  readonly id: string
+  readonly type: ContainerType
+  readonly host: string
+  /** Bound port once started (the requested one before). */
+  readonly port: number
+  /** True while the Modbus listener is closed. */
+  readonly offline: boolean
+  readonly state: MockState
+  readonly stats: MockServerStats
+  readonly faults: FaultState
+  /** Open TCP connections. */
+  readonly connectionCount: number
+  /** Starts the Modbus listener and the drift tick. */
+  start: () => Promise<{ port: number }>
+  /** Closes the listener and every connection, clears every timer. Can be started again. */
+  stop: () => Promise<void>
+  /** `stop()` for good; `start()` afterwards rejects with ERR_MOCK_EXITED. */
+  exit: () => Promise<void>
+  /** Initial state, no faults, zeroed stats (connections and their authentication stay). */
+  reset: () => void
+  /** true: close the listener and drop every connection (clients are refused); false: listen again. */
+  setOffline: (offline: boolean) => Promise<void>
+  setFault: (fault: FaultPatch) => void
+  clearFaults: () => void
+  /** Sets (and pins, see MockState.set) a register; value -32768…65535. */
+  setRegister: (unit: number, register: number, value: number) => void
+  /** Raw uint16 value of a register. */
+  getRegister: (unit: number, register: number) => number
+  /** Applies a control-API patch (state, registers, faults, then offline). */
+  apply: (patch: ThingPatch) => Promise<void>
+  resetStats: () => void
+  info: () => ThingInfo
+}
+
+interface Connection {
+  id: number
+  socket: Socket
+  /** 8 random bytes served at unit 1 registers 301–304. */
+  challenge: Buffer
+  authenticated: boolean
+  /** Bytes not yet framed (request counting only; ServerTCP parses on its own). */
+  pending: Buffer
+}
+
+const DEFAULT_PORT = 5020
+const DEFAULT_HOST = '127.0.0.1'
+const MBAP_LEN = 6
+const MAX_DELAY_MS = 600_000
+let nextServerId = 0
+
+function newChallenge (): Buffer {
+  return randomBytes(8)
+}
+
+function authDigest (challenge: Buffer, username: string, password: string): Buffer {
+  const md5 = (s: string): Buffer => createHash('md5').update(s, 'utf8').digest()
+  return createHash('sha256').update(Buffer.concat([challenge, md5(username), md5(password)])).digest()
+}
+
+function checkUnit (unit: number, what: string): void {
+  if (!Number.isInteger(unit) || unit < 0 || unit > 255) throw new WrkError('ERR_MOCK_BAD_FAULT', `${what}: unit ${unit} outside 0…255`)
+}
+
+function emptyStats (): MockServerStats {
+  return {
+    requests: 0,
+    byFunctionCode: {},
+    byUnit: {},
+    exceptions: 0,
+    exceptionsByCode: {},
+    unanswered: 0,
+    connections: 0,
+    authSucceeded: 0,
+    authFailed: 0
+  }
+}
+
+function bump (rec: Record<number, number>, key: number): void {
+  rec[key] = (rec[key] ?? 0) + 1
+}
+
+class MockContainerServer implements MockServer {
+  readonly id: string
+  readonly type: ContainerType
+  readonly host: string
+  readonly state: MockState
+  stats: MockServerStats = emptyStats()
+
+  private boundPort: number
+  private readonly username: string
+  private readonly password: string
+  private readonly tickMs: number
+  private tcp: ServerTCP | undefined
+  private listening: Promise<void> | undefined
+  private ticker: NodeJS.Timeout | undefined
+  private exited = false
+  private connSeq = 0
+  private readonly connections = new Set<Connection>()
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly als = new AsyncLocalStorage<Connection>()
+  private delayMs = 0
+  private readonly exceptions = new Map<number, number>()
+  private readonly silentUnits = new Set<number>()
+  private readonly vector: IServiceVector
+
+  constructor (opts: CreateServerOptions) {
+    this.type = parseContainerType(opts.type)
+    const port = opts.port ?? DEFAULT_PORT
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new WrkError('ERR_MOCK_BAD_PORT', `invalid port ${port}`)
+    const tickMs = opts.tickMs ?? 1000
+    if (!Number.isFinite(tickMs) || tickMs < 0) throw new WrkError('ERR_MOCK_BAD_TICK', `invalid tickMs ${tickMs}`)
+    this.boundPort = port
+    this.host = opts.host ?? DEFAULT_HOST
+    this.username = opts.username ?? 'admin'
+    this.password = opts.password ?? 'admin'
+    this.tickMs = tickMs
+    this.id = opts.id ?? String(nextServerId++)
+    this.state = new MockState({ type: this.type, error: opts.error === true, seed: opts.seed })
+    this.vector = this.createVector()
+  }
+
+  get port (): number {
+    return this.boundPort
+  }
+
+  get offline (): boolean {
+    return this.tcp === undefined
+  }
+
+  get connectionCount (): number {
+    return this.connections.size
+  }
+
+  get faults (): FaultState {
+    return {
+      delayMs: this.delayMs,
+      exceptions: [...this.exceptions].map(([unit, code]) => ({ unit, code })),
+      silentUnits: [...this.silentUnits].sort((a, b) => a - b)
+    }
+  }
+
+  info (): ThingInfo {
+    return { id: this.id, type: this.type, host: this.host, port: this.port, offline: this.offline, error: this.state.error }
+  }
+
+  async start (): Promise<{ port: number }> {
+    if (this.exited) throw new WrkError('ERR_MOCK_EXITED', `mock ${this.id} has exited`)
+    if (this.ticker === undefined && this.tickMs > 0) {
+      this.ticker = setInterval(() => this.state.tick(this.tickMs), this.tickMs)
+      this.ticker.unref()
+    }
+    await this.listen()
+    return { port: this.port }
+  }
+
+  async stop (): Promise<void> {
+    if (this.ticker !== undefined) clearInterval(this.ticker)
+    this.ticker = undefined
+    await this.closeListener()
+  }
+
+  async exit (): Promise<void> {
+    this.exited = true
+    await this.stop()
+  }
+
+  reset (): void {
+    this.state.reset()
+    this.clearFaults()
+    this.resetStats()
+  }
+
+  resetStats (): void {
+    this.stats = emptyStats()
+  }
+
+  async setOffline (offline: boolean): Promise<void> {
+    if (offline) await this.closeListener()
+    else await this.start()
+  }
+
+  setFault (fault: FaultPatch): void {
+    validateFaultPatch(fault)
+    if (fault.delayMs !== undefined) this.delayMs = fault.delayMs
+    if (fault.exception === null) this.exceptions.clear()
+    else if (fault.exception !== undefined) {
+      if (fault.exception.code === 0) this.exceptions.delete(fault.exception.unit)
+      else this.exceptions.set(fault.exception.unit, fault.exception.code)
+    }
+    if (fault.silentUnits !== undefined) {
+      this.silentUnits.clear()
+      for (const u of fault.silentUnits) this.silentUnits.add(u)
+    }
+    if (fault.dropUnit !== undefined) this.silentUnits.add(fault.dropUnit)
+    if (fault.error !== undefined) this.state.setError(fault.error)
+  }
+
+  clearFaults (): void {
+    this.delayMs = 0
+    this.exceptions.clear()
+    this.silentUnits.clear()
+  }
+
+  setRegister (unit: number, register: number, value: number): void {
+    this.state.set(unit, register, value)
+  }
+
+  getRegister (unit: number, register: number): number {
+    return this.state.get(unit, register)
+  }
+
+  async apply (patch: ThingPatch): Promise<void> {
+    const { offline, state, registers, ...fault } = patch
+    // Validate the fault part first: the state patch validates itself before applying, so an
+    // invalid patch changes nothing.
+    validateFaultPatch(fault)
+    if (state !== undefined || registers !== undefined) {
+      this.state.patch({ ...state, registers: [...(state?.registers ?? []), ...(registers ?? [])] })
+    }
+    this.setFault(fault)
+    if (offline !== undefined) await this.setOffline(offline)
+  }
+
+  // ---------------------------------------------------------------- Modbus listener
+
+  private async listen (): Promise<void> {
+    if (this.tcp !== undefined) return
+    if (this.listening !== undefined) return await this.listening
+    this.listening = this.openListener().finally(() => { this.listening = undefined })
+    await this.listening
+  }
+
+  private async openListener (): Promise<void> {
+    // ServerTCP listens on `options.port || 502`, so an ephemeral port has to be passed as the
+    // string '0' (net.Server#listen accepts numeric strings).
+    const port = this.boundPort === 0 ? ('0' as unknown as number) : this.boundPort
+    const tcp = new ServerTCP(this.vector, { host: this.host, port, unitID: 255 })
+    const server = (tcp as unknown as { _server: NetServer })._server
+    server.on('connection', (sock: Socket) => this.onConnection(sock))
+    tcp.on('error', () => { /* socket write errors after a client vanished: nothing to do */ })
+    tcp.on('socketError', () => { /* idem */ })
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error | null): void => {
+        const code = (err as NodeJS.ErrnoException | null)?.code ?? 'unknown'
+        reject(new WrkError('ERR_MOCK_LISTEN', `mock ${this.id} cannot listen on ${this.host}:${this.boundPort} (${code})`, { cause: err }))
+      }
+      tcp.once('serverError', onError)
+      tcp.once('initialized', () => {
+        tcp.removeListener('serverError', onError)
+        tcp.on('serverError', () => { /* listener errors after start: ignored */ })
+        resolve()
+      })
+    })
+    this.boundPort = (server.address() as AddressInfo).port
+    this.tcp = tcp
+  }
+
+  private async closeListener (): Promise<void> {
+    if (this.listening !== undefined) await this.listening.catch(() => undefined)
+    const tcp = this.tcp
+    this.tcp = undefined
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    for (const c of this.connections) c.socket.destroy()
+    this.connections.clear()
+    if (tcp === undefined) return
+    await new Promise<void>((resolve) => tcp.close(() => resolve()))
+  }
+
+  private onConnection (socket: Socket): void {
+    const conn: Connection = { id: ++this.connSeq, socket, challenge: newChallenge(), authenticated: false, pending: Buffer.alloc(0) }
+    this.connections.add(conn)
+    this.stats.connections++
+    socket.once('close', () => this.connections.delete(conn))
+    socket.on('error', () => { /* reset by peer etc.: the close handler cleans up */ })
+    // ServerTCP handles each frame in a setTimeout scheduled from its own 'data' listener; that
+    // timer inherits the async context entered here, so inside the vector
+    // `als.getStore()` is the connection the request came from.
+    socket.prependListener('data', (data: Buffer) => {
+      this.als.enterWith(conn)
+      this.countFrames(conn, data)
+    })
+  }
+
+  private countFrames (conn: Connection, data: Buffer): void {
+    let buf = Buffer.concat([conn.pending, data])
+    while (buf.length > MBAP_LEN) {
+      const pduLen = buf.readUInt16BE(4)
+      if (buf.length - MBAP_LEN < pduLen) break
+      if (pduLen >= 2) {
+        this.stats.requests++
+        bump(this.stats.byUnit, buf[MBAP_LEN] as number)
+        bump(this.stats.byFunctionCode, buf[MBAP_LEN + 1] as number)
+      }
+      buf = buf.subarray(MBAP_LEN + pduLen)
+    }
+    // A frame is at most 6 + 65535 bytes; anything beyond is garbage ServerTCP also ignores.
+    conn.pending = buf.length > MBAP_LEN + 0xffff ? Buffer.alloc(0) : Buffer.from(buf)
+  }
+
+  // ---------------------------------------------------------------- request handling
+
+  /**
+   * Runs `work` for one request of `unit` with the fault injection applied: silent units never
+   * answer, `delayMs` postpones the work, injected exceptions win over everything else.
+   */
+  private dispatch<T> (unit: number, work: (conn: Connection | undefined) => T, reply: (err: Error | null, value?: T) => void): void {
+    const conn = this.als.getStore()
+    if (this.silentUnits.has(unit)) {
+      this.stats.unanswered++
+      return
+    }
+    const run = (): void => {
+      let value: T
+      try {
+        const injected = this.exceptions.get(unit)
+        if (injected !== undefined) throw new ModbusException(injected, `injected exception ${injected}`)
+        if (!isKnownUnit(unit)) throw new ModbusException(MODBUS_EXCEPTION.GATEWAY_TARGET_FAILED, `no unit ${unit}`)
+        value = work(conn)
+      } catch (err) {
+        const ex = err instanceof ModbusException
+          ? err
+          : new ModbusException(MODBUS_EXCEPTION.SERVER_DEVICE_FAILURE, err instanceof Error ? err.message : String(err))
+        this.stats.exceptions++
+        bump(this.stats.exceptionsByCode, ex.modbusErrorCode)
+        reply(ex)
+        return
+      }
+      reply(null, value)
+    }
+    if (this.delayMs > 0) {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer)
+        run()
+      }, this.delayMs)
+      this.timers.add(timer)
+    } else {
+      run()
+    }
+  }
+
+  private createVector (): IServiceVector {
+    const illegalFunction = (): never => {
+      throw new ModbusException(MODBUS_EXCEPTION.ILLEGAL_FUNCTION, 'only FC03, FC06 and FC16 are supported')
+    }
+    const unsupportedRead = (_addr: number, unitID: number, cb: FCallbackVal<boolean>): void =>
+      this.dispatch(unitID, illegalFunction, (err) => cb(err, false))
+    return {
+      getHoldingRegister: (addr: number, unitID: number, cb: FCallbackVal<number>): void =>
+        this.dispatch(unitID, (conn) => this.read(unitID, addr, 1, conn)[0] as number, (err, v) => cb(err, v ?? 0)),
+      getMultipleHoldingRegisters: (addr: number, length: number, unitID: number, cb: FCallbackVal<number[]>): void =>
+        this.dispatch(unitID, (conn) => this.read(unitID, addr, length, conn), (err, v) => cb(err, v ?? [])),
+      setRegister: (addr: number, value: number, unitID: number, cb: FCallback): void =>
+        this.dispatch(unitID, (conn) => this.write(unitID, addr, [value], 6, conn), (err) => cb(err)),
+      setRegisterArray: (addr: number, values: number[], unitID: number, cb: FCallback): void =>
+        this.dispatch(unitID, (conn) => this.write(unitID, addr, values, 16, conn), (err) => cb(err)),
+      // Without these, ServerTCP would leave FC01/02/04/05/15 requests unanswered.
+      getCoil: unsupportedRead,
+      getDiscreteInput: unsupportedRead,
+      getInputRegister: (_addr: number, unitID: number, cb: FCallbackVal<number>): void =>
+        this.dispatch(unitID, illegalFunction, (err) => cb(err, 0)),
+      setCoil: (_addr: number, _value: boolean, unitID: number, cb: FCallback): void =>
+        this.dispatch(unitID, illegalFunction, (err) => cb(err))
+    }
+  }
+
+  private read (unit: number, address: number, count: number, conn: Connection | undefined): number[] {
+    if (count < 1 || count > MAX_READ_COUNT) {
+      throw new ModbusException(MODBUS_EXCEPTION.ILLEGAL_DATA_VALUE, `read count ${count} outside 1…${MAX_READ_COUNT}`)
+    }
+    const first = toRegister(address)
+    if (!isReadable(unit, first, count)) {
+      throw new ModbusException(MODBUS_EXCEPTION.ILLEGAL_DATA_ADDRESS, `unit ${unit} registers ${first}…${first + count - 1} are not readable`)
+    }
+    const values = this.state.read(unit, first, count)
+    if (unit === CDU_UNIT) {
+      // The challenge is per connection, not part of the shared image.
+      const challenge = conn?.challenge ?? Buffer.alloc(8)
+      for (let r = CDU.challengeFirst; r <= CDU.challengeLast; r++) {
+        const i = r - first
+        if (i >= 0 && i < count) values[i] = challenge.readUInt16BE((r - CDU.challengeFirst) * 2)
+      }
+    }
+    return values
+  }
+
+  private write (unit: number, address: number, values: number[], fc: 6 | 16, conn: Connection | undefined): void {
+    const count = values.length
+    const first = toRegister(address)
+    const last = first + count - 1
+    if (count < 1 || count > MAX_WRITE_COUNT) {
+      throw new ModbusException(MODBUS_EXCEPTION.ILLEGAL_DATA_VALUE, `write count ${count} outside 1…${MAX_WRITE_COUNT}`)
+    }
+    if (unit === CDU_UNIT && first <= CDU.authResponseLast && last >= CDU.authResponseFirst) {
+      if (fc !== 16 || first !== CDU.authResponseFirst || last !== CDU.authResponseLast) {
+        throw new ModbusException(MODBUS_EXCEPTION.ILLEGAL_DATA_VALUE, 'the authentication response is 16 registers written with FC16 at 305')
+      }
+      this.authenticate(conn, values)
+      return
+    }
+    if (conn?.authenticated !== true) {
+      throw new ModbusException(MODBUS_EXCEPTION.SERVER_DEVICE_FAILURE, 'not authenticated on this connection')
+    }
+    if (!isWritable(unit, first, count)) {
+      throw new ModbusException(MODBUS_EXCEPTION.ILLEGAL_DATA_ADDRESS, `unit ${unit} registers ${first}…${last} are not writable`)
+    }
+    values.forEach((v, i) => this.checkWriteValue(unit, first + i, v))
+    values.forEach((v, i) => this.state.applyWrite(unit, first + i, v))
+  }
+
+  private checkWriteValue (unit: number, register: number, value: number): void {
+    const bad = (what: string): never => {
+      throw new ModbusException(MODBUS_EXCEPTION.ILLEGAL_DATA_VALUE, `${what}: invalid value ${value}`)
+    }
+    if (unit === CDU_UNIT && register === CDU.systemMainControl && value !== 0 && value !== 1) bad('system_main_control')
+    if (PDU_UNITS.includes(unit) && socketOfControlRegister(register) !== undefined && value !== PDU.socketOn && value !== PDU.socketOff) {
+      bad(`socket ${String(socketOfControlRegister(register))} control`)
+    }
+  }
+
+  private authenticate (conn: Connection | undefined, values: number[]): void {
+    if (conn === undefined) throw new ModbusException(MODBUS_EXCEPTION.SERVER_DEVICE_FAILURE, 'no connection context')
+    const response = Buffer.alloc(values.length * 2)
+    values.forEach((v, i) => response.writeUInt16BE(v & 0xffff, i * 2))
+    const expected = authDigest(conn.challenge, this.username, this.password)
+    if (response.length === expected.length && timingSafeEqual(response, expected)) {
+      conn.authenticated = true
+      conn.challenge = newChallenge()
+      this.stats.authSucceeded++
+      return
+    }
+    conn.authenticated = false
+    this.stats.authFailed++
+    throw new ModbusException(MODBUS_EXCEPTION.SERVER_DEVICE_FAILURE, 'authentication failed')
+  }
+}
+
+/** Throws ERR_MOCK_BAD_FAULT unless every field of the patch is valid. */
+function validateFaultPatch (fault: FaultPatch): void {
+  if (fault.delayMs !== undefined && (!Number.isInteger(fault.delayMs) || fault.delayMs < 0 || fault.delayMs > MAX_DELAY_MS)) {
+    throw new WrkError('ERR_MOCK_BAD_FAULT', `delayMs must be an integer 0…${MAX_DELAY_MS}`)
+  }
+  if (fault.exception != null) {
+    checkUnit(fault.exception.unit, 'exception')
+    const code = fault.exception.code
+    if (!Number.isInteger(code) || code < 0 || code > 255) throw new WrkError('ERR_MOCK_BAD_FAULT', `exception code ${code} outside 0…255`)
+  }
+  if (fault.dropUnit !== undefined) checkUnit(fault.dropUnit, 'dropUnit')
+  for (const u of fault.silentUnits ?? []) checkUnit(u, 'silentUnits')
+}
+
+/** A mock container (not started: call `start()`). */
+export function createServer (opts: CreateServerOptions): MockServer {
+  return new MockContainerServer(opts)
+}
+
+// -------------------------------------------------------------------------------- CLI
+
+const BulkEntry = z.object({
+  type: z.string(),
+  port: z.number().int().min(0).max(65535).optional(),
+  host: z.string().optional(),
+  error: z.boolean().optional(),
+  id: z.string().optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  seed: z.number().int().optional()
+})
+const BulkFile = z.array(BulkEntry)
+
+export interface MockCliOptions {
+  /** Where the one-line-per-server startup log goes (default console.log). */
+  log?: (line: string) => void
+}
+
+export interface MockCli {
+  servers: MockServer[]
+  control: MockControlServer | undefined
+  /** Stops every server and the control API. */
+  stop: () => Promise<void>
+}
+
+function readBulk (file: string): Array<z.infer<typeof BulkEntry>> {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new WrkError('ERR_MOCK_BAD_BULK', `cannot read bulk file ${file}: ${err instanceof Error ? err.message : String(err)}`)
+  }
+  const parsed = BulkFile.safeParse(raw)
+  if (!parsed.success) {
+    throw new WrkError('ERR_MOCK_BAD_BULK', `bulk file ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+  }
+  return parsed.data
+}
+
+/**
+ * The mock CLI without process handling: parses `argv` (already without node and the script),
+ * starts the servers (and the control API) and resolves once all listen. Throws WrkError on bad
+ * arguments (ERR_MOCK_BAD_ARGS, ERR_MOCK_INVALID_TYPE, ERR_MOCK_BAD_BULK) or ERR_MOCK_LISTEN.
+ */
+export async function main (argv: readonly string[], opts: MockCliOptions = {}): Promise<MockCli> {
+  const log = opts.log ?? ((line: string) => console.log(line))
+  const args = yargs([...argv])
+    .scriptName('mock-server')
+    .usage('$0 --type Kehua|Wonderint [-p 5020] [-h 127.0.0.1] [--error] [--bulk file.json] [--mockControlPort N]')
+    .option('type', { type: 'string', description: 'container type: Kehua or Wonderint' })
+    .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, description: 'Modbus TCP port (0 = ephemeral)' })
+    .option('host', { alias: 'h', type: 'string', default: DEFAULT_HOST, description: 'address to listen on' })
+    .option('error', { type: 'boolean', default: false, description: 'set system error bits 0–15 and a general error flag' })
+    .option('bulk', { type: 'string', description: 'JSON file: [{type, port, host, error}], one server per entry' })
+    .option('mockControlPort', { type: 'number', description: 'HTTP port of the control API' })
+    .option('mockControlHost', { type: 'string', default: DEFAULT_HOST, description: 'address of the control API' })
+    .option('username', { type: 'string', default: 'admin', description: 'authentication username' })
+    .option('password', { type: 'string', default: 'admin', description: 'authentication password' })
+    .option('seed', { type: 'number', description: 'seed of initial values and drift' })
+    .strict()
+    .help('help')
+    .version(false)
+    .exitProcess(false)
+    .fail((msg: string | undefined, err: Error | undefined) => {
+      throw err ?? new WrkError('ERR_MOCK_BAD_ARGS', msg ?? 'invalid arguments')
+    })
+    .parseSync()
+
+  if (argv.includes('--help')) return { servers: [], control: undefined, stop: async () => {} }
+
+  const entries: CreateServerOptions[] = args.bulk !== undefined
+    ? readBulk(args.bulk).map((e, i) => ({
+      username: args.username,
+      password: args.password,
+      seed: args.seed,
+      ...e,
+      id: e.id ?? String(i)
+    }))
+    : [{
+        type: args.type ?? '',
+        port: args.port,
+        host: args.host,
+        error: args.error,
+        username: args.username,
+        password: args.password,
+        seed: args.seed,
+        id: '0'
+      }]
+  if (args.bulk === undefined && args.type === undefined) {
+    throw new WrkError('ERR_MOCK_INVALID_TYPE', 'missing --type (Kehua or Wonderint)')
+  }
+  // Validate every entry before starting anything.
+  const servers = entries.map((e) => createServer(e))
+  const control = args.mockControlPort !== undefined
+    ? createControlServer(servers, { port: args.mockControlPort, host: args.mockControlHost })
+    : undefined
+  const stop = async (): Promise<void> => {
+    await Promise.all([...servers.map(async (s) => await s.exit()), control?.stop()])
+  }
+  try {
+    for (const s of servers) {
+      await s.start()
+      log(`mock ${s.id}: ${s.type} container listening on ${s.host}:${s.port}${s.state.error ? ' (error mode)' : ''}`)
+    }
+    if (control !== undefined) {
+      const { port } = await control.start()
+      log(`mock control API on http://${args.mockControlHost}:${port}`)
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { servers, control, stop }
+}
+
+if (typeof require !== 'undefined' && typeof module !== 'undefined' && require.main === module) {
+  main(hideBin(process.argv)).then((cli) => {
+    if (cli.servers.length === 0) return
+    const shutdown = (): void => {
+      cli.stop().then(() => process.exit(0), () => process.exit(0))
+    }
+    process.once('SIGINT', shutdown)
+    process.once('SIGTERM', shutdown)
+  }, (err: unknown) => {
+    console.error(`mock-server: ${err instanceof Error ? err.message : String(err)}`)
+    process.exit(1)
+  })
+}
