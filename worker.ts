@@ -11,6 +11,7 @@ process.env.TZ = 'UTC'
 interface Startable {
   start: () => Promise<void>
   stop: () => Promise<void>
+  onReboot?: () => void
 }
 type WorkerClass = new (ctx: WorkerContext) => Startable
 
@@ -40,6 +41,7 @@ function loadWorkerClass (wtype: string): WorkerClass {
   if (!/^[a-z0-9-]+$/.test(wtype) || !existsSync(file)) {
     fail(`unknown worker type "${wtype}"; available: ${availableWorkerTypes().join(', ') || '(none)'}`)
   }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the worker file is chosen at run time
   const mod = require(file) as { default?: WorkerClass } | WorkerClass
   const cls = typeof mod === 'function' ? mod : mod.default
   if (typeof cls !== 'function') fail(`worker file ${file} exports no worker class`)
@@ -75,6 +77,8 @@ async function main (): Promise<void> {
   process.title = `${argv.wtype}-${process.pid}`
 
   const worker = new Worker(ctx)
+  // rackReboot stops the worker; exit non-zero so the supervisor starts it again.
+  worker.onReboot = () => process.exit(1)
   let stopping = false
   const shutdown = (signal: string): void => {
     if (stopping) {

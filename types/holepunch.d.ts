@@ -46,8 +46,9 @@ declare module '@hyperswarm/rpc' {
   export class Server extends EventEmitter {
     readonly publicKey: Buffer
     listen (keyPair?: KeyPair): Promise<void>
-    respond (method: string, handler: (request: Buffer, rpc: RPCConnection) => Promise<Buffer> | Buffer): this
-    respond (method: string, options: object, handler: (request: Buffer, rpc: RPCConnection) => Promise<Buffer> | Buffer): this
+    /** `request` is null when the caller sent an empty body. */
+    respond (method: string, handler: (request: Buffer | null, rpc: RPCConnection) => Promise<Buffer> | Buffer): this
+    respond (method: string, options: object, handler: (request: Buffer | null, rpc: RPCConnection) => Promise<Buffer> | Buffer): this
     close (): Promise<void>
   }
   export interface RPCOptions {

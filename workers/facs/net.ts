@@ -79,7 +79,8 @@ export class NetFacility implements Facility {
 
   respond (method: string, handler: RpcHandler): void {
     if (!this.server) throw new Error('ERR_NET_NOT_STARTED')
-    this.server.respond(method, (req, conn) => handler(req, conn?.stream?.remotePublicKey ?? null))
+    // @hyperswarm/rpc delivers an empty request body as null
+    this.server.respond(method, (req, conn) => handler(req ?? Buffer.alloc(0), conn?.stream?.remotePublicKey ?? null))
   }
 
   get rpcPublicKey (): Buffer {

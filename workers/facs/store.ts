@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import Corestore from 'corestore'
 import Hyperbee from 'hyperbee'
 import type { Facility } from './facility'
+import { WrkError } from '../tpl/errors'
 
 export type Bee<T = unknown> = Hyperbee<T>
 
@@ -18,8 +19,17 @@ export class StoreFacility implements Facility {
   constructor (readonly dir: string) {}
 
   async start (): Promise<void> {
-    this.store = new Corestore(this.dir)
-    await this.store.ready()
+    const store = new Corestore(this.dir)
+    try {
+      await store.ready()
+    } catch (err) {
+      await store.close().catch(() => {})
+      const locked = /lock/i.test((err as Error).message)
+      throw new WrkError(locked ? 'ERR_STORE_LOCKED' : 'ERR_STORE_OPEN', locked
+        ? `store ${this.dir} is in use by another process (is this rack already running?)`
+        : `cannot open store ${this.dir}: ${(err as Error).message}`)
+    }
+    this.store = store
   }
 
   async getBee<T = unknown> (name: string): Promise<Bee<T>> {

@@ -11,7 +11,10 @@ import { SchedulerFacility } from '../facs/scheduler'
 export type RpcKind = 'read' | 'write'
 export type RpcMethod = (req: unknown) => Promise<unknown> | unknown
 
-interface RpcEntry { kind: RpcKind, fn: RpcMethod }
+/** A method's kind may depend on the request (e.g. `queryThing` of a write action is a write). */
+export type RpcKindOf = RpcKind | ((req: unknown) => RpcKind)
+
+interface RpcEntry { kind: RpcKindOf, fn: RpcMethod }
 
 export const HRPC_ERR = '[HRPC_ERR]='
 
@@ -76,12 +79,13 @@ export class TetherWrkBase extends WrkBase {
   }
 
   /** Declares an RPC method; must be called before start (constructors of each layer). */
-  registerRpc (method: string, kind: RpcKind, fn: RpcMethod): void {
+  registerRpc (method: string, kind: RpcKindOf, fn: RpcMethod): void {
     this.rpcMethods.set(method, { kind, fn })
   }
 
-  rpcKind (method: string): RpcKind | undefined {
-    return this.rpcMethods.get(method)?.kind
+  rpcKind (method: string, req: unknown = {}): RpcKind | undefined {
+    const kind = this.rpcMethods.get(method)?.kind
+    return typeof kind === 'function' ? kind(req) : kind
   }
 
   /** Calls a method in-process exactly as a remote caller with full access would. */
@@ -99,14 +103,16 @@ export class TetherWrkBase extends WrkBase {
       return reply(`${HRPC_ERR}ERR_FACS_NET_DATA_FORMAT`)
     }
     const callerKey = caller ? caller.toString('hex') : null
+    let kind: RpcKind = 'write'
     try {
-      if (entry.kind === 'write' && this.net.accessOf(caller) !== 'full') throw new WrkError('ERR_PERMISSION_DENIED')
+      kind = typeof entry.kind === 'function' ? entry.kind(req) : entry.kind
+      if (kind === 'write' && this.net.accessOf(caller) !== 'full') throw new WrkError('ERR_PERMISSION_DENIED')
       const res = await entry.fn(req)
-      if (entry.kind === 'write') this.audit(method, req, callerKey, 'ok')
+      if (kind === 'write') this.audit(method, req, callerKey, 'ok')
       return reply(res === undefined ? null : res)
     } catch (err) {
       const code = errorCode(err)
-      if (entry.kind === 'write') this.audit(method, req, callerKey, code)
+      if (kind === 'write') this.audit(method, req, callerKey, code)
       if (code === 'ERR_INTERNAL') this.logger.error({ err, method }, 'rpc method failed')
       else this.logger.debug({ method, code }, 'rpc method refused')
       return reply(`${HRPC_ERR}${code}`)
@@ -119,7 +125,7 @@ export class TetherWrkBase extends WrkBase {
       audit: true,
       method,
       outcome,
-      thingId: typeof r.id === 'string' ? r.id : undefined,
+      thingId: typeof r.id === 'string' ? r.id : typeof r.thingId === 'string' ? r.thingId : undefined,
       action: typeof r.method === 'string' ? r.method : undefined,
       user: typeof r.user === 'string' ? r.user : undefined,
       caller

@@ -27,6 +27,8 @@ export class WrkBase {
   protected readonly facilities: Facility[] = []
   private started: Facility[] = []
   private state: 'idle' | 'starting' | 'started' | 'stopping' | 'stopped' = 'idle'
+  private starting: Promise<void> | null = null
+  private stopping: Promise<void> | null = null
 
   constructor (ctx: WorkerContext) {
     this.ctx = ctx
@@ -72,6 +74,11 @@ export class WrkBase {
   async start (): Promise<void> {
     if (this.state !== 'idle') throw new Error(`ERR_WRK_ALREADY_${this.state.toUpperCase()}`)
     this.state = 'starting'
+    this.starting = this.doStart()
+    await this.starting
+  }
+
+  private async doStart (): Promise<void> {
     try {
       this.init()
       this.started = await startFacilities(this.facilities)
@@ -85,9 +92,23 @@ export class WrkBase {
     }
   }
 
+  /**
+   * Idempotent; resolves once everything is stopped, whichever call it is. A stop during
+   * start waits for the start to settle, then stops what it opened.
+   */
   async stop (): Promise<void> {
-    if (this.state === 'stopping' || this.state === 'stopped' || this.state === 'idle') return
+    if (this.state === 'starting') await this.starting?.catch(() => {})
+    if (this.state === 'stopping') {
+      await this.stopping
+      return
+    }
+    if (this.state !== 'started') return
     this.state = 'stopping'
+    this.stopping = this.doStop()
+    await this.stopping
+  }
+
+  private async doStop (): Promise<void> {
     try {
       await this.onStop()
     } finally {

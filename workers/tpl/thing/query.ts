@@ -1,0 +1,93 @@
+import { Query } from 'mingo'
+import { WrkError } from '../errors'
+
+export type Doc = Record<string, unknown>
+export type SortSpec = Record<string, number>
+
+const FORBIDDEN_OPERATORS = new Set(['$where', '$expr', '$function', '$accumulator'])
+
+/** Refuses operators that evaluate code or expressions (they could reach anything in memory). */
+export function assertSafeQuery (value: unknown, depth = 0): void {
+  if (depth > 32) throw new WrkError('ERR_QUERY_INVALID', 'query nested too deeply')
+  if (Array.isArray(value)) {
+    for (const v of value) assertSafeQuery(v, depth + 1)
+    return
+  }
+  if (value === null || typeof value !== 'object') return
+  for (const [k, v] of Object.entries(value)) {
+    if (FORBIDDEN_OPERATORS.has(k)) throw new WrkError('ERR_QUERY_INVALID', `operator ${k} is not allowed`)
+    assertSafeQuery(v, depth + 1)
+  }
+}
+
+function compile (query: Doc): Query {
+  assertSafeQuery(query)
+  try {
+    return new Query(query)
+  } catch (err) {
+    throw new WrkError('ERR_QUERY_INVALID', (err as Error).message)
+  }
+}
+
+/** Documents matching a MongoDB-style query (mingo); `{}` or undefined matches all. */
+export function match<T extends Doc> (docs: T[], query: Doc | undefined): T[] {
+  if (!query || Object.keys(query).length === 0) return docs
+  const q = compile(query)
+  return docs.filter((d) => q.test(d))
+}
+
+/** MongoDB-style projection of each document. */
+export function project (docs: Doc[], fields: Doc | undefined): Doc[] {
+  if (!fields || Object.keys(fields).length === 0) return docs
+  assertSafeQuery(fields)
+  try {
+    return new Query({}).find<Doc>(docs, fields).all()
+  } catch (err) {
+    throw new WrkError('ERR_FIELDS_INVALID', (err as Error).message)
+  }
+}
+
+export function getPath (doc: unknown, dotted: string): unknown {
+  let cur: unknown = doc
+  for (const part of dotted.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined
+    cur = (cur as Doc)[part]
+  }
+  return cur
+}
+
+const collator = new Intl.Collator('en', { numeric: true, sensitivity: 'base' })
+
+function compareValues (a: unknown, b: unknown): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b
+  if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b)
+  return collator.compare(typeof a === 'object' ? JSON.stringify(a) : String(a), typeof b === 'object' ? JSON.stringify(b) : String(b))
+}
+
+/** Natural (number-aware) multi-key sort; missing values go last in either direction. */
+export function naturalSort<T> (docs: T[], sort: SortSpec | undefined): T[] {
+  const keys = Object.entries(sort ?? {})
+  if (keys.length === 0) return docs
+  return [...docs].sort((x, y) => {
+    for (const [path, dir] of keys) {
+      const a = getPath(x, path)
+      const b = getPath(y, path)
+      const aMissing = a === undefined || a === null
+      const bMissing = b === undefined || b === null
+      if (aMissing || bMissing) {
+        if (aMissing && bMissing) continue
+        return aMissing ? 1 : -1
+      }
+      const c = compareValues(a, b)
+      if (c !== 0) return dir < 0 ? -c : c
+    }
+    return 0
+  })
+}
+
+export interface PageOpts { offset?: number, limit?: number }
+
+export function page<T> (docs: T[], { offset = 0, limit }: PageOpts): T[] {
+  const from = Math.max(0, offset)
+  return limit === undefined ? docs.slice(from) : docs.slice(from, from + Math.max(0, limit))
+}

@@ -1,0 +1,476 @@
+import { randomUUID } from 'node:crypto'
+import { TetherWrkBase } from '../tether-wrk-base'
+import type { WorkerContext } from '../wrk-base'
+import { WrkError, errorCode } from '../errors'
+import type { Bee } from '../../facs/store'
+import { ThingRegistry } from './registry'
+import { TimeLogs, type LogMeta } from './time-log'
+import { match, project, naturalSort, page, type Doc } from './query'
+import { parseReq, type Req } from './schemas'
+import { mapLimit, withTimeout, groupByRange } from './util'
+import type { JsonMap, Snap, ThingRecord, ThingState } from './types'
+
+export interface ThingConf {
+  collectSnapsItvMs: number
+  collectSnapTimeoutMs: number
+  storeSnapItvMs: number
+  thingQueryConcurrency: number
+  logRotateMaxLength: number
+  logKeepCount: number
+  [key: string]: unknown
+}
+
+export const THING_CONF_DEFAULTS: ThingConf = {
+  collectSnapsItvMs: 60_000,
+  collectSnapTimeoutMs: 120_000,
+  storeSnapItvMs: 300_000,
+  thingQueryConcurrency: 25,
+  logRotateMaxLength: 10_000,
+  logKeepCount: 3
+}
+
+/** Option keys that are credentials: stored, used to connect, never returned or queried. */
+const SECRET_OPTS = new Set(['username', 'password'])
+
+export const OFFLINE_SNAP: Snap = { success: false, stats: { status: 'offline' } }
+
+/** The code of a failure envelope: its first error's code, else ERR_THING_OFFLINE. */
+function failureCode (snap: Snap): string {
+  const errors = (snap.stats as { errors?: Array<{ msg?: unknown }> } | undefined)?.errors
+  const msg = Array.isArray(errors) ? errors[0]?.msg : undefined
+  return typeof msg === 'string' && msg.startsWith('ERR_') ? msg : 'ERR_THING_OFFLINE'
+}
+
+/**
+ * Third layer: a rack of things. Registry, RPC dispatch of the thing methods, the snapshot
+ * loop and the time logs. Knows nothing of the device type: subclasses say how to connect
+ * (`connectThing`) and which controller methods are declared.
+ */
+export class WrkThingRack extends TetherWrkBase {
+  thingConf: ThingConf = { ...THING_CONF_DEFAULTS }
+  registry!: ThingRegistry
+  logs!: TimeLogs
+  private db!: Bee
+  private settings!: Bee<unknown>
+  private collecting: Promise<void> | null = null
+
+  constructor (ctx: WorkerContext) {
+    super(ctx)
+    this.registerRpc('getRack', 'read', () => this.getRack())
+    this.registerRpc('registerThing', 'write', (r) => this.registerThing(parseReq('registerThing', r)))
+    this.registerRpc('updateThing', 'write', (r) => this.updateThing(parseReq('updateThing', r)))
+    this.registerRpc('forgetThings', 'write', (r) => this.forgetThings(parseReq('forgetThings', r)))
+    this.registerRpc('listThings', 'read', (r) => this.listThings(parseReq('listThings', r)))
+    this.registerRpc('getThingsCount', 'read', (r) => this.getThingsCount(parseReq('getThingsCount', r)))
+    this.registerRpc('queryThing', (r) => this.queryThingKind(r), (r) => this.queryThing(parseReq('queryThing', r)))
+    this.registerRpc('applyThings', 'write', (r) => this.applyThings(parseReq('applyThings', r)))
+    this.registerRpc('saveThingComment', 'write', (r) => this.saveThingComment(parseReq('saveThingComment', r)))
+    this.registerRpc('editThingComment', 'write', (r) => this.editThingComment(parseReq('editThingComment', r)))
+    this.registerRpc('deleteThingComment', 'write', (r) => this.deleteThingComment(parseReq('deleteThingComment', r)))
+    this.registerRpc('tailLog', 'read', (r) => this.tailLog(parseReq('tailLog', r)))
+    this.registerRpc('getWrkSettings', 'read', () => this.getWrkSettings())
+    this.registerRpc('saveWrkSettings', 'write', (r) => this.saveWrkSettings(parseReq('saveWrkSettings', r)))
+    this.registerRpc('getWrkConf', 'read', (r) => this.getWrkConf(parseReq('getWrkConf', r)))
+    this.registerRpc('getThingConf', 'read', (r) => this.getThingConf(parseReq('getThingConf', r)))
+    this.registerRpc('getWrkExtData', 'read', (r) => this.getWrkExtData(r))
+    this.registerRpc('rackReboot', 'write', () => this.rackReboot())
+  }
+
+  // ---- extension points for the layers above --------------------------------------------
+
+  /** Thing type, e.g. `container-mbt-kehua`. */
+  getThingType (): string {
+    return 'thing'
+  }
+
+  /** Tags every thing of this worker carries (besides the `t-<type>` ones). */
+  getThingTags (): string[] {
+    return []
+  }
+
+  /** Extra public fields of a listed thing, derived from its record. */
+  selectThingInfo (_record: ThingRecord): JsonMap {
+    return {}
+  }
+
+  /** Controller methods callable through queryThing/applyThings. */
+  readMethods (): readonly string[] {
+    return ['getSnap']
+  }
+
+  writeMethods (): readonly string[] {
+    return []
+  }
+
+  /** Checks `opts` of a register/update request; throws ERR_THING_OPTS_INVALID. */
+  validateThingOpts (_opts: JsonMap): void {}
+
+  /** Creates `state.ctrl` from the record; leaves it null when the thing cannot be connected. */
+  async connectThing (_state: ThingState): Promise<void> {}
+
+  async collectThingSnap (state: ThingState): Promise<Snap> {
+    if (!state.ctrl) throw new WrkError('ERR_THING_NOT_INITIALIZED')
+    return await state.ctrl.getSnap()
+  }
+
+  /** Alerts of a snapshot; the alerts layer overrides this. */
+  evaluateAlerts (_state: ThingState, _snap: Snap | null): unknown[] | null {
+    return null
+  }
+
+  protected async getWrkExtData (_req: unknown): Promise<unknown> {
+    return {}
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  get rackId (): string {
+    return `${this.getThingType()}-${this.ctx.rack}`
+  }
+
+  protected override init (): void {
+    super.init()
+    const conf = this.loadConf('base.thing', true)
+    this.thingConf = { ...THING_CONF_DEFAULTS, ...conf } as ThingConf
+    for (const key of Object.keys(THING_CONF_DEFAULTS)) {
+      const v = this.thingConf[key]
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: ${key} must be a non-negative number`)
+    }
+  }
+
+  protected override async onStart (): Promise<void> {
+    this.db = await this.store.getBee('db')
+    this.settings = this.db.sub('settings')
+    this.logs = new TimeLogs(this.store, this.db.sub('meta_logs') as Bee<LogMeta>, {
+      maxLength: this.thingConf.logRotateMaxLength,
+      keepCount: this.thingConf.logKeepCount
+    })
+    this.registry = new ThingRegistry(this.db.sub('things') as Bee<ThingRecord>, this.getThingType(), this.getThingTags())
+    await this.registry.load()
+    for (const state of this.registry.all()) await this.setupThing(state)
+    await super.onStart()
+    this.interval.add('collectSnaps', () => this.collectSnaps(), this.thingConf.collectSnapsItvMs)
+    this.logger.info({ things: this.registry.size, rackId: this.rackId }, 'things loaded')
+  }
+
+  protected override async onStop (): Promise<void> {
+    this.interval.clear('collectSnaps')
+    await this.collecting?.catch(() => {})
+    await Promise.all(this.registry?.all().map((s) => this.disconnectThing(s)) ?? [])
+    await super.onStop()
+  }
+
+  /** Connects a loaded thing and restores `last` from its newest stored snapshot. */
+  private async setupThing (state: ThingState): Promise<void> {
+    await this.connectSafely(state)
+    try {
+      const latest = await this.logs.latest(`thing-5m-${state.record.id}`) as { ts?: number, err?: string | null, snap?: Snap | null } | null
+      if (latest) {
+        state.last = { snap: latest.snap ?? null, err: latest.err ?? null, ts: latest.ts, alerts: this.evaluateAlerts(state, latest.snap ?? null) }
+        state.lastStoredTs = latest.ts ?? 0
+      }
+    } catch (err) {
+      this.logger.warn({ err, thingId: state.record.id }, 'could not restore last snapshot')
+    }
+  }
+
+  private async connectSafely (state: ThingState): Promise<string | null> {
+    try {
+      await this.connectThing(state)
+      return null
+    } catch (err) {
+      state.ctrl = null
+      this.logger.warn({ thingId: state.record.id, code: errorCode(err) }, 'thing connect failed')
+      return errorCode(err, 'ERR_THING_CONNECTION_FAILURE')
+    }
+  }
+
+  private async disconnectThing (state: ThingState): Promise<void> {
+    const ctrl = state.ctrl
+    state.ctrl = null
+    try {
+      await ctrl?.close()
+    } catch (err) {
+      this.logger.debug({ err, thingId: state.record.id }, 'thing close failed')
+    }
+  }
+
+  // ---- snapshot loop ---------------------------------------------------------------------
+
+  /** One collection cycle over every thing (bounded concurrency, never two at once per thing). */
+  async collectSnaps (): Promise<void> {
+    const run = mapLimit(this.registry.all(), this.thingConf.thingQueryConcurrency, (s) => this.collectThing(s)).then(() => {})
+    this.collecting = run
+    try {
+      await run
+    } finally {
+      if (this.collecting === run) this.collecting = null
+    }
+  }
+
+  private async collectThing (state: ThingState): Promise<void> {
+    if (state.collecting) return
+    state.collecting = true
+    const ts = Date.now()
+    try {
+      let snap: Snap | null = null
+      let err: string | null = null
+      if (state.record.info.container === 'maintenance') {
+        snap = OFFLINE_SNAP
+      } else {
+        if (!state.ctrl) err = await this.connectSafely(state)
+        if (state.ctrl) {
+          try {
+            snap = await withTimeout(this.collectThingSnap(state), this.thingConf.collectSnapTimeoutMs, 'ERR_THING_SNAP_TIMEOUT')
+            // A controller reports a failed read as an error/offline envelope, not by throwing.
+            if (!snap.success) err = state.ctrl?.lastErrorCode ?? failureCode(snap)
+          } catch (e) {
+            snap = OFFLINE_SNAP
+            err = errorCode(e, 'ERR_THING_SNAP_FAILED')
+          }
+        } else {
+          snap = OFFLINE_SNAP
+          err = err ?? 'ERR_THING_NOT_CONNECTED'
+        }
+      }
+      if (!this.registry.has(state.record.id)) return
+      state.last = { snap, alerts: this.evaluateAlerts(state, snap), err, ts }
+      if (ts - state.lastStoredTs >= this.thingConf.storeSnapItvMs) {
+        state.lastStoredTs = ts
+        await this.logs.append(`thing-5m-${state.record.id}`, ts, { ts, err, snap })
+      }
+    } catch (e) {
+      this.logger.error({ err: e, thingId: state.record.id }, 'snapshot collection failed')
+    } finally {
+      state.collecting = false
+    }
+  }
+
+  // ---- registry methods ------------------------------------------------------------------
+
+  getRack (): { id: string, rpcPubKey: string } {
+    return { id: this.rackId, rpcPubKey: this.net.rpcPublicKey.toString('hex') }
+  }
+
+  private checkOpts (opts: JsonMap): void {
+    try {
+      this.validateThingOpts(opts)
+    } catch (err) {
+      throw new WrkError(errorCode(err, 'ERR_THING_OPTS_INVALID'), 'invalid thing opts')
+    }
+  }
+
+  async registerThing (req: Req<'registerThing'>): Promise<1> {
+    this.checkOpts(req.opts)
+    const state = await this.registry.register(req)
+    await this.connectSafely(state)
+    return 1
+  }
+
+  async updateThing (req: Req<'updateThing'>): Promise<1> {
+    const state = this.registry.get(req.id)
+    if (req.code !== undefined) this.registry.assertCodeFree(req.code, req.id)
+    const prev = state.record
+    const opts = req.opts === undefined ? prev.opts : req.forceOverwrite ? req.opts : { ...prev.opts, ...req.opts }
+    if (req.opts !== undefined) this.checkOpts(opts)
+    const now = Date.now()
+    let info = prev.info
+    if (req.info !== undefined) {
+      info = req.forceOverwrite
+        ? { ...req.info }
+        : { ...prev.info, ...req.info, ...(req.actionId !== undefined ? { lastActionId: req.actionId } : {}) }
+    }
+    info = { ...info, createdAt: prev.info.createdAt ?? now, updatedAt: now }
+    const code = req.code ?? prev.code
+    const extraTags = req.forceOverwrite && req.tags ? req.tags : [...prev.tags, ...(req.tags ?? [])]
+    const comments = req.comment && req.user
+      ? [...prev.comments, { id: randomUUID(), ts: now, comment: req.comment, user: req.user }]
+      : prev.comments
+    const next: ThingRecord = { ...prev, code, opts, info, comments, tags: this.registry.buildTags({ id: prev.id, code, info }, extraTags) }
+    await this.registry.save(next)
+    if (req.info !== undefined) await this.recordInfoChange(prev, next, req.user)
+    if (req.opts !== undefined) {
+      await this.disconnectThing(state)
+      await this.connectSafely(state)
+    }
+    return 1
+  }
+
+  private async recordInfoChange (prev: ThingRecord, next: ThingRecord, user?: string): Promise<void> {
+    const changes: JsonMap = {}
+    for (const key of new Set([...Object.keys(prev.info), ...Object.keys(next.info)])) {
+      if (key === 'updatedAt') continue
+      if (JSON.stringify(prev.info[key]) !== JSON.stringify(next.info[key])) changes[key] = { old: prev.info[key], new: next.info[key] }
+    }
+    if (Object.keys(changes).length === 0) return
+    const ts = Date.now()
+    await this.logs.append('thing-history-log', ts, { ts, id: next.id, changes, ...(user ? { user } : {}) })
+  }
+
+  async forgetThings (req: Req<'forgetThings'>): Promise<1> {
+    const targets = req.all
+      ? this.registry.all()
+      : req.query
+        ? match(this.registry.all().map((s) => this.thingDoc(s)), req.query).map((d) => this.registry.get(d.id))
+        : []
+    for (const state of targets) {
+      await this.disconnectThing(state)
+      await this.forgetThingHook(state)
+      await this.registry.remove(state.record.id)
+    }
+    return 1
+  }
+
+  /** Called before a thing is deleted (the DHCP layer releases its address here). */
+  protected async forgetThingHook (_state: ThingState): Promise<void> {}
+
+  /** The document queries run on: the public view plus `last` and non-secret opts. */
+  private thingDoc (state: ThingState): Doc & { id: string } {
+    const r = state.record
+    const safeOpts: JsonMap = {}
+    for (const [k, v] of Object.entries(r.opts)) if (!SECRET_OPTS.has(k)) safeOpts[k] = v
+    return {
+      id: r.id,
+      code: r.code,
+      type: r.type,
+      tags: r.tags,
+      info: r.info,
+      rack: this.rackId,
+      comments: r.comments,
+      ...this.selectThingInfo(r),
+      opts: safeOpts,
+      last: state.last
+    }
+  }
+
+  private selectThings (req: { query?: Doc, sort?: Record<string, number>, offset?: number, limit?: number, fields?: Doc }): Doc[] {
+    let docs: Doc[] = match(this.registry.all().map((s) => this.thingDoc(s)), req.query)
+    docs = project(docs, req.fields)
+    docs = naturalSort(docs, req.sort)
+    return page(docs, { offset: req.offset ?? 0, limit: req.limit })
+  }
+
+  listThings (req: Req<'listThings'>): Doc[] {
+    const docs = this.selectThings({ ...req, limit: req.limit ?? 100 })
+    return docs.map(({ opts: _opts, last, ...item }) => ({ ...item, rack: this.rackId, ...(req.status ? { last } : {}) }))
+  }
+
+  getThingsCount (req: Req<'getThingsCount'>): number {
+    return match(this.registry.all().map((s) => this.thingDoc(s)), req.query).length
+  }
+
+  getThingConf (_req: Req<'getThingConf'>): string {
+    return this.registry.nextCode()
+  }
+
+  // ---- controller calls --------------------------------------------------------------------
+
+  private queryThingKind (req: unknown): 'read' | 'write' {
+    const method = req !== null && typeof req === 'object' ? (req as { method?: unknown }).method : undefined
+    return typeof method === 'string' && this.readMethods().includes(method) ? 'read' : 'write'
+  }
+
+  private declaredMethod (state: ThingState, method: string): (...args: unknown[]) => Promise<unknown> {
+    if (!this.readMethods().includes(method) && !this.writeMethods().includes(method)) throw new WrkError('ERR_THING_METHOD_NOTFOUND')
+    if (!state.ctrl) throw new WrkError('ERR_THING_NOT_INITIALIZED')
+    const fn = (state.ctrl as unknown as Record<string, unknown>)[method]
+    if (typeof fn !== 'function') throw new WrkError('ERR_THING_METHOD_NOTFOUND')
+    return (...args: unknown[]) => Promise.resolve(fn.apply(state.ctrl, args))
+  }
+
+  async queryThing (req: Req<'queryThing'>): Promise<unknown> {
+    const state = this.registry.get(req.id)
+    const fn = this.declaredMethod(state, req.method)
+    return await fn(...(req.params ?? []))
+  }
+
+  async applyThings (req: Req<'applyThings'>): Promise<number> {
+    if (!this.readMethods().includes(req.method) && !this.writeMethods().includes(req.method)) throw new WrkError('ERR_THING_METHOD_NOTFOUND')
+    const targets = this.selectThings(req).map((d) => this.registry.get(d.id))
+    const done = await mapLimit(targets, this.thingConf.thingQueryConcurrency, async (state) => {
+      try {
+        await this.declaredMethod(state, req.method)(...(req.params ?? []))
+        return 1
+      } catch (err) {
+        this.logger.debug({ thingId: state.record.id, method: req.method, code: errorCode(err) }, 'applyThings call failed')
+        return 0
+      }
+    })
+    return done.reduce<number>((a, b) => a + b, 0)
+  }
+
+  // ---- comments ----------------------------------------------------------------------------
+
+  async saveThingComment (req: Req<'saveThingComment'>): Promise<1> {
+    const state = this.registry.get(req.thingId)
+    const comment = { id: randomUUID(), ts: Date.now(), comment: req.comment, user: req.user, ...(req.pos ? { pos: req.pos } : {}) }
+    await this.registry.save({ ...state.record, comments: [...state.record.comments, comment] })
+    return 1
+  }
+
+  private findComment (state: ThingState, req: { id?: string, ts?: number, user: string }): number {
+    const idx = state.record.comments.findIndex((c) => req.id !== undefined ? c.id === req.id : c.ts === req.ts)
+    if ((req.id === undefined && req.ts === undefined) || idx < 0) throw new WrkError('ERR_THING_COMMENT_NOTFOUND')
+    if (state.record.comments[idx].user !== req.user) throw new WrkError('ERR_COMMENT_ACCESS_DENIED')
+    return idx
+  }
+
+  async editThingComment (req: Req<'editThingComment'>): Promise<1> {
+    const state = this.registry.get(req.thingId)
+    const idx = this.findComment(state, req)
+    const comments = state.record.comments.map((c, i) => i === idx ? { ...c, comment: req.comment } : c)
+    await this.registry.save({ ...state.record, comments })
+    return 1
+  }
+
+  async deleteThingComment (req: Req<'deleteThingComment'>): Promise<1> {
+    const state = this.registry.get(req.thingId)
+    const idx = this.findComment(state, req)
+    await this.registry.save({ ...state.record, comments: state.record.comments.filter((_c, i) => i !== idx) })
+    return 1
+  }
+
+  // ---- logs, settings, configuration -------------------------------------------------------
+
+  async tailLog (req: Req<'tailLog'>): Promise<unknown[]> {
+    const logKey = `${req.key}-${req.tag}`
+    const hasRange = req.start !== undefined || req.end !== undefined
+    const entries = await this.logs.read(logKey, req.offset ?? 0, {
+      start: req.start,
+      end: req.end,
+      limit: req.limit ?? (hasRange ? undefined : 100)
+    })
+    if (entries === null) throw new WrkError('ERR_LOG_NOTFOUND')
+    const out = req.groupRange ? groupByRange(entries, req.groupRange, req.shouldCalculateAvg) : entries
+    return project(out as Doc[], req.fields)
+  }
+
+  async getWrkSettings (): Promise<JsonMap> {
+    const out: JsonMap = {}
+    for await (const entry of this.settings.createReadStream()) out[entry.key] = entry.value
+    return out
+  }
+
+  async saveWrkSettings (req: Req<'saveWrkSettings'>): Promise<1> {
+    const batch = this.settings.batch()
+    for (const [k, v] of Object.entries(req.entries)) await batch.put(k, v)
+    await batch.flush()
+    return 1
+  }
+
+  getWrkConf (req: Req<'getWrkConf'>): Doc {
+    return project([{ ...this.thingConf }], req.fields)[0] ?? {}
+  }
+
+  /** Replies 1, then stops the worker; the CLI exits non-zero so a supervisor restarts it. */
+  rackReboot (): 1 {
+    setImmediate(() => {
+      this.logger.warn('rackReboot requested: stopping')
+      this.stop().catch((err: unknown) => this.logger.error({ err }, 'stop after rackReboot failed')).finally(() => this.onReboot())
+    })
+    return 1
+  }
+
+  /** What happens after a rackReboot stop; the CLI sets it to exit the process. */
+  onReboot: () => void = () => {}
+}

@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto'
+import type { Bee } from '../../facs/store'
+import { WrkError } from '../errors'
+import type { ThingId, ThingRecord, ThingState, JsonMap } from './types'
+
+const CODE_RE = /-\d+$/
+
+/**
+ * The registry of things: persisted in the `things` sub-database, loaded into memory at start.
+ * Every change is written to Hyperbee before memory is updated, so nothing acknowledged is
+ * lost across a crash.
+ */
+export class ThingRegistry {
+  private readonly things = new Map<ThingId, ThingState>()
+  private readonly reservedCodes = new Set<string>()
+
+  constructor (
+    private readonly db: Bee<ThingRecord>,
+    readonly thingType: string,
+    private readonly layerTags: string[]
+  ) {}
+
+  /** `container-mbt-kehua` → `MBT-KEHUA`. */
+  get codePrefix (): string {
+    return this.thingType.replace(/^[^-]+-/, '').toUpperCase()
+  }
+
+  async load (): Promise<ThingRecord[]> {
+    const records: ThingRecord[] = []
+    for await (const entry of this.db.createReadStream()) records.push(entry.value)
+    for (const record of records) this.things.set(record.id, { record, ctrl: null, last: {}, collecting: false, lastStoredTs: 0 })
+    // Things registered without a code (older data) get the next free codes, in id order.
+    for (const state of [...this.things.values()].filter((s) => !s.record.code)) {
+      const code = this.nextCode()
+      await this.save({ ...state.record, code, tags: this.buildTags({ ...state.record, code }, state.record.tags) })
+    }
+    return records
+  }
+
+  get size (): number {
+    return this.things.size
+  }
+
+  all (): ThingState[] {
+    return [...this.things.values()]
+  }
+
+  get (id: unknown): ThingState {
+    const state = typeof id === 'string' ? this.things.get(id) : undefined
+    if (!state) throw new WrkError('ERR_THING_NOTFOUND')
+    return state
+  }
+
+  has (id: ThingId): boolean {
+    return this.things.has(id)
+  }
+
+  private maxCodeNumber (): number {
+    let max = 0
+    const codes = [...this.things.values()].map((s) => s.record.code).concat([...this.reservedCodes])
+    for (const code of codes) {
+      if (!code) continue
+      const n = parseInt(code.split('-').pop() ?? '', 10)
+      if (Number.isFinite(n) && n > max) max = n
+    }
+    return max
+  }
+
+  nextCode (): string {
+    return `${this.codePrefix}-${String(this.maxCodeNumber() + 1).padStart(4, '0')}`
+  }
+
+  assertCodeFree (code: string, exceptId?: ThingId): void {
+    if (!CODE_RE.test(code)) throw new WrkError('ERR_THING_CODE_INVALID')
+    if (this.reservedCodes.has(code)) throw new WrkError('ERR_THING_WITH_CODE_ALREADY_EXISTS')
+    for (const s of this.things.values()) {
+      if (s.record.code === code && s.record.id !== exceptId) throw new WrkError('ERR_THING_WITH_CODE_ALREADY_EXISTS')
+    }
+  }
+
+  /** Type tags (`t-container`, `t-container-mbt`…), layer tags, caller tags, id/code/pos/container. */
+  buildTags (thing: { id: ThingId, code: string, info: JsonMap }, extra: string[] = []): string[] {
+    const parts = this.thingType.split('-')
+    const tags: string[] = []
+    for (let i = 1; i <= parts.length; i++) tags.push(`t-${parts.slice(0, i).join('-')}`)
+    tags.push(...this.layerTags)
+    for (const t of extra) {
+      if (t.startsWith('id-') || t.startsWith('code-') || t.startsWith('pos-') || t.startsWith('container-')) continue
+      tags.push(t)
+    }
+    tags.push(`id-${thing.id}`, `code-${thing.code}`)
+    if (thing.info.container !== undefined && thing.info.container !== null && thing.info.container !== '') tags.push(`container-${String(thing.info.container)}`)
+    if (thing.info.pos !== undefined && thing.info.pos !== null && thing.info.pos !== '') tags.push(`pos-${String(thing.info.pos)}`)
+    return [...new Set(tags)]
+  }
+
+  /**
+   * Registers a thing; the code is reserved while the write is in flight so that two
+   * concurrent registrations never get the same code.
+   */
+  async register (input: { id?: string, code?: string, opts: JsonMap, info?: JsonMap, tags?: string[], comment?: string, user?: string }): Promise<ThingState> {
+    const id = input.id ?? randomUUID()
+    if (this.things.has(id)) throw new WrkError('ERR_THING_WITH_ID_ALREADY_EXISTS')
+    const code = input.code ?? this.nextCode()
+    this.assertCodeFree(code)
+    this.reservedCodes.add(code)
+    try {
+      const now = Date.now()
+      const info = { ...(input.info ?? {}), createdAt: now, updatedAt: now }
+      const record: ThingRecord = {
+        id,
+        code,
+        type: this.thingType,
+        tags: this.buildTags({ id, code, info }, input.tags),
+        info,
+        opts: input.opts,
+        comments: input.comment && input.user ? [{ id: randomUUID(), ts: now, comment: input.comment, user: input.user }] : []
+      }
+      if (this.things.has(id)) throw new WrkError('ERR_THING_WITH_ID_ALREADY_EXISTS')
+      await this.db.put(id, record)
+      const state: ThingState = { record, ctrl: null, last: {}, collecting: false, lastStoredTs: 0 }
+      this.things.set(id, state)
+      return state
+    } finally {
+      this.reservedCodes.delete(code)
+    }
+  }
+
+  /** Persists a new version of a thing's record, then swaps it in memory. */
+  async save (record: ThingRecord): Promise<ThingState> {
+    const state = this.get(record.id)
+    await this.db.put(record.id, record)
+    state.record = record
+    return state
+  }
+
+  async remove (id: ThingId): Promise<void> {
+    await this.db.del(id)
+    this.things.delete(id)
+  }
+}

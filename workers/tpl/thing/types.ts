@@ -1,0 +1,48 @@
+export type ThingId = string
+export type JsonMap = Record<string, unknown>
+
+export interface ThingComment {
+  id: string
+  ts: number
+  comment: string
+  user: string
+  pos?: string
+}
+
+/** What is persisted for a registered thing (the `things` sub-database). */
+export interface ThingRecord {
+  id: ThingId
+  code: string
+  type: string
+  tags: string[]
+  info: JsonMap
+  opts: JsonMap
+  comments: ThingComment[]
+}
+
+/** A snapshot as produced by a controller's getSnap (shape owned by the controller layer). */
+export interface Snap { success: boolean, stats?: unknown }
+
+export interface ThingLast {
+  snap?: Snap | null
+  alerts?: unknown[] | null
+  err?: string | null
+  ts?: number
+}
+
+/** A controller: what the rack needs from a connected device. Methods are reached by name. */
+export interface ThingController {
+  getSnap: () => Promise<Snap>
+  close: () => Promise<void> | void
+  /** Code of the latest failed snapshot, for controllers whose getSnap never throws. */
+  readonly lastErrorCode?: string | null
+}
+
+/** A registered thing at run time. */
+export interface ThingState {
+  record: ThingRecord
+  ctrl: ThingController | null
+  last: ThingLast
+  collecting: boolean
+  lastStoredTs: number
+}
