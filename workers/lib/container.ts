@@ -185,11 +185,23 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     const byUnit = new Map<UnitId, ReadRequest[]>()
     for (const req of this.plan) byUnit.set(req.unit, [...(byUnit.get(req.unit) ?? []), req])
 
-    await Promise.all([...byUnit].map(([unit, requests]) => this.readUnit(client, unit, requests, image, failures)))
-
-    if (this.planStale) {
-      this.plan = this.buildPlan()
-      this.planStale = false
+    try {
+      // The CDU's first request goes alone: without the CDU there is no snapshot, and a
+      // controller that does not answer at all would otherwise cost one timeout per unit
+      // (serialised once the client shrinks its window after a timeout burst: ~17 × timeout).
+      const [probe, ...cduRest] = byUnit.get(CDU_UNIT) ?? []
+      if (probe !== undefined) {
+        await this.readUnit(client, CDU_UNIT, [probe], image, failures)
+        const code = failures.get(CDU_UNIT)
+        if (code !== undefined && isUnitFatal(code)) throw new WrkError(code, 'the CDU (unit 1) did not answer')
+        byUnit.set(CDU_UNIT, cduRest)
+      }
+      await Promise.all([...byUnit].map(([unit, requests]) => this.readUnit(client, unit, requests, image, failures)))
+    } finally {
+      if (this.planStale) {
+        this.plan = this.buildPlan()
+        this.planStale = false
+      }
     }
     if (failures.size > 0) this.logger.debug({ failures: Object.fromEntries(failures) }, 'units not fully read')
     if (!image.hasUnit(CDU_UNIT)) {

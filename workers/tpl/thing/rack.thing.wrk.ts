@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import createDebug from 'debug'
 import { TetherWrkBase } from '../tether-wrk-base'
 import type { WorkerContext } from '../wrk-base'
 import { WrkError, errorCode } from '../errors'
@@ -7,7 +8,7 @@ import { ThingRegistry } from './registry'
 import { TimeLogs, type LogMeta } from './time-log'
 import { match, project, naturalSort, page, type Doc } from './query'
 import { parseReq, type Req } from './schemas'
-import { mapLimit, withTimeout, groupByRange } from './util'
+import { Limiter, mapLimit, withTimeout, groupByRange } from './util'
 import type { JsonMap, Snap, ThingRecord, ThingState } from './types'
 
 export interface ThingConf {
@@ -32,6 +33,8 @@ export const THING_CONF_DEFAULTS: ThingConf = {
 /** Option keys that are credentials: stored, used to connect, never returned or queried. */
 const SECRET_OPTS = new Set(['username', 'password'])
 
+const debug = createDebug('mbt:rack')
+
 export const OFFLINE_SNAP: Snap = { success: false, stats: { status: 'offline' } }
 
 /** The code of a failure envelope: its first error's code, else ERR_THING_OFFLINE. */
@@ -52,7 +55,9 @@ export class WrkThingRack extends TetherWrkBase {
   logs!: TimeLogs
   private db!: Bee
   private settings!: Bee<unknown>
-  private collecting: Promise<void> | null = null
+  private readonly inflight = new Set<Promise<void>>()
+  private closing = false
+  private collectLimiter = new Limiter(THING_CONF_DEFAULTS.thingQueryConcurrency)
 
   constructor (ctx: WorkerContext) {
     super(ctx)
@@ -149,14 +154,21 @@ export class WrkThingRack extends TetherWrkBase {
     await this.registry.load()
     for (const state of this.registry.all()) await this.setupThing(state)
     await super.onStart()
-    this.interval.add('collectSnaps', () => this.collectSnaps(), this.thingConf.collectSnapsItvMs)
+    this.collectLimiter = new Limiter(this.thingConf.thingQueryConcurrency)
+    // The tick does not wait for slow things: each thing is collected on its own, at most
+    // thingQueryConcurrency at once, and a thing still collecting is skipped by the next tick.
+    this.interval.add('collectSnaps', () => { void this.collectSnaps() }, this.thingConf.collectSnapsItvMs)
     this.logger.info({ things: this.registry.size, rackId: this.rackId }, 'things loaded')
   }
 
   protected override async onStop (): Promise<void> {
     this.interval.clear('collectSnaps')
-    await this.collecting?.catch(() => {})
-    await Promise.all(this.registry?.all().map((s) => this.disconnectThing(s)) ?? [])
+    // Closing the devices first ends in-flight collections quickly instead of waiting them out.
+    this.closing = true
+    const disconnectAll = async (): Promise<void> => { await Promise.all(this.registry?.all().map((s) => this.disconnectThing(s)) ?? []) }
+    await disconnectAll()
+    await Promise.allSettled([...this.inflight])
+    await disconnectAll()
     await super.onStop()
   }
 
@@ -197,20 +209,26 @@ export class WrkThingRack extends TetherWrkBase {
 
   // ---- snapshot loop ---------------------------------------------------------------------
 
-  /** One collection cycle over every thing (bounded concurrency, never two at once per thing). */
+  /**
+   * One collection cycle: every thing not already being collected, at most
+   * `thingQueryConcurrency` at once (shared across overlapping cycles). Resolves when this
+   * cycle's collections are done.
+   */
   async collectSnaps (): Promise<void> {
-    const run = mapLimit(this.registry.all(), this.thingConf.thingQueryConcurrency, (s) => this.collectThing(s)).then(() => {})
-    this.collecting = run
-    try {
-      await run
-    } finally {
-      if (this.collecting === run) this.collecting = null
-    }
+    const runs = this.registry.all().filter((s) => !s.collecting).map((state) => {
+      state.collecting = true
+      const run = this.collectLimiter.run(() => this.collectThing(state)).finally(() => {
+        state.collecting = false
+        this.inflight.delete(run)
+      })
+      this.inflight.add(run)
+      return run
+    })
+    await Promise.allSettled(runs)
   }
 
   private async collectThing (state: ThingState): Promise<void> {
-    if (state.collecting) return
-    state.collecting = true
+    if (this.closing) return
     const ts = Date.now()
     try {
       let snap: Snap | null = null
@@ -219,7 +237,7 @@ export class WrkThingRack extends TetherWrkBase {
         snap = OFFLINE_SNAP
       } else {
         if (!state.ctrl) err = await this.connectSafely(state)
-        if (state.ctrl) {
+        if (state.ctrl && !this.closing) {
           try {
             snap = await withTimeout(this.collectThingSnap(state), this.thingConf.collectSnapTimeoutMs, 'ERR_THING_SNAP_TIMEOUT')
             // A controller reports a failed read as an error/offline envelope, not by throwing.
@@ -233,7 +251,9 @@ export class WrkThingRack extends TetherWrkBase {
           err = err ?? 'ERR_THING_NOT_CONNECTED'
         }
       }
-      if (!this.registry.has(state.record.id)) return
+      // Forgotten (or forgotten and registered again) while collecting: drop the result.
+      if (!this.registry.has(state.record.id) || this.registry.get(state.record.id) !== state) return
+      debug('snapshot %s %s in %d ms', state.record.id, err ?? 'ok', Date.now() - ts)
       state.last = { snap, alerts: this.evaluateAlerts(state, snap), err, ts }
       if (ts - state.lastStoredTs >= this.thingConf.storeSnapItvMs) {
         state.lastStoredTs = ts
@@ -241,8 +261,6 @@ export class WrkThingRack extends TetherWrkBase {
       }
     } catch (e) {
       this.logger.error({ err: e, thingId: state.record.id }, 'snapshot collection failed')
-    } finally {
-      state.collecting = false
     }
   }
 

@@ -92,3 +92,22 @@ export function groupByRange (entries: unknown[], groupRange: string, avg = fals
       return { ts: start, count: b.n, ...b.acc }
     })
 }
+
+/** A counting semaphore: at most `size` holders at once, waiters served in arrival order. */
+export class Limiter {
+  private active = 0
+  private readonly waiting: Array<() => void> = []
+
+  constructor (private readonly size: number) {}
+
+  async run<T> (fn: () => Promise<T>): Promise<T> {
+    if (this.active >= Math.max(1, this.size)) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    this.active++
+    try {
+      return await fn()
+    } finally {
+      this.active--
+      this.waiting.shift()?.()
+    }
+  }
+}
