@@ -101,6 +101,26 @@ describe('snapshot loop', () => {
     slow.clearFaults()
   })
 
+  it('a container whose snapshot takes up to the snapshot timeout does not hold back the others', async () => {
+    const sluggish = await startMock('Kehua', 25)
+    // each reply just under the Modbus timeout: the whole snapshot runs into collectSnapTimeoutMs
+    sluggish.setFault({ delayMs: 250 })
+    await rpc.call('registerThing', { id: 'sluggish', opts: mockOpts(sluggish) })
+    await rpc.waitLast('sluggish', (l) => l.snap !== undefined, 5000)
+    const stamps = new Set<number>()
+    const deadline = Date.now() + 4000
+    while (Date.now() < deadline) {
+      const ts = (await rpc.thing('healthy')).last?.ts
+      if (ts !== undefined) stamps.add(ts)
+      await sleep(50)
+    }
+    // every ~400 ms tick refreshes the healthy container (≈ 10 in 4 s); a loop that waited for the
+    // sluggish one would refresh it at most once per SNAP_TIMEOUT (≤ 4 in 4 s)
+    expect(stamps.size).toBeGreaterThanOrEqual(6)
+    expect((await rpc.thing('sluggish')).last?.err).toBe('ERR_THING_SNAP_TIMEOUT')
+    await rpc.call('forgetThings', { query: { id: 'sluggish' } })
+  })
+
   it('a container seen recently that goes offline → status error with errors, and last.err set; back online → success', async () => {
     const flaky = await startMock('Kehua', 24)
     await rpc.call('registerThing', { id: 'flaky', opts: mockOpts(flaky) })

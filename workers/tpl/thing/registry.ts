@@ -126,12 +126,24 @@ export class ThingRegistry {
     }
   }
 
-  /** Persists a new version of a thing's record, then swaps it in memory. */
+  /**
+   * Persists a new version of a thing's record, then swaps it in memory. A changed code is
+   * checked and reserved while the write is in flight.
+   */
   async save (record: ThingRecord): Promise<ThingState> {
     const state = this.get(record.id)
-    await this.db.put(record.id, record)
-    state.record = record
-    return state
+    const newCode = record.code !== state.record.code ? record.code : null
+    if (newCode !== null) {
+      this.assertCodeFree(newCode, record.id)
+      this.reservedCodes.add(newCode)
+    }
+    try {
+      await this.db.put(record.id, record)
+      state.record = record
+      return state
+    } finally {
+      if (newCode !== null) this.reservedCodes.delete(newCode)
+    }
   }
 
   async remove (id: ThingId): Promise<void> {
