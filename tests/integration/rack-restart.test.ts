@@ -194,7 +194,8 @@ describe.each(CASES)('$vendor worker process', ({ vendor, mockType, prefix }) =>
     expect(exit.signal).toBe('SIGKILL')
     await rpc.client.close()
 
-    worker = spawnWorker({ wtype, rack: RACK, root, naturalExit: true })
+    // debug level and every `debug` namespace on: not even tracing may print a credential
+    worker = spawnWorker({ wtype, rack: RACK, root, naturalExit: true, extraArgs: ['--debug'], processEnv: { DEBUG: '*' } })
     const status3 = await worker.waitForStatus()
     expect(status3.rpcPublicKey).toBe(status.rpcPublicKey)
     rpc = connect(status3)
@@ -204,7 +205,14 @@ describe.each(CASES)('$vendor worker process', ({ vendor, mockType, prefix }) =>
     expect(c3.port).toBe(mock.port)
     expect(await rpc.count()).toBe(3)
     expect((await rpc.call<SnapView>('queryThing', { id: 'c-3', method: 'getSnap' })).success).toBe(true)
+    // a refused authentication is an error, and its password stays out of replies and logs
+    const wrongPassword = 'Wr0ng-pw-7c1d'
+    expect(await rpc.call('registerThing', { id: 'c-4', opts: { ...mockOpts(mock), password: wrongPassword } })).toBe(1)
+    expect(await rpc.error('queryThing', { id: 'c-4', method: 'switchContainer', params: [true] })).toBe('ERR_AUTH_FAILED')
     expect(await worker.stop('SIGTERM')).toBe(0)
-    rpc.expectNoReplyContains(MOCK_PASSWORD, MOCK_USER)
+    rpc.expectNoReplyContains(MOCK_PASSWORD, MOCK_USER, wrongPassword)
+    const output = worker.stdout() + worker.stderr()
+    expect(output).toContain('"audit":true')
+    for (const secret of [MOCK_PASSWORD, wrongPassword]) expect(output).not.toContain(secret)
   })
 })
