@@ -448,6 +448,35 @@ describe('ModbusTcpClient timeouts and reconnects', () => {
     expect(logger.warns).toEqual([expect.objectContaining({ maxInFlight: 1, reason: 'timeout_burst' })])
   })
 
+  it('restores the window after clean replies following a timeout burst, but never after a mismatch', async () => {
+    let silent = true
+    let forge = false
+    const server = await startServer((req, sock) => {
+      if (silent) return
+      if (forge) {
+        forge = false
+        sock.write(encodeReadHoldingRegistersResponse((req.tid + 1000) & 0xffff, req.unit, [1]))
+      }
+      server.reply(req, sock)
+    })
+    const client = new ModbusTcpClient({ host: '127.0.0.1', port: server.port, timeoutMs: 60, retries: 0, halfOpenAfterTimeouts: 100, backoffMinMs: 20, backoffMaxMs: 200 }, { restoreWindowAfterReplies: 3 })
+    clients.push(client)
+    await Promise.all([client.readHoldingRegisters(1, 0, 1), client.readHoldingRegisters(1, 1, 1)].map(outcome))
+    expect(client.stats.maxInFlight).toBe(1)
+    silent = false
+    await client.readHoldingRegisters(1, 0, 1)
+    await client.readHoldingRegisters(1, 0, 1)
+    expect(client.stats.maxInFlight).toBe(1)
+    await client.readHoldingRegisters(1, 0, 1)
+    expect(client.stats.maxInFlight).toBe(4)
+
+    forge = true
+    await client.readHoldingRegisters(1, 0, 1)
+    expect(client.stats.maxInFlight).toBe(1)
+    for (let i = 0; i < 5; i++) await client.readHoldingRegisters(1, 0, 1)
+    expect(client.stats.maxInFlight).toBe(1)
+  })
+
   it('treats the socket as half-open after N consecutive timeouts and reconnects', async () => {
     const logger = recorder()
     const server = await startServer((req, sock) => {

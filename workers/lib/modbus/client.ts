@@ -150,7 +150,16 @@ function errText (err: Error | null): string {
 export interface ModbusTcpClientInternals {
   /** Transaction id of the first request sent (1..65535), to exercise the 65535 → 1 wrap quickly. */
   firstTransactionId?: number
+  /** Clean replies after which a window dropped by a timeout burst is restored (default 1000). */
+  restoreWindowAfterReplies?: number
 }
+
+/**
+ * A timeout burst may be a passing network fault, so the window comes back after this many
+ * replies without a timeout; a mismatched reply proves the device breaks under pipelining and
+ * keeps the window at 1 for good.
+ */
+const DEFAULT_RESTORE_WINDOW_AFTER_REPLIES = 1000
 
 /**
  * Modbus TCP client over a single `net.Socket`, with pipelining, priorities, strict reply
@@ -184,6 +193,10 @@ export class ModbusTcpClient implements ModbusClient {
   private readonly logger: Logger
 
   private window: number
+  private readonly configuredWindow: number
+  private readonly restoreAfterReplies: number
+  /** Clean replies still needed to restore the window; null when it is not recoverable (or not dropped). */
+  private repliesToRestore: number | null = null
   private state: ConnState = 'idle'
   private socket: net.Socket | null = null
   private connId = 0
@@ -213,6 +226,8 @@ export class ModbusTcpClient implements ModbusClient {
     this.retries = integerAtLeast(opts.retries, DEFAULT_RETRIES, 0, 'retries')
     this.window = integerAtLeast(opts.maxInFlight, DEFAULT_MAX_IN_FLIGHT, 1, 'maxInFlight')
     if (this.window > 1024) throw new WrkError('ERR_MODBUS_INVALID_ARGS', 'maxInFlight must be <= 1024')
+    this.configuredWindow = this.window
+    this.restoreAfterReplies = integerAtLeast(internals?.restoreWindowAfterReplies, DEFAULT_RESTORE_WINDOW_AFTER_REPLIES, 1, 'restoreWindowAfterReplies')
     this.halfOpenAfter = integerAtLeast(opts.halfOpenAfterTimeouts, DEFAULT_HALF_OPEN_AFTER, 1, 'halfOpenAfterTimeouts')
     this.backoffMinMs = positiveNumber(opts.backoffMinMs, DEFAULT_BACKOFF_MIN_MS, 'backoffMinMs')
     this.backoffMaxMs = positiveNumber(opts.backoffMaxMs, Math.max(DEFAULT_BACKOFF_MAX_MS, this.backoffMinMs), 'backoffMaxMs')
@@ -384,6 +399,7 @@ export class ModbusTcpClient implements ModbusClient {
     this.inflight.delete(tid)
     this.gotReply = true
     this.stats.responses++
+    if (this.repliesToRestore !== null && --this.repliesToRestore <= 0) this.restoreWindow()
     if ((fc & EXCEPTION_FLAG) !== 0) {
       if (data.length !== 1) {
         this.fail(p, malformedError(p, 'exception reply length'))
@@ -411,10 +427,25 @@ export class ModbusTcpClient implements ModbusClient {
   }
 
   private dropWindow (reason: string): void {
-    if (this.window <= 1) return
+    const recoverable = reason === 'timeout_burst'
+    // A mismatch makes a recoverable drop permanent; a new burst restarts the count.
+    if (this.window <= 1) {
+      if (this.repliesToRestore !== null) this.repliesToRestore = recoverable ? this.restoreAfterReplies : null
+      return
+    }
     this.window = 1
     this.stats.maxInFlight = 1
-    this.logger.warn({ maxInFlight: 1, reason, host: this.host, port: this.port }, 'modbus: pipelining disabled for this connection target')
+    this.repliesToRestore = recoverable ? this.restoreAfterReplies : null
+    this.logger.warn({ maxInFlight: 1, reason, host: this.host, port: this.port, restoreAfterReplies: this.repliesToRestore ?? undefined },
+      recoverable ? 'modbus: pipelining suspended for this connection target' : 'modbus: pipelining disabled for this connection target')
+  }
+
+  private restoreWindow (): void {
+    this.repliesToRestore = null
+    this.window = this.configuredWindow
+    this.stats.maxInFlight = this.window
+    this.logger.info({ maxInFlight: this.window, host: this.host, port: this.port }, 'modbus: pipelining restored after clean replies')
+    this.pump()
   }
 
   private readonly onTimer = (p: Pending): void => {
@@ -437,6 +468,7 @@ export class ModbusTcpClient implements ModbusClient {
     this.timeoutSeq++
     debug('timeout tid=%d unit=%d fc=%d (consecutive %d)', p.tid, p.unit, p.fc, this.consecutiveTimeouts)
     if (burst) this.dropWindow('timeout_burst')
+    else if (this.repliesToRestore !== null) this.repliesToRestore = this.restoreAfterReplies
     if (p.retriesLeft > 0) {
       p.retriesLeft--
       this.requeueFront(p)
