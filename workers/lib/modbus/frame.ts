@@ -45,22 +45,23 @@ export function encodeFrame (transactionId: number, unitId: number, functionCode
   return buf
 }
 
+/** A 12-byte frame whose PDU is a function code and two 16-bit words (address + count/value). */
+function encodeTwoWords (transactionId: number, unitId: number, functionCode: number, first: number, second: number): Buffer {
+  const buf = Buffer.allocUnsafe(12)
+  writeHeader(buf, transactionId, unitId, functionCode)
+  buf.writeUInt16BE(first & 0xffff, 8)
+  buf.writeUInt16BE(second & 0xffff, 10)
+  return buf
+}
+
 /** FC03 request (12 bytes). Arguments are not validated here (the client does that). */
 export function encodeReadHoldingRegistersRequest (transactionId: number, unitId: number, address: number, count: number): Buffer {
-  const buf = Buffer.allocUnsafe(12)
-  writeHeader(buf, transactionId, unitId, FC_READ_HOLDING_REGISTERS)
-  buf.writeUInt16BE(address & 0xffff, 8)
-  buf.writeUInt16BE(count & 0xffff, 10)
-  return buf
+  return encodeTwoWords(transactionId, unitId, FC_READ_HOLDING_REGISTERS, address, count)
 }
 
 /** FC06 request (12 bytes). Negative int16 values are written as two's complement. */
 export function encodeWriteSingleRegisterRequest (transactionId: number, unitId: number, address: number, value: number): Buffer {
-  const buf = Buffer.allocUnsafe(12)
-  writeHeader(buf, transactionId, unitId, FC_WRITE_SINGLE_REGISTER)
-  buf.writeUInt16BE(address & 0xffff, 8)
-  buf.writeUInt16BE(value & 0xffff, 10)
-  return buf
+  return encodeTwoWords(transactionId, unitId, FC_WRITE_SINGLE_REGISTER, address, value)
 }
 
 /** FC16 request (13 + 2n bytes). Negative int16 values are written as two's complement. */
@@ -92,11 +93,7 @@ export function encodeWriteSingleRegisterResponse (transactionId: number, unitId
 
 /** FC16 reply (address + quantity, 12 bytes). */
 export function encodeWriteMultipleRegistersResponse (transactionId: number, unitId: number, address: number, count: number): Buffer {
-  const buf = Buffer.allocUnsafe(12)
-  writeHeader(buf, transactionId, unitId, FC_WRITE_MULTIPLE_REGISTERS)
-  buf.writeUInt16BE(address & 0xffff, 8)
-  buf.writeUInt16BE(count & 0xffff, 10)
-  return buf
+  return encodeTwoWords(transactionId, unitId, FC_WRITE_MULTIPLE_REGISTERS, address, count)
 }
 
 /** Exception reply to `functionCode` (9 bytes); the reply carries `functionCode | 0x80`. */
