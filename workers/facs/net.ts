@@ -70,11 +70,11 @@ export class NetFacility implements Facility {
 
   /** What a caller may do: full access, read-only, or nothing (refused by the firewall). */
   accessOf (key: Buffer | null): Access | null {
-    if (!this.full) return 'full'
     const hex = key ? key.toString('hex') : ''
-    if (this.full.has(hex)) return 'full'
+    if (this.full?.has(hex)) return 'full'
+    // A read-only key stays read-only even when there is no allow list.
     if (this.readOnly.has(hex)) return 'read'
-    return null
+    return this.full ? null : 'full'
   }
 
   respond (method: string, handler: RpcHandler): void {

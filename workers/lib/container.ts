@@ -244,16 +244,17 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
   // ---- Writes ----------------------------------------------------------------------------
 
   protected async applySwitchSocket (commands: readonly SocketCommand[]): Promise<void> {
-    const writes: RegisterWrite[] = []
+    // One write per socket at most, in first-mentioned order, with the last command's state.
+    const writes = new Map<string, RegisterWrite>()
     for (const cmd of commands) {
       const pdus = cmd.pdu === 'all' ? range(1, PDU_COUNT) : [cmd.pdu]
       const sockets = cmd.socket === 'all' ? range(1, SOCKETS_PER_PDU) : [cmd.socket]
       const value = cmd.enabled ? SOCKET_CONTROL.on : SOCKET_CONTROL.off
       for (const pdu of pdus) {
-        for (const socket of sockets) writes.push({ unit: pduUnit(pdu), reg: socketControlRegister(socket), value })
+        for (const socket of sockets) writes.set(`${pdu}:${socket}`, { unit: pduUnit(pdu), reg: socketControlRegister(socket), value })
       }
     }
-    await this.write(writes)
+    await this.write([...writes.values()])
   }
 
   protected async applySwitchContainer (enabled: boolean): Promise<void> {

@@ -78,6 +78,7 @@ export class WrkContainerRackMbt extends WrkContainerRack {
       password: opts.password,
       timeout: opts.timeout ?? this.containerConf.timeout,
       retry: opts.retry ?? this.containerConf.retry,
+      retryInterval: opts.retryInterval,
       vendor: this.vendor,
       logger: this.logger.child({ thingId: state.record.id })
     }

@@ -92,6 +92,7 @@ export class TetherWrkBase extends WrkBase {
   async callRpc (method: string, req: unknown): Promise<unknown> {
     const entry = this.rpcMethods.get(method)
     if (!entry) throw new WrkError('ERR_METHOD_INVALID', `unknown method ${method}`)
+    assertPlainJson(req)
     return await entry.fn(req)
   }
 
@@ -105,6 +106,8 @@ export class TetherWrkBase extends WrkBase {
     const callerKey = caller ? caller.toString('hex') : null
     let kind: RpcKind = 'write'
     try {
+      if (this.isStopping) throw new WrkError('ERR_WRK_STOPPING')
+      assertPlainJson(req)
       kind = typeof entry.kind === 'function' ? entry.kind(req) : entry.kind
       if (kind === 'write' && this.net.accessOf(caller) !== 'full') throw new WrkError('ERR_PERMISSION_DENIED')
       const res = await entry.fn(req)
@@ -130,6 +133,26 @@ export class TetherWrkBase extends WrkBase {
       user: typeof r.user === 'string' ? r.user : undefined,
       caller
     }, 'rpc write')
+  }
+}
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
+const MAX_DEPTH = 32
+
+/**
+ * Requests are data: keys that reach object prototypes (`__proto__`, `constructor`,
+ * `prototype`) and absurd nesting are refused before any layer sees them.
+ */
+export function assertPlainJson (value: unknown, depth = 0): void {
+  if (value === null || typeof value !== 'object') return
+  if (depth > MAX_DEPTH) throw new WrkError('ERR_PARAMS_INVALID', 'request nested too deeply')
+  if (Array.isArray(value)) {
+    for (const v of value) assertPlainJson(v, depth + 1)
+    return
+  }
+  for (const key of Object.keys(value)) {
+    if (FORBIDDEN_KEYS.has(key)) throw new WrkError('ERR_PARAMS_INVALID', `key ${key} is not allowed`)
+    assertPlainJson((value as Record<string, unknown>)[key], depth + 1)
   }
 }
 

@@ -121,4 +121,8 @@ export class WrkBase {
   get isStarted (): boolean {
     return this.state === 'started'
   }
+
+  get isStopping (): boolean {
+    return this.state === 'stopping' || this.state === 'stopped'
+  }
 }

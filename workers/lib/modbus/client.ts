@@ -160,6 +160,8 @@ export interface ModbusTcpClientInternals {
  * keeps the window at 1 for good.
  */
 const DEFAULT_RESTORE_WINDOW_AFTER_REPLIES = 1000
+/** How many timed-out transaction ids are remembered (and not reused) to recognise late replies. */
+const MAX_REMEMBERED_TIMEOUTS = 256
 
 /**
  * Modbus TCP client over a single `net.Socket`, with pipelining, priorities, strict reply
@@ -204,6 +206,8 @@ export class ModbusTcpClient implements ModbusClient {
   private highQ: Pending[] = []
   private normalQ: Pending[] = []
   private lastTid = 0
+  /** Transaction ids of requests that timed out, oldest first: their replies may still come. */
+  private readonly timedOutTids = new Set<number>()
   private consecutiveTimeouts = 0
   private timeoutSeq = 0
   /** Consecutive failed/short-lived connections: the backoff exponent. */
@@ -379,7 +383,7 @@ export class ModbusTcpClient implements ModbusClient {
     let t = this.lastTid
     do {
       t = t >= 0xffff ? 1 : t + 1
-    } while (this.inflight.has(t))
+    } while (this.inflight.has(t) || this.timedOutTids.has(t))
     this.lastTid = t
     return t
   }
@@ -389,6 +393,12 @@ export class ModbusTcpClient implements ModbusClient {
     this.consecutiveTimeouts = 0
     const p = this.inflight.get(tid)
     if (p === undefined) {
+      if (this.timedOutTids.delete(tid)) {
+        // The reply of a request that already timed out: counted and dropped, no penalty.
+        this.stats.lateReplies++
+        debug('dropped late reply tid=%d unit=%d fc=%d', tid, unit, fc)
+        return
+      }
       this.unmatchedReply('tid_mismatch', tid, unit, fc)
       return
     }
@@ -461,6 +471,8 @@ export class ModbusTcpClient implements ModbusClient {
     }
     if (p.state !== IN_FLIGHT) return
     this.inflight.delete(p.tid)
+    this.timedOutTids.add(p.tid)
+    if (this.timedOutTids.size > MAX_REMEMBERED_TIMEOUTS) this.timedOutTids.delete(this.timedOutTids.values().next().value as number)
     this.stats.timeouts++
     this.consecutiveTimeouts++
     // Another request timed out while this one was on the wire: the device does not cope with the window.
@@ -604,6 +616,7 @@ export class ModbusTcpClient implements ModbusClient {
     this.gotReply = false
     this.consecutiveTimeouts = 0
     this.parser.reset()
+    this.timedOutTids.clear()
     debug('connected #%d to %s:%d', this.connId, this.host, this.port)
     const waiters = this.connectWaiters
     this.connectWaiters = []

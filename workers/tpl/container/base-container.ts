@@ -161,6 +161,8 @@ export abstract class BaseContainer<TSnap extends { success: true, stats: object
   protected validateSocketCommands (ops: unknown): SocketCommand[] {
     const code = 'ERR_SWITCH_SOCKET_INVALID_PARAMS'
     if (!Array.isArray(ops) || ops.length === 0) throw new WrkError(code, 'expected a non-empty list of [pdu, socket, enabled]')
+    const maxOps = this.limits.pduCount * this.limits.socketsPerPdu
+    if (ops.length > maxOps) throw new WrkError(code, `at most ${maxOps} socket commands per call`)
     return ops.map((op: unknown): SocketCommand => {
       if (!Array.isArray(op) || op.length !== 3) throw new WrkError(code, 'each entry must be [pdu, socket, enabled]')
       const [pdu, socket, enabled] = op as unknown[]

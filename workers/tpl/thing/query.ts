@@ -4,9 +4,24 @@ import { WrkError } from '../errors'
 export type Doc = Record<string, unknown>
 export type SortSpec = Record<string, number>
 
-const FORBIDDEN_OPERATORS = new Set(['$where', '$expr', '$function', '$accumulator'])
+const FORBIDDEN_OPERATORS = new Set(['$where', '$expr', '$function', '$accumulator', '$regexMatch', '$regexFind', '$regexFindAll'])
+const MAX_REGEX_LENGTH = 256
+/** A quantified group holding a quantifier or an alternation: the shapes of catastrophic backtracking. */
+const NESTED_QUANTIFIER = /\([^)]*[+*}|][^)]*\)\s*[+*{]/
+/** A back-reference can also make matching exponential. */
+const BACKREFERENCE = /\\[1-9]/
 
-/** Refuses operators that evaluate code or expressions (they could reach anything in memory). */
+function assertSafePattern (pattern: unknown): void {
+  if (typeof pattern !== 'string') return
+  if (pattern.length > MAX_REGEX_LENGTH || NESTED_QUANTIFIER.test(pattern) || BACKREFERENCE.test(pattern)) {
+    throw new WrkError('ERR_QUERY_INVALID', '$regex pattern is too long or may backtrack catastrophically')
+  }
+}
+
+/**
+ * Refuses operators that evaluate code or expressions (they could reach anything in memory)
+ * and `$regex` patterns that could block the event loop.
+ */
 export function assertSafeQuery (value: unknown, depth = 0): void {
   if (depth > 32) throw new WrkError('ERR_QUERY_INVALID', 'query nested too deeply')
   if (Array.isArray(value)) {
@@ -16,6 +31,7 @@ export function assertSafeQuery (value: unknown, depth = 0): void {
   if (value === null || typeof value !== 'object') return
   for (const [k, v] of Object.entries(value)) {
     if (FORBIDDEN_OPERATORS.has(k)) throw new WrkError('ERR_QUERY_INVALID', `operator ${k} is not allowed`)
+    if (k === '$regex') assertSafePattern(v)
     assertSafeQuery(v, depth + 1)
   }
 }
@@ -33,7 +49,11 @@ function compile (query: Doc): Query {
 export function match<T extends Doc> (docs: T[], query: Doc | undefined): T[] {
   if (!query || Object.keys(query).length === 0) return docs
   const q = compile(query)
-  return docs.filter((d) => q.test(d))
+  try {
+    return docs.filter((d) => q.test(d))
+  } catch (err) {
+    throw new WrkError('ERR_QUERY_INVALID', (err as Error).message)
+  }
 }
 
 /** MongoDB-style projection of each document. */

@@ -8,8 +8,8 @@ import { ThingRegistry } from './registry'
 import { TimeLogs, type LogMeta } from './time-log'
 import { match, project, naturalSort, page, type Doc } from './query'
 import { parseReq, type Req } from './schemas'
-import { Limiter, mapLimit, withTimeout, groupByRange } from './util'
-import type { JsonMap, Snap, ThingRecord, ThingState } from './types'
+import { KeyedLock, Limiter, mapLimit, withTimeout, groupByRange } from './util'
+import type { JsonMap, Snap, ThingComment, ThingRecord, ThingState } from './types'
 
 export interface ThingConf {
   collectSnapsItvMs: number
@@ -35,7 +35,20 @@ const SECRET_OPTS = new Set(['username', 'password'])
 
 const debug = createDebug('mbt:rack')
 
+/** Logs tailLog may read: the thing snapshot logs and the stat logs. */
+const TAIL_LOG_KEY = /^(thing-5m|stat-[A-Za-z0-9]+)$/
+/** Upper bound of entries in one tailLog reply (a snapshot entry is tens of kB). */
+export const MAX_TAIL_ENTRIES = 10_000
+
 export const OFFLINE_SNAP: Snap = { success: false, stats: { status: 'offline' } }
+
+/** Index of the comment addressed by `id` (or `ts`); only its author may change it. */
+function findComment (comments: ThingComment[], req: { id?: string, ts?: number, user: string }): number {
+  const idx = comments.findIndex((c) => req.id !== undefined ? c.id === req.id : c.ts === req.ts)
+  if ((req.id === undefined && req.ts === undefined) || idx < 0) throw new WrkError('ERR_THING_COMMENT_NOTFOUND')
+  if (comments[idx].user !== req.user) throw new WrkError('ERR_COMMENT_ACCESS_DENIED')
+  return idx
+}
 
 /** The code of a failure envelope: its first error's code, else ERR_THING_OFFLINE. */
 function failureCode (snap: Snap): string {
@@ -56,6 +69,8 @@ export class WrkThingRack extends TetherWrkBase {
   private db!: Bee
   private settings!: Bee<unknown>
   private readonly inflight = new Set<Promise<void>>()
+  /** Writes to one thing (update, comments, forget) run one at a time. */
+  private readonly thingLock = new KeyedLock()
   private closing = false
   private collectLimiter = new Limiter(THING_CONF_DEFAULTS.thingQueryConcurrency)
 
@@ -186,24 +201,37 @@ export class WrkThingRack extends TetherWrkBase {
     }
   }
 
+  /**
+   * (Re)creates the thing's controller. A controller it replaces is closed, and none is kept
+   * for a thing that was forgotten or a worker that is stopping meanwhile.
+   */
   private async connectSafely (state: ThingState): Promise<string | null> {
+    if (state.forgotten || this.closing) return 'ERR_THING_NOT_CONNECTED'
+    const previous = state.ctrl
     try {
       await this.connectThing(state)
-      return null
     } catch (err) {
       state.ctrl = null
       this.logger.warn({ thingId: state.record.id, code: errorCode(err) }, 'thing connect failed')
       return errorCode(err, 'ERR_THING_CONNECTION_FAILURE')
+    } finally {
+      if (previous && previous !== state.ctrl) await this.closeController(state.record.id, previous)
     }
+    if (state.forgotten || this.closing) await this.disconnectThing(state)
+    return null
   }
 
   private async disconnectThing (state: ThingState): Promise<void> {
     const ctrl = state.ctrl
     state.ctrl = null
+    if (ctrl) await this.closeController(state.record.id, ctrl)
+  }
+
+  private async closeController (thingId: string, ctrl: { close: () => Promise<void> | void }): Promise<void> {
     try {
-      await ctrl?.close()
+      await ctrl.close()
     } catch (err) {
-      this.logger.debug({ err, thingId: state.record.id }, 'thing close failed')
+      this.logger.debug({ err, thingId }, 'thing close failed')
     }
   }
 
@@ -228,7 +256,7 @@ export class WrkThingRack extends TetherWrkBase {
   }
 
   private async collectThing (state: ThingState): Promise<void> {
-    if (this.closing) return
+    if (this.closing || state.forgotten) return
     const ts = Date.now()
     try {
       let snap: Snap | null = null
@@ -251,8 +279,11 @@ export class WrkThingRack extends TetherWrkBase {
           err = err ?? 'ERR_THING_NOT_CONNECTED'
         }
       }
-      // Forgotten (or forgotten and registered again) while collecting: drop the result.
-      if (!this.registry.has(state.record.id) || this.registry.get(state.record.id) !== state) return
+      // Forgotten while collecting: drop the result and whatever controller it opened.
+      if (state.forgotten) {
+        await this.disconnectThing(state)
+        return
+      }
       debug('snapshot %s %s in %d ms', state.record.id, err ?? 'ok', Date.now() - ts)
       state.last = { snap, alerts: this.evaluateAlerts(state, snap), err, ts }
       if (ts - state.lastStoredTs >= this.thingConf.storeSnapItvMs) {
@@ -286,6 +317,10 @@ export class WrkThingRack extends TetherWrkBase {
   }
 
   async updateThing (req: Req<'updateThing'>): Promise<1> {
+    return await this.thingLock.run(req.id, () => this.updateThingLocked(req))
+  }
+
+  private async updateThingLocked (req: Req<'updateThing'>): Promise<1> {
     const state = this.registry.get(req.id)
     if (req.code !== undefined) this.registry.assertCodeFree(req.code, req.id)
     const prev = state.record
@@ -307,10 +342,7 @@ export class WrkThingRack extends TetherWrkBase {
     const next: ThingRecord = { ...prev, code, opts, info, comments, tags: this.registry.buildTags({ id: prev.id, code, info }, extraTags) }
     await this.registry.save(next)
     if (req.info !== undefined) await this.recordInfoChange(prev, next, req.user)
-    if (req.opts !== undefined) {
-      await this.disconnectThing(state)
-      await this.connectSafely(state)
-    }
+    if (req.opts !== undefined) await this.connectSafely(state)
     return 1
   }
 
@@ -325,17 +357,19 @@ export class WrkThingRack extends TetherWrkBase {
     await this.logs.append('thing-history-log', ts, { ts, id: next.id, changes, ...(user ? { user } : {}) })
   }
 
+  /** `{all: true}` forgets every thing; an absent or empty query forgets none (never all by accident). */
   async forgetThings (req: Req<'forgetThings'>): Promise<1> {
     const targets = req.all
       ? this.registry.all()
-      : req.query
+      : req.query && Object.keys(req.query).length > 0
         ? match(this.registry.all().map((s) => this.thingDoc(s)), req.query).map((d) => this.registry.get(d.id))
         : []
-    for (const state of targets) {
+    for (const state of targets) state.forgotten = true
+    await Promise.all(targets.map((state) => this.thingLock.run(state.record.id, async () => {
       await this.disconnectThing(state)
       await this.forgetThingHook(state)
       await this.registry.remove(state.record.id)
-    }
+    })))
     return 1
   }
 
@@ -420,43 +454,49 @@ export class WrkThingRack extends TetherWrkBase {
   // ---- comments ----------------------------------------------------------------------------
 
   async saveThingComment (req: Req<'saveThingComment'>): Promise<1> {
-    const state = this.registry.get(req.thingId)
-    const comment = { id: randomUUID(), ts: Date.now(), comment: req.comment, user: req.user, ...(req.pos ? { pos: req.pos } : {}) }
-    await this.registry.save({ ...state.record, comments: [...state.record.comments, comment] })
-    return 1
-  }
-
-  private findComment (state: ThingState, req: { id?: string, ts?: number, user: string }): number {
-    const idx = state.record.comments.findIndex((c) => req.id !== undefined ? c.id === req.id : c.ts === req.ts)
-    if ((req.id === undefined && req.ts === undefined) || idx < 0) throw new WrkError('ERR_THING_COMMENT_NOTFOUND')
-    if (state.record.comments[idx].user !== req.user) throw new WrkError('ERR_COMMENT_ACCESS_DENIED')
-    return idx
+    return await this.changeComments(req.thingId, (comments) => [
+      ...comments,
+      { id: randomUUID(), ts: Date.now(), comment: req.comment, user: req.user, ...(req.pos ? { pos: req.pos } : {}) }
+    ])
   }
 
   async editThingComment (req: Req<'editThingComment'>): Promise<1> {
-    const state = this.registry.get(req.thingId)
-    const idx = this.findComment(state, req)
-    const comments = state.record.comments.map((c, i) => i === idx ? { ...c, comment: req.comment } : c)
-    await this.registry.save({ ...state.record, comments })
-    return 1
+    return await this.changeComments(req.thingId, (comments) => {
+      const idx = findComment(comments, req)
+      return comments.map((c, i) => i === idx ? { ...c, comment: req.comment } : c)
+    })
   }
 
   async deleteThingComment (req: Req<'deleteThingComment'>): Promise<1> {
-    const state = this.registry.get(req.thingId)
-    const idx = this.findComment(state, req)
-    await this.registry.save({ ...state.record, comments: state.record.comments.filter((_c, i) => i !== idx) })
+    return await this.changeComments(req.thingId, (comments) => {
+      const idx = findComment(comments, req)
+      return comments.filter((_c, i) => i !== idx)
+    })
+  }
+
+  private async changeComments (thingId: string, change: (comments: ThingComment[]) => ThingComment[]): Promise<1> {
+    await this.thingLock.run(thingId, async () => {
+      const state = this.registry.get(thingId)
+      await this.registry.save({ ...state.record, comments: change(state.record.comments) })
+    })
     return 1
   }
 
   // ---- logs, settings, configuration -------------------------------------------------------
 
+  /**
+   * Entries of `thing-5m-<id>` or `stat-<tf>-<tag>`, newest first. Without a range the default
+   * limit is 100; with one, every entry in it up to MAX_TAIL_ENTRIES per reply.
+   */
   async tailLog (req: Req<'tailLog'>): Promise<unknown[]> {
-    const logKey = `${req.key}-${req.tag}`
+    if (!TAIL_LOG_KEY.test(req.key)) throw new WrkError('ERR_LOG_KEY_NOTFOUND')
+    const offset = req.offset ?? 0
+    if (offset >= this.logs.maxHeight) throw new WrkError('ERR_LOG_NOTFOUND')
     const hasRange = req.start !== undefined || req.end !== undefined
-    const entries = await this.logs.read(logKey, req.offset ?? 0, {
+    const entries = await this.logs.read(`${req.key}-${req.tag}`, offset, {
       start: req.start,
       end: req.end,
-      limit: req.limit ?? (hasRange ? undefined : 100)
+      limit: Math.min(req.limit ?? (hasRange ? MAX_TAIL_ENTRIES : 100), MAX_TAIL_ENTRIES)
     })
     if (entries === null) throw new WrkError('ERR_LOG_NOTFOUND')
     const out = req.groupRange ? groupByRange(entries, req.groupRange, req.shouldCalculateAvg) : entries

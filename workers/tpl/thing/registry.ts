@@ -3,7 +3,8 @@ import type { Bee } from '../../facs/store'
 import { WrkError } from '../errors'
 import type { ThingId, ThingRecord, ThingState, JsonMap } from './types'
 
-const CODE_RE = /-\d+$/
+/** A code ends in `-<digits>`; at most 9 digits keep max + 1 exact. */
+const CODE_RE = /-\d{1,9}$/
 
 /**
  * The registry of things: persisted in the `things` sub-database, loaded into memory at start.
@@ -13,6 +14,7 @@ const CODE_RE = /-\d+$/
 export class ThingRegistry {
   private readonly things = new Map<ThingId, ThingState>()
   private readonly reservedCodes = new Set<string>()
+  private readonly reservedIds = new Set<ThingId>()
 
   constructor (
     private readonly db: Bee<ThingRecord>,
@@ -28,7 +30,7 @@ export class ThingRegistry {
   async load (): Promise<ThingRecord[]> {
     const records: ThingRecord[] = []
     for await (const entry of this.db.createReadStream()) records.push(entry.value)
-    for (const record of records) this.things.set(record.id, { record, ctrl: null, last: {}, collecting: false, lastStoredTs: 0 })
+    for (const record of records) this.things.set(record.id, { record, ctrl: null, last: {}, collecting: false, lastStoredTs: 0, forgotten: false })
     // Things registered without a code (older data) get the next free codes, in id order.
     for (const state of [...this.things.values()].filter((s) => !s.record.code)) {
       const code = this.nextCode()
@@ -100,10 +102,11 @@ export class ThingRegistry {
    */
   async register (input: { id?: string, code?: string, opts: JsonMap, info?: JsonMap, tags?: string[], comment?: string, user?: string }): Promise<ThingState> {
     const id = input.id ?? randomUUID()
-    if (this.things.has(id)) throw new WrkError('ERR_THING_WITH_ID_ALREADY_EXISTS')
+    if (this.things.has(id) || this.reservedIds.has(id)) throw new WrkError('ERR_THING_WITH_ID_ALREADY_EXISTS')
     const code = input.code ?? this.nextCode()
     this.assertCodeFree(code)
     this.reservedCodes.add(code)
+    this.reservedIds.add(id)
     try {
       const now = Date.now()
       const info = { ...(input.info ?? {}), createdAt: now, updatedAt: now }
@@ -116,13 +119,13 @@ export class ThingRegistry {
         opts: input.opts,
         comments: input.comment && input.user ? [{ id: randomUUID(), ts: now, comment: input.comment, user: input.user }] : []
       }
-      if (this.things.has(id)) throw new WrkError('ERR_THING_WITH_ID_ALREADY_EXISTS')
       await this.db.put(id, record)
-      const state: ThingState = { record, ctrl: null, last: {}, collecting: false, lastStoredTs: 0 }
+      const state: ThingState = { record, ctrl: null, last: {}, collecting: false, lastStoredTs: 0, forgotten: false }
       this.things.set(id, state)
       return state
     } finally {
       this.reservedCodes.delete(code)
+      this.reservedIds.delete(id)
     }
   }
 
@@ -132,6 +135,7 @@ export class ThingRegistry {
    */
   async save (record: ThingRecord): Promise<ThingState> {
     const state = this.get(record.id)
+    if (state.forgotten) throw new WrkError('ERR_THING_NOTFOUND')
     const newCode = record.code !== state.record.code ? record.code : null
     if (newCode !== null) {
       this.assertCodeFree(newCode, record.id)
@@ -146,8 +150,11 @@ export class ThingRegistry {
     }
   }
 
+  /** Deletes a thing (marked `forgotten` first, so no write can race the delete). */
   async remove (id: ThingId): Promise<void> {
+    const state = this.things.get(id)
+    if (state) state.forgotten = true
     await this.db.del(id)
-    this.things.delete(id)
+    if (this.things.get(id) === state) this.things.delete(id)
   }
 }

@@ -45,4 +45,6 @@ export interface ThingState {
   last: ThingLast
   collecting: boolean
   lastStoredTs: number
+  /** Set as soon as forgetThings picks the thing: nothing may connect it again. */
+  forgotten: boolean
 }

@@ -37,15 +37,18 @@ export function rangeMs (groupRange: string): number {
 
 type Json = Record<string, unknown>
 
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
+
 function mergeInto (acc: Json, counts: Map<string, number>, entry: Json, prefix: string): void {
   for (const [k, v] of Object.entries(entry)) {
+    if (UNSAFE_KEYS.has(k)) continue
     const path = prefix + k
     if (typeof v === 'number' && Number.isFinite(v)) {
       const prev = acc[k]
       acc[k] = (typeof prev === 'number' ? prev : 0) + v
       counts.set(path, (counts.get(path) ?? 0) + 1)
     } else if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const child = (acc[k] !== null && typeof acc[k] === 'object' && !Array.isArray(acc[k]) ? acc[k] : {}) as Json
+      const child = (Object.hasOwn(acc, k) && acc[k] !== null && typeof acc[k] === 'object' && !Array.isArray(acc[k]) ? acc[k] : {}) as Json
       acc[k] = child
       mergeInto(child, counts, v as Json, `${path}.`)
     } else if (!(k in acc)) {
@@ -108,6 +111,25 @@ export class Limiter {
     } finally {
       this.active--
       this.waiting.shift()?.()
+    }
+  }
+}
+
+/** Runs tasks one at a time per key (e.g. writes to one thing), different keys in parallel. */
+export class KeyedLock {
+  private readonly tails = new Map<string, Promise<void>>()
+
+  async run<T> (key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve()
+    let release!: () => void
+    const tail = new Promise<void>((resolve) => { release = resolve })
+    this.tails.set(key, tail)
+    try {
+      await prev
+      return await fn()
+    } finally {
+      release()
+      if (this.tails.get(key) === tail) this.tails.delete(key)
     }
   }
 }
