@@ -45,7 +45,7 @@ export const WORKER_JS = path.join(REPO_ROOT, 'dist', 'worker.js')
 // ---------------------------------------------------------------------------------------------
 // Resource tracking
 
-type Cleanup = () => Promise<void> | void
+type Cleanup = () => Promise<unknown> | void
 
 const cleanups = new Set<Cleanup>()
 

@@ -6,14 +6,44 @@ export type SortSpec = Record<string, number>
 
 const FORBIDDEN_OPERATORS = new Set(['$where', '$expr', '$function', '$accumulator', '$regexMatch', '$regexFind', '$regexFindAll'])
 const MAX_REGEX_LENGTH = 256
-/** A quantified group holding a quantifier or an alternation: the shapes of catastrophic backtracking. */
-const NESTED_QUANTIFIER = /\([^)]*[+*}|][^)]*\)\s*[+*{]/
-/** A back-reference can also make matching exponential. */
-const BACKREFERENCE = /\\[1-9]/
+
+/** True when `pattern[i]` starts a quantifier that repeats without bound or with a range. */
+function isRepeat (pattern: string, i: number): boolean {
+  const c = pattern[i]
+  return c === '+' || c === '*' || (c === '{' && /^\{\d*,?\d*\}/.test(pattern.slice(i)))
+}
+
+/**
+ * Whether a pattern can backtrack catastrophically: a repeated group that contains, at any depth,
+ * another quantifier or an alternation (`(a+)+`, `((a)+)+`, `(a|aa)*`), or a back-reference.
+ * Character classes and escapes are skipped; a lone `?` is harmless.
+ */
+export function mayBacktrack (pattern: string): boolean {
+  const stack: boolean[] = [false]
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]
+    if (c === '\\') {
+      if (/[1-9k]/.test(pattern[i + 1] ?? '')) return true
+      i++
+    } else if (c === '[') {
+      for (i++; i < pattern.length && pattern[i] !== ']'; i++) if (pattern[i] === '\\') i++
+    } else if (c === '(') {
+      stack.push(false)
+    } else if (c === ')') {
+      const inner = stack.length > 1 ? stack.pop() ?? false : false
+      const repeated = isRepeat(pattern, i + 1)
+      if (repeated && inner) return true
+      stack[stack.length - 1] ||= inner || repeated
+    } else if (c === '|' || isRepeat(pattern, i)) {
+      stack[stack.length - 1] = true
+    }
+  }
+  return false
+}
 
 function assertSafePattern (pattern: unknown): void {
   if (typeof pattern !== 'string') return
-  if (pattern.length > MAX_REGEX_LENGTH || NESTED_QUANTIFIER.test(pattern) || BACKREFERENCE.test(pattern)) {
+  if (pattern.length > MAX_REGEX_LENGTH || mayBacktrack(pattern)) {
     throw new WrkError('ERR_QUERY_INVALID', '$regex pattern is too long or may backtrack catastrophically')
   }
 }
