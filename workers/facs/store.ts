@@ -42,6 +42,20 @@ export class StoreFacility implements Facility {
     return bee
   }
 
+  /**
+   * Frees the blocks of a bee that nothing reads any more (e.g. a log generation that rotated
+   * out), keeping only the core's small header. (Hypercore 11.37's `purge()` is broken.)
+   */
+  async clearBee (name: string): Promise<void> {
+    const bee = await this.getBee(name)
+    this.bees.delete(name)
+    try {
+      if (bee.core.length > 0) await bee.core.clear(0, bee.core.length)
+    } finally {
+      await bee.close()
+    }
+  }
+
   /** A 32-byte secret persisted under `key` in the `wrk` bee, created on first use. */
   async getSeed (key: string): Promise<Buffer> {
     const bee = await this.getBee<string>('wrk')

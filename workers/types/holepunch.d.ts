@@ -77,6 +77,10 @@ declare module 'hypercore' {
     readonly writable: boolean
     ready (): Promise<void>
     close (): Promise<void>
+    /** Deletes the stored blocks in [start, end). */
+    clear (start: number, end?: number): Promise<unknown>
+    /** Whether block `index` is stored locally. */
+    has (index: number): Promise<boolean>
   }
 }
 

@@ -17,7 +17,7 @@ export function timeKey (ts: number): string {
  * Hyperbee time logs with rotation. Each log key (`thing-5m-<id>`, `stat-5m-t-container`…) is a
  * chain of generations, each its own Hyperbee (`log:<key>:<gen>`); when the current one reaches
  * `maxLength` entries the next starts. `offset` 0 is the current generation, 1 the one before…
- * Generations older than `maxHeight` are no longer read.
+ * Generations at offset `maxHeight` or more are cleared (their blocks freed) when the log rotates.
  */
 export class TimeLogs {
   private readonly metaCache = new Map<string, LogMeta>()
@@ -65,8 +65,19 @@ export class TimeLogs {
       await this.meta.put(key, meta)
       this.metaCache.set(key, meta)
       bee = await this.generation(key, meta.cur)
+      await this.release(key, meta.cur - this.maxHeight)
     }
     await bee.put(entryKey, value)
+  }
+
+  /** Frees a generation no read can reach any more (offset ≥ maxHeight); best effort. */
+  private async release (key: string, gen: number): Promise<void> {
+    if (gen < 0) return
+    try {
+      await this.store.clearBee(`log:${key}:${gen}`)
+    } catch {
+      // A generation that cannot be cleared now only costs disk; the log keeps working.
+    }
   }
 
   async append (key: string, ts: number, value: unknown): Promise<void> {

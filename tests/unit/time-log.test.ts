@@ -1,0 +1,57 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { StoreFacility, type Bee } from '../../workers/facs/store'
+import { TimeLogs, timeKey, type LogMeta } from '../../workers/tpl/thing/time-log'
+
+let dir: string
+let store: StoreFacility
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'mbt-timelog-'))
+  store = new StoreFacility(dir)
+  await store.start()
+})
+
+afterEach(async () => {
+  await store.stop()
+  await rm(dir, { recursive: true, force: true })
+})
+
+async function logs (maxLength: number, keepCount: number): Promise<TimeLogs> {
+  const db = await store.getBee('db')
+  return new TimeLogs(store, db.sub('meta_logs') as Bee<LogMeta>, { maxLength, keepCount })
+}
+
+describe('TimeLogs', () => {
+  it('keys sort by time as strings', () => {
+    expect(timeKey(5) < timeKey(40)).toBe(true)
+    expect(timeKey(1795511522571)).toBe('001795511522571')
+  })
+
+  it('rotates at maxLength, reads newest first across generations and deletes unreachable ones', async () => {
+    const log = await logs(2, 1) // maxHeight = ceil(1 × 1.5) = 2 readable generations
+    for (let ts = 1; ts <= 7; ts++) await log.append('k', ts * 1000, { ts: ts * 1000 })
+    // generations: 0 = [1,2], 1 = [3,4], 2 = [5,6], 3 = [7]
+    expect(await log.readGeneration('k', 0, {})).toEqual([{ ts: 7000 }])
+    expect(await log.readGeneration('k', 1, {})).toEqual([{ ts: 6000 }, { ts: 5000 }])
+    expect(await log.read('k', 0, { limit: 3 })).toEqual([{ ts: 7000 }, { ts: 6000 }, { ts: 5000 }])
+    // a time range walks older generations, but never further than maxHeight
+    expect(await log.read('k', 0, { start: 0 })).toEqual([{ ts: 7000 }, { ts: 6000 }, { ts: 5000 }])
+    expect(await log.read('k', 0, { start: 5500, end: 7000 })).toEqual([{ ts: 7000 }, { ts: 6000 }])
+    // generations 0 and 1 were cleared when the log rotated past them: their blocks are gone
+    for (const gen of [0, 1]) expect(await (await store.getBee(`log:k:${gen}`)).core.has(1), `generation ${gen}`).toBe(false)
+    for (const gen of [2, 3]) expect(await (await store.getBee(`log:k:${gen}`)).core.has(1), `generation ${gen}`).toBe(true)
+  })
+
+  it('unknown logs read as null; latest is the newest entry of the current generation', async () => {
+    const log = await logs(10, 3)
+    expect(await log.read('nope', 0, {})).toBeNull()
+    expect(await log.latest('nope')).toBeNull()
+    await log.append('k', 1000, { v: 1 })
+    await log.append('k', 2000, { v: 2 })
+    expect(await log.latest('k')).toEqual({ v: 2 })
+    expect(await log.readGeneration('k', 1, {})).toBeNull()
+  })
+})
