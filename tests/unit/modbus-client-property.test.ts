@@ -39,7 +39,7 @@ const server = net.createServer((sock) => {
     if (pending.length < batch) return
     const round = pending
     pending = []
-    const replies = round
+    const replies: Buffer[] = round
       .map((p, i) => ({ key: script.order[i] ?? i, p }))
       .sort((a, b) => a.key - b.key)
       .map(({ p }, i) => Buffer.concat([
