@@ -537,6 +537,17 @@ describe('ModbusTcpClient timeouts and reconnects', () => {
     expect(client.connectionId).toBe(1)
   })
 
+  it('connect() during a backoff longer than the timeout gives up after the timeout', async () => {
+    const port = await freePort()
+    const client = makeClient(port, { timeoutMs: 100, backoffMinMs: 3000, backoffMaxMs: 3000 })
+    expect(await outcome(client.connect())).toMatchObject({ code: 'ERR_MODBUS_NOT_CONNECTED' })
+    const t0 = Date.now()
+    expect(await outcome(client.connect())).toMatchObject({ code: 'ERR_MODBUS_NOT_CONNECTED' })
+    const elapsed = Date.now() - t0
+    expect(elapsed).toBeGreaterThanOrEqual(90)
+    expect(elapsed).toBeLessThan(1500)
+  })
+
   it('a request waiting on a backoff longer than its timeout fails with ERR_MODBUS_NOT_CONNECTED', async () => {
     const port = await freePort()
     const client = makeClient(port, { backoffMinMs: 1000, backoffMaxMs: 1000 })

@@ -255,11 +255,20 @@ export class ModbusTcpClient implements ModbusClient {
     return this.connId
   }
 
+  /** Waits for a connection at most `timeoutMs` (also through a pending backoff), like a request. */
   connect (): Promise<number> {
     if (this.state === 'closed') return Promise.reject(closedError())
     if (this.state === 'connected') return Promise.resolve(this.connId)
     return new Promise<number>((resolve, reject) => {
-      this.connectWaiters.push({ resolve, reject })
+      const waiter: ConnectWaiter = {
+        resolve: (id) => { clearTimeout(timer); resolve(id) },
+        reject: (err) => { clearTimeout(timer); reject(err) }
+      }
+      const timer = setTimeout(() => {
+        this.connectWaiters = this.connectWaiters.filter((w) => w !== waiter)
+        reject(new WrkError('ERR_MODBUS_NOT_CONNECTED', `no connection to ${this.host}:${this.port} within ${this.timeoutMs} ms`))
+      }, this.timeoutMs)
+      this.connectWaiters.push(waiter)
       this.ensureConnecting()
     })
   }
