@@ -263,7 +263,7 @@ describe('ModbusTcpClient late replies', () => {
   async function setup (restoreWindowAfterReplies?: number): Promise<{ server: ReplyServer, client: ModbusTcpClient }> {
     const server = await new ReplyServer().listen()
     const client = new ModbusTcpClient(
-      { host: '127.0.0.1', port: server.port, timeoutMs: 60, retries: 0, maxInFlight: 4, halfOpenAfterTimeouts: 100, backoffMinMs: 20, backoffMaxMs: 200 },
+      { host: '127.0.0.1', port: server.port, timeoutMs: 400, retries: 0, maxInFlight: 4, halfOpenAfterTimeouts: 100, backoffMinMs: 20, backoffMaxMs: 200 },
       restoreWindowAfterReplies === undefined ? undefined : { restoreWindowAfterReplies }
     )
     open.push(server, client)
@@ -272,8 +272,8 @@ describe('ModbusTcpClient late replies', () => {
 
   it('a reply arriving after its request timed out is counted in lateReplies and keeps the window', async () => {
     const { server, client } = await setup()
-    // the first request is answered late (after its 60 ms timeout), later ones after 15 ms
-    server.onRequest = (req, sock) => { setTimeout(() => server.reply(req, sock), req.address === 1 ? 150 : 15) }
+    // the first request is answered late (after its 400 ms timeout), later ones at once
+    server.onRequest = (req, sock) => { setTimeout(() => server.reply(req, sock), req.address === 1 ? 700 : 1) }
     await expect(client.readHoldingRegisters(1, 1, 1)).rejects.toMatchObject({ code: 'ERR_MODBUS_TIMEOUT' })
     expect(client.stats.timeouts).toBe(1)
     expect(client.stats.maxInFlight).toBe(4) // one timeout alone is no burst

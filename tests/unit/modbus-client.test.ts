@@ -459,7 +459,7 @@ describe('ModbusTcpClient timeouts and reconnects', () => {
       }
       server.reply(req, sock)
     })
-    const client = new ModbusTcpClient({ host: '127.0.0.1', port: server.port, timeoutMs: 60, retries: 0, halfOpenAfterTimeouts: 100, backoffMinMs: 20, backoffMaxMs: 200 }, { restoreWindowAfterReplies: 3 })
+    const client = new ModbusTcpClient({ host: '127.0.0.1', port: server.port, timeoutMs: 300, retries: 0, halfOpenAfterTimeouts: 100, backoffMinMs: 20, backoffMaxMs: 200 }, { restoreWindowAfterReplies: 3 })
     clients.push(client)
     await Promise.all([client.readHoldingRegisters(1, 0, 1), client.readHoldingRegisters(1, 1, 1)].map(outcome))
     expect(client.stats.maxInFlight).toBe(1)
