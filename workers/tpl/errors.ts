@@ -12,10 +12,6 @@ export class WrkError extends Error {
   }
 }
 
-export function wrkError (code: string, message?: string): WrkError {
-  return new WrkError(code, message)
-}
-
 /** The `ERR_*` code of any thrown value; unknown failures map to `fallback`. */
 export function errorCode (err: unknown, fallback = 'ERR_INTERNAL'): string {
   if (err instanceof WrkError) return err.code
