@@ -81,7 +81,9 @@ async function main (): Promise<void> {
       const key = await waitForStatus(path.join(root, 'status', `${wtype}-demo-${vendor}.json`), proc)
       console.log(`started ${wtype} (rpc key ${key.slice(0, 16)}…) and a ${vendor} mock on 127.0.0.1:${port}`)
       const reg = { opts: { address: '127.0.0.1', port, username: 'admin', password: 'admin' }, info: { container: `demo-${vendor}`, pos: '1' }, tags: ['demo'] }
-      console.log(cli(key, 'registerThing', { ...reg, opts: { ...reg.opts, password: '***' } }))
+      // Credentials stay out of what is printed; the mock's are admin/admin.
+      const { username: _u, password: _p, ...endpoint } = reg.opts
+      console.log(cli(key, 'registerThing', { ...reg, opts: endpoint }) + '   # plus opts.username and opts.password')
       await client.request(key, 'registerThing', reg)
       workers.push({ vendor, wtype, proc, key, mock })
     }
