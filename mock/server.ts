@@ -21,7 +21,7 @@
  *      [--bulk file.json] [--mockControlPort N] [--username u --password p]
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
 import { ServerTCP, type FCallback, type FCallbackVal, type IServiceVector } from 'modbus-serial'
@@ -29,6 +29,7 @@ import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import { z } from 'zod'
 import { WrkError } from '../workers/tpl/errors'
+import { authResponse } from '../workers/lib/auth'
 import { createControlServer, type MockControlServer } from './control'
 import {
   CDU, CDU_UNIT, MAX_READ_COUNT, MAX_WRITE_COUNT, PDU, PDU_UNITS, isKnownUnit, isReadable,
@@ -190,10 +191,6 @@ function newChallenge (): Buffer {
   return randomBytes(8)
 }
 
-function authDigest (challenge: Buffer, username: string, password: string): Buffer {
-  const md5 = (s: string): Buffer => createHash('md5').update(s, 'utf8').digest()
-  return createHash('sha256').update(Buffer.concat([challenge, md5(username), md5(password)])).digest()
-}
 
 function checkUnit (unit: number, what: string): void {
   if (!Number.isInteger(unit) || unit < 0 || unit > 255) throw new WrkError('ERR_MOCK_BAD_FAULT', `${what}: unit ${unit} outside 0…255`)
@@ -560,7 +557,7 @@ class MockContainerServer implements MockServer {
     if (conn === undefined) throw new ModbusException(MODBUS_EXCEPTION.SERVER_DEVICE_FAILURE, 'no connection context')
     const response = Buffer.alloc(values.length * 2)
     values.forEach((v, i) => response.writeUInt16BE(v & 0xffff, i * 2))
-    const expected = authDigest(conn.challenge, this.username, this.password)
+    const expected = authResponse(conn.challenge, this.username, this.password)
     if (response.length === expected.length && timingSafeEqual(response, expected)) {
       conn.authenticated = true
       conn.challenge = newChallenge()

@@ -109,7 +109,8 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
   private readonly maxGap: number
   private readonly maxRegs: number | undefined
   private readonly splitMemory = new SplitMemory()
-  private plan: ReadRequest[]
+  /** The read plan grouped by unit, CDU first (rebuilt only after a split). */
+  private plan: Array<[UnitId, ReadRequest[]]>
   private planStale = false
 
   constructor (opts: MicroBTContainerOptions) {
@@ -146,24 +147,26 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
 
   /** FC03 requests one snapshot needs (40 with the default map and maxGap 0). */
   get requestsPerSnapshot (): number {
-    return this.plan.length
-  }
-
-  /** The current read plan (a copy). */
-  readPlan (): ReadRequest[] {
-    return this.plan.map((r) => ({ ...r }))
+    return this.plan.reduce((n, [, requests]) => n + requests.length, 0)
   }
 
   protected override isConfigured (): boolean {
     return this.address !== null && this.port !== null && this.#credentials !== null
   }
 
-  private buildPlan (): ReadRequest[] {
-    return planReads(snapshotRanges(this.vendor), {
+  private buildPlan (): Array<[UnitId, ReadRequest[]]> {
+    const requests = planReads(snapshotRanges(this.vendor), {
       maxGap: this.maxGap,
       ...(this.maxRegs !== undefined ? { maxRegs: this.maxRegs } : {}),
       splitMemory: this.splitMemory
     })
+    const byUnit = new Map<UnitId, ReadRequest[]>([[CDU_UNIT, []]])
+    for (const req of requests) {
+      const list = byUnit.get(req.unit)
+      if (list) list.push(req)
+      else byUnit.set(req.unit, [req])
+    }
+    return [...byUnit]
   }
 
   private obtainClient (): ModbusClient {
@@ -182,21 +185,18 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     await client.connect()
     const image = new RegisterImage()
     const failures = new Map<UnitId, string>()
-    const byUnit = new Map<UnitId, ReadRequest[]>()
-    for (const req of this.plan) byUnit.set(req.unit, [...(byUnit.get(req.unit) ?? []), req])
-
+    const [[, [probe, ...cduRest]], ...others] = this.plan
     try {
       // The CDU's first request goes alone: without the CDU there is no snapshot, and a
       // controller that does not answer at all would otherwise cost one timeout per unit
       // (serialised once the client shrinks its window after a timeout burst: ~17 × timeout).
-      const [probe, ...cduRest] = byUnit.get(CDU_UNIT) ?? []
       if (probe !== undefined) {
         await this.readUnit(client, CDU_UNIT, [probe], image, failures)
         const code = failures.get(CDU_UNIT)
         if (code !== undefined && isUnitFatal(code)) throw new WrkError(code, 'the CDU (unit 1) did not answer')
-        byUnit.set(CDU_UNIT, cduRest)
       }
-      await Promise.all([...byUnit].map(([unit, requests]) => this.readUnit(client, unit, requests, image, failures)))
+      const units: Array<[UnitId, ReadRequest[]]> = [[CDU_UNIT, cduRest], ...others]
+      await Promise.all(units.map(([unit, requests]) => this.readUnit(client, unit, requests, image, failures)))
     } finally {
       if (this.planStale) {
         this.plan = this.buildPlan()

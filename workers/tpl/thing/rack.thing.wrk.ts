@@ -167,7 +167,7 @@ export class WrkThingRack extends TetherWrkBase {
     })
     this.registry = new ThingRegistry(this.db.sub('things') as Bee<ThingRecord>, this.getThingType(), this.getThingTags())
     await this.registry.load()
-    for (const state of this.registry.all()) await this.setupThing(state)
+    await mapLimit(this.registry.all(), this.thingConf.thingQueryConcurrency, (state) => this.setupThing(state))
     await super.onStart()
     this.collectLimiter = new Limiter(this.thingConf.thingQueryConcurrency)
     // The tick does not wait for slow things: each thing is collected on its own, at most

@@ -2,16 +2,8 @@ import { WrkError } from '../errors'
 
 /** Runs `fn` over `items` with at most `limit` in flight; results keep input order. */
 export async function mapLimit<T, R> (items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length)
-  let next = 0
-  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await fn(items[i])
-    }
-  })
-  await Promise.all(workers)
-  return out
+  const limiter = new Limiter(limit)
+  return await Promise.all(items.map((item) => limiter.run(() => fn(item))))
 }
 
 /** Rejects with `code` when `promise` has not settled within `ms`; the timer never outlives it. */
