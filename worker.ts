@@ -75,6 +75,9 @@ async function main (): Promise<void> {
     root: path.resolve(argv.root ?? (path.basename(__dirname) === 'dist' ? path.dirname(__dirname) : __dirname))
   }
   process.title = `${argv.wtype}-${process.pid}`
+  // Everything the worker creates is private to its user (the store holds credentials); the
+  // status file is widened again on purpose (WrkBase.saveStatus).
+  process.umask(0o077)
 
   const worker = new Worker(ctx)
   // rackReboot stops the worker; exit non-zero so the supervisor starts it again.

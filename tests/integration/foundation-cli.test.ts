@@ -2,7 +2,7 @@
  * The CLI as operators run it: `node dist/worker.js …` in a child process, talking RPC through
  * a local HyperDHT testnet. Needs `npm run build` first.
  */
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -149,6 +149,24 @@ describe('a running worker', () => {
     const dir = path.join(root, 'store', 'r1-db')
     expect(existsSync(dir)).toBe(true)
     expect(readdirSync(dir).length).toBeGreaterThan(0)
+  })
+
+  it('the store is private to the worker\'s user (dirs 0700, files 0600); the status file stays 0644', async () => {
+    // a write after start: files the store creates while running are private too
+    expect(await client.request(status.rpcPublicKey, 'registerThing', { opts: {}, info: { pos: 'm1' } })).toBe(1)
+    const wrong: string[] = []
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name)
+        const mode = statSync(p).mode & 0o777
+        if (mode !== (e.isDirectory() ? 0o700 : 0o600)) wrong.push(`${p} ${mode.toString(8)}`)
+        if (e.isDirectory()) walk(p)
+      }
+    }
+    walk(path.join(root, 'store'))
+    expect(statSync(path.join(root, 'store')).mode & 0o777).toBe(0o700)
+    expect(wrong).toEqual([])
+    expect(statSync(worker.statusFile).mode & 0o777).toBe(0o644)
   })
 
   it('warns at start that no allow list is configured', () => {

@@ -55,3 +55,29 @@ describe('TimeLogs', () => {
     expect(await log.readGeneration('k', 1, {})).toBeNull()
   })
 })
+
+describe('TimeLogs under concurrency', () => {
+  it('50 concurrent appends to a log that is not open yet: every entry kept, rotation exactly once per maxLength', async () => {
+    const log = await logs(10, 10)
+    const ts = 1_700_000_000_000
+    // the same millisecond for all: keys must still be distinct
+    await Promise.all(Array.from({ length: 50 }, (_, i) => log.append('c', ts, { i })))
+    const all = await log.read('c', 0, { start: 0 }) as Array<{ i: number }>
+    expect(all.map((e) => e.i).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i))
+    // 10 per generation: generations 0..4, current is 4
+    expect(await log.readGeneration('c', 4, {})).toHaveLength(10)
+    expect(await log.readGeneration('c', 5, {})).toBeNull()
+    // a range ending at that millisecond includes the entries that share it
+    expect(await log.read('c', 0, { start: ts, end: ts })).toHaveLength(50)
+  })
+
+  it('close releases every open generation of a log; the log reopens with its data', async () => {
+    const log = await logs(2, 3)
+    for (let t = 1; t <= 5; t++) await log.append('z', t, { t })
+    const before = store.openCount
+    await log.close('z')
+    expect(store.openCount).toBeLessThan(before)
+    for (let gen = 0; gen <= 2; gen++) expect(store.isOpen(`log:z:${gen}`)).toBe(false)
+    expect(await log.read('z', 0, { start: 0 })).toEqual([{ t: 5 }, { t: 4 }, { t: 3 }, { t: 2 }, { t: 1 }])
+  })
+})

@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import { chmod, mkdir, readdir } from 'node:fs/promises'
+import path from 'node:path'
 import Corestore from 'corestore'
 import Hyperbee from 'hyperbee'
 import type { Facility } from './facility'
@@ -6,19 +8,53 @@ import { WrkError } from '../tpl/errors'
 
 export type Bee<T = unknown> = Hyperbee<T>
 
+/** The store holds credentials: only the worker's own user may read it. */
+export const STORE_DIR_MODE = 0o700
+export const STORE_FILE_MODE = 0o600
+
+/**
+ * Largest JSON value one store entry may hold. A Hypercore block must stay under 15 MiB and a
+ * Hyperbee node adds its key and index to the value; 1 MiB keeps every entry far from that.
+ */
+export const MAX_STORED_VALUE_BYTES = 1024 * 1024
+
+/** Refuses, before anything is written, a value that could not be stored as one entry. */
+export function assertStorable (value: unknown, what: string): void {
+  const bytes = Buffer.byteLength(JSON.stringify(value) ?? '')
+  if (bytes > MAX_STORED_VALUE_BYTES) throw new WrkError('ERR_VALUE_TOO_LARGE', `${what} is ${bytes} bytes; at most ${MAX_STORED_VALUE_BYTES} can be stored`)
+}
+
+/** Makes `dir` and everything below it private to the owner (stores created before this rule). */
+async function restrictTree (dir: string): Promise<void> {
+  await chmod(dir, STORE_DIR_MODE)
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name)
+    if (entry.isDirectory()) await restrictTree(p)
+    else if (entry.isFile()) await chmod(p, STORE_FILE_MODE)
+  }
+}
+
 /**
  * Corestore + Hyperbee under one directory (`store/<rack>-db`). Every named bee is a JSON
  * key/value log that survives restarts and can be replicated to read replicas by core key.
+ *
+ * One Hypercore must never have two writers: `getBee` hands every caller of a name the same
+ * instance, also while it is still opening (the opening promise is what is cached).
  */
 export class StoreFacility implements Facility {
   readonly name = 'store'
   readonly priority = 10
   private store: Corestore | null = null
-  private readonly bees = new Map<string, Bee>()
+  private readonly bees = new Map<string, Promise<Bee>>()
 
   constructor (readonly dir: string) {}
 
   async start (): Promise<void> {
+    // The parent (`store/`) is private too: it lists the racks of this host.
+    await mkdir(path.dirname(this.dir), { recursive: true, mode: STORE_DIR_MODE })
+    await mkdir(this.dir, { recursive: true, mode: STORE_DIR_MODE })
+    await chmod(path.dirname(this.dir), STORE_DIR_MODE)
+    await restrictTree(this.dir)
     const store = new Corestore(this.dir)
     try {
       await store.ready()
@@ -29,30 +65,57 @@ export class StoreFacility implements Facility {
         ? `store ${this.dir} is in use by another process (is this rack already running?)`
         : `cannot open store ${this.dir}: ${(err as Error).message}`)
     }
+    // What the store created on open was made under the process umask: restrict it too.
+    await restrictTree(this.dir)
     this.store = store
   }
 
+  /** The bee called `name`, opened on first use; a failed open is not cached. */
   async getBee<T = unknown> (name: string): Promise<Bee<T>> {
-    const cached = this.bees.get(name)
-    if (cached) return cached as Bee<T>
-    if (!this.store) throw new Error('ERR_STORE_NOT_STARTED')
-    const bee = new Hyperbee<T>(this.store.get({ name }), { keyEncoding: 'utf-8', valueEncoding: 'json' })
-    await bee.ready()
-    this.bees.set(name, bee as Bee)
-    return bee
+    let opening = this.bees.get(name)
+    if (!opening) {
+      if (!this.store) throw new WrkError('ERR_STORE_NOT_STARTED')
+      const bee = new Hyperbee<unknown>(this.store.get({ name }), { keyEncoding: 'utf-8', valueEncoding: 'json' })
+      opening = bee.ready().then(() => bee, async (err: unknown) => {
+        if (this.bees.get(name) === opening) this.bees.delete(name)
+        await bee.close().catch(() => {})
+        throw new WrkError('ERR_STORE_OPEN', `cannot open ${name}: ${(err as Error).message}`, { cause: err })
+      })
+      this.bees.set(name, opening)
+    }
+    return await opening as Bee<T>
+  }
+
+  /** Whether a bee of that name is open (or opening) in this process. */
+  isOpen (name: string): boolean {
+    return this.bees.has(name)
+  }
+
+  /** How many bees are open: what a leak test watches. */
+  get openCount (): number {
+    return this.bees.size
+  }
+
+  /** Closes a bee that nothing uses any more; its data stays on disk. A no-op when not open. */
+  async closeBee (name: string): Promise<void> {
+    const opening = this.bees.get(name)
+    if (!opening) return
+    this.bees.delete(name)
+    const bee = await opening.catch(() => null)
+    if (bee) await bee.close()
   }
 
   /**
    * Frees the blocks of a bee that nothing reads any more (e.g. a log generation that rotated
-   * out), keeping only the core's small header. (Hypercore 11.37's `purge()` is broken.)
+   * out), keeping only the core's small header, then closes it. (Hypercore 11.37's `purge()`
+   * is broken.)
    */
   async clearBee (name: string): Promise<void> {
     const bee = await this.getBee(name)
-    this.bees.delete(name)
     try {
       if (bee.core.length > 0) await bee.core.clear(0, bee.core.length)
     } finally {
-      await bee.close()
+      await this.closeBee(name)
     }
   }
 
@@ -69,7 +132,9 @@ export class StoreFacility implements Facility {
   async stop (): Promise<void> {
     const store = this.store
     this.store = null
+    const bees = [...this.bees.values()]
     this.bees.clear()
+    await Promise.allSettled(bees.map(async (opening) => { await (await opening).close() }))
     if (store) await store.close()
   }
 }

@@ -1,8 +1,11 @@
-import { mkdirSync, readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs'
 import path from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { loadConfig, type Env, type JsonObject } from './config'
 import { startFacilities, stopFacilities, type Facility } from '../facs/facility'
+
+const STATUS_DIR_MODE = 0o755
+const STATUS_FILE_MODE = 0o644
 
 export interface WorkerContext {
   wtype: string
@@ -57,12 +60,17 @@ export class WrkBase {
     }
   }
 
-  /** Merges `patch` into the status file atomically (write + rename). */
+  /**
+   * Merges `patch` into the status file atomically (write + rename). It holds public keys only
+   * and stays readable by the operator's tools (mode 0644), whatever the process umask.
+   */
   saveStatus (patch: JsonObject): void {
-    mkdirSync(path.dirname(this.statusFile), { recursive: true })
+    const dir = path.dirname(this.statusFile)
+    if (mkdirSync(dir, { recursive: true }) !== undefined) chmodSync(dir, STATUS_DIR_MODE)
     const next = { ...this.readStatus(), ...patch }
     const tmp = `${this.statusFile}.${process.pid}.tmp`
     writeFileSync(tmp, JSON.stringify(next, null, 2) + '\n')
+    chmodSync(tmp, STATUS_FILE_MODE)
     renameSync(tmp, this.statusFile)
   }
 

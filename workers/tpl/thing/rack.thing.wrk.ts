@@ -3,7 +3,7 @@ import createDebug from 'debug'
 import { TetherWrkBase } from '../tether-wrk-base'
 import type { WorkerContext } from '../wrk-base'
 import { WrkError, errorCode } from '../errors'
-import type { Bee } from '../../facs/store'
+import { assertStorable, type Bee } from '../../facs/store'
 import { ThingRegistry } from './registry'
 import { TimeLogs, type LogMeta } from './time-log'
 import { match, project, naturalSort, page, type Doc } from './query'
@@ -18,6 +18,7 @@ export interface ThingConf {
   thingQueryConcurrency: number
   logRotateMaxLength: number
   logKeepCount: number
+  storeTimeoutMs: number
   [key: string]: unknown
 }
 
@@ -27,7 +28,8 @@ export const THING_CONF_DEFAULTS: ThingConf = {
   storeSnapItvMs: 300_000,
   thingQueryConcurrency: 25,
   logRotateMaxLength: 10_000,
-  logKeepCount: 3
+  logKeepCount: 3,
+  storeTimeoutMs: 10_000
 }
 
 /** Option keys that are credentials: stored, used to connect, never returned or queried. */
@@ -40,7 +42,26 @@ const TAIL_LOG_KEY = /^(thing-5m|stat-[A-Za-z0-9]+)$/
 /** Upper bound of entries in one tailLog reply (a snapshot entry is tens of kB). */
 export const MAX_TAIL_ENTRIES = 10_000
 
+/** The snapshot log of one thing. */
+export function thingLogKey (id: string): string {
+  return `thing-5m-${id}`
+}
+
 export const OFFLINE_SNAP: Snap = { success: false, stats: { status: 'offline' } }
+
+/** The log of info changes (getHistoricalLogs `info`). */
+const INFO_HISTORY_LOG = 'thing-history-log'
+
+/** The info-history entry of an update, or null when no info field changed. */
+function infoChange (prev: ThingRecord, next: ThingRecord, ts: number, user?: string): JsonMap | null {
+  const changes: JsonMap = {}
+  for (const key of new Set([...Object.keys(prev.info), ...Object.keys(next.info)])) {
+    if (key === 'updatedAt') continue
+    if (JSON.stringify(prev.info[key]) !== JSON.stringify(next.info[key])) changes[key] = { old: prev.info[key], new: next.info[key] }
+  }
+  if (Object.keys(changes).length === 0) return null
+  return { ts, id: next.id, changes, ...(user ? { user } : {}) }
+}
 
 /** Index of the comment addressed by `id` (or `ts`); only its author may change it. */
 function findComment (comments: ThingComment[], req: { id?: string, ts?: number, user: string }): number {
@@ -163,9 +184,11 @@ export class WrkThingRack extends TetherWrkBase {
     this.settings = this.db.sub('settings')
     this.logs = new TimeLogs(this.store, this.db.sub('meta_logs') as Bee<LogMeta>, {
       maxLength: this.thingConf.logRotateMaxLength,
-      keepCount: this.thingConf.logKeepCount
+      keepCount: this.thingConf.logKeepCount,
+      writeTimeoutMs: this.thingConf.storeTimeoutMs,
+      onCorrupt: (log, gen, err) => this.logger.error({ err, log, gen }, 'corrupt log generation skipped; writes continue in a fresh one')
     })
-    this.registry = new ThingRegistry(this.db.sub('things') as Bee<ThingRecord>, this.getThingType(), this.getThingTags())
+    this.registry = new ThingRegistry(this.db.sub('things') as Bee<ThingRecord>, this.getThingType(), this.getThingTags(), this.thingConf.storeTimeoutMs)
     await this.registry.load()
     await mapLimit(this.registry.all(), this.thingConf.thingQueryConcurrency, (state) => this.setupThing(state))
     await super.onStart()
@@ -191,7 +214,7 @@ export class WrkThingRack extends TetherWrkBase {
   private async setupThing (state: ThingState): Promise<void> {
     await this.connectSafely(state)
     try {
-      const latest = await this.logs.latest(`thing-5m-${state.record.id}`) as { ts?: number, err?: string | null, snap?: Snap | null } | null
+      const latest = await this.logs.latest(thingLogKey(state.record.id)) as { ts?: number, err?: string | null, snap?: Snap | null } | null
       if (latest) {
         state.last = { snap: latest.snap ?? null, err: latest.err ?? null, ts: latest.ts, alerts: this.evaluateAlerts(state, latest.snap ?? null) }
         state.lastStoredTs = latest.ts ?? 0
@@ -288,7 +311,7 @@ export class WrkThingRack extends TetherWrkBase {
       state.last = { snap, alerts: this.evaluateAlerts(state, snap), err, ts }
       if (ts - state.lastStoredTs >= this.thingConf.storeSnapItvMs) {
         state.lastStoredTs = ts
-        await this.logs.append(`thing-5m-${state.record.id}`, ts, { ts, err, snap })
+        await this.logs.append(thingLogKey(state.record.id), ts, { ts, err, snap })
       }
     } catch (e) {
       this.logger.error({ err: e, thingId: state.record.id }, 'snapshot collection failed')
@@ -340,21 +363,15 @@ export class WrkThingRack extends TetherWrkBase {
       ? [...prev.comments, { id: randomUUID(), ts: now, comment: req.comment, user: req.user }]
       : prev.comments
     const next: ThingRecord = { ...prev, code, opts, info, comments, tags: this.registry.buildTags({ id: prev.id, code, info }, extraTags) }
+    const change = req.info !== undefined ? infoChange(prev, next, now, req.user) : null
+    // Both writes are checked before either is made. The history entry goes first: if the
+    // record write then fails, the record is unchanged and only the log knows of the attempt.
+    if (change) assertStorable(change, 'the info-history entry')
+    assertStorable(next, 'thing record')
+    if (change) await this.logs.append(INFO_HISTORY_LOG, now, change)
     await this.registry.save(next)
-    if (req.info !== undefined) await this.recordInfoChange(prev, next, req.user)
     if (req.opts !== undefined) await this.connectSafely(state)
     return 1
-  }
-
-  private async recordInfoChange (prev: ThingRecord, next: ThingRecord, user?: string): Promise<void> {
-    const changes: JsonMap = {}
-    for (const key of new Set([...Object.keys(prev.info), ...Object.keys(next.info)])) {
-      if (key === 'updatedAt') continue
-      if (JSON.stringify(prev.info[key]) !== JSON.stringify(next.info[key])) changes[key] = { old: prev.info[key], new: next.info[key] }
-    }
-    if (Object.keys(changes).length === 0) return
-    const ts = Date.now()
-    await this.logs.append('thing-history-log', ts, { ts, id: next.id, changes, ...(user ? { user } : {}) })
   }
 
   /** `{all: true}` forgets every thing; an absent or empty query forgets none (never all by accident). */
@@ -365,11 +382,15 @@ export class WrkThingRack extends TetherWrkBase {
         ? match(this.registry.all().map((s) => this.thingDoc(s)), req.query).map((d) => this.registry.get(d.id))
         : []
     for (const state of targets) state.forgotten = true
-    await Promise.all(targets.map((state) => this.thingLock.run(state.record.id, async () => {
+    const results = await Promise.allSettled(targets.map((state) => this.thingLock.run(state.record.id, async () => {
       await this.disconnectThing(state)
       await this.forgetThingHook(state)
       await this.registry.remove(state.record.id)
+      // Its history stays on disk; what it held open is released.
+      await this.logs.close(thingLogKey(state.record.id))
     })))
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed) throw failed.reason
     return 1
   }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import type { Bee } from '../../facs/store'
-import { WrkError } from '../errors'
+import { assertStorable, type Bee } from '../../facs/store'
+import { WrkError, errorCode } from '../errors'
+import { withTimeout } from './util'
 import type { ThingId, ThingRecord, ThingState, JsonMap } from './types'
 
 /** A code ends in `-<digits>`; at most 9 digits keep max + 1 exact. */
@@ -9,7 +10,11 @@ const CODE_RE = /-\d{1,9}$/
 /**
  * The registry of things: persisted in the `things` sub-database, loaded into memory at start.
  * Every change is written to Hyperbee before memory is updated, so nothing acknowledged is
- * lost across a crash.
+ * lost across a crash, and a write that fails leaves memory as it was.
+ *
+ * Every write has a bounded duration (`writeTimeoutMs`, then ERR_STORE_TIMEOUT). A write that
+ * timed out may still land later; the record as memory has it is then written again behind it
+ * (Hyperbee applies writes in call order), so the disk converges to what callers were told.
  */
 export class ThingRegistry {
   private readonly things = new Map<ThingId, ThingState>()
@@ -19,8 +24,30 @@ export class ThingRegistry {
   constructor (
     private readonly db: Bee<ThingRecord>,
     readonly thingType: string,
-    private readonly layerTags: string[]
+    private readonly layerTags: string[],
+    private readonly writeTimeoutMs = 10_000
   ) {}
+
+  /** Runs one store write of thing `id` within the time bound; failures get a named code. */
+  private async write (id: ThingId, write: Promise<unknown>): Promise<void> {
+    try {
+      await withTimeout(write, this.writeTimeoutMs, 'ERR_STORE_TIMEOUT')
+    } catch (err) {
+      write.then(() => this.reconcile(id), () => {})
+      throw new WrkError(errorCode(err, 'ERR_STORE_WRITE_FAILED'), `store write of thing ${id} failed: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  /** Writes what memory holds for `id` (the record, or its absence) after a late write. */
+  private async reconcile (id: ThingId): Promise<void> {
+    const state = this.things.get(id)
+    try {
+      if (state && !state.forgotten) await this.db.put(id, state.record)
+      else await this.db.del(id)
+    } catch {
+      // The store is failing; the next write of this thing tries again.
+    }
+  }
 
   /** `container-mbt-kehua` → `MBT-KEHUA`. */
   get codePrefix (): string {
@@ -119,7 +146,8 @@ export class ThingRegistry {
         opts: input.opts,
         comments: input.comment && input.user ? [{ id: randomUUID(), ts: now, comment: input.comment, user: input.user }] : []
       }
-      await this.db.put(id, record)
+      assertStorable(record, 'thing record')
+      await this.write(id, this.db.put(id, record))
       const state: ThingState = { record, ctrl: null, last: {}, collecting: false, lastStoredTs: 0, forgotten: false }
       this.things.set(id, state)
       return state
@@ -142,7 +170,8 @@ export class ThingRegistry {
       this.reservedCodes.add(newCode)
     }
     try {
-      await this.db.put(record.id, record)
+      assertStorable(record, 'thing record')
+      await this.write(record.id, this.db.put(record.id, record))
       state.record = record
       return state
     } finally {
@@ -150,11 +179,19 @@ export class ThingRegistry {
     }
   }
 
-  /** Deletes a thing (marked `forgotten` first, so no write can race the delete). */
+  /**
+   * Deletes a thing (marked `forgotten` first, so no write can race the delete). If the delete
+   * fails the thing stays registered.
+   */
   async remove (id: ThingId): Promise<void> {
     const state = this.things.get(id)
     if (state) state.forgotten = true
-    await this.db.del(id)
+    try {
+      await this.write(id, this.db.del(id))
+    } catch (err) {
+      if (state) state.forgotten = false
+      throw err
+    }
     if (this.things.get(id) === state) this.things.delete(id)
   }
 }

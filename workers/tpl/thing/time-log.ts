@@ -1,4 +1,6 @@
-import type { Bee, StoreFacility } from '../../facs/store'
+import { assertStorable, type Bee, type StoreFacility } from '../../facs/store'
+import { WrkError } from '../errors'
+import { KeyedLock, withTimeout } from './util'
 
 export interface LogMeta { cur: number }
 
@@ -13,19 +15,40 @@ export function timeKey (ts: number): string {
   return Math.max(0, Math.floor(ts)).toString().padStart(15, '0')
 }
 
+/** A generation whose blocks no longer decode (e.g. written by two writers at once). */
+function isCorrupt (err: unknown): boolean {
+  const e = err as { code?: unknown, cause?: { code?: unknown } } | null
+  return e?.code === 'DECODING_ERROR' || e?.cause?.code === 'DECODING_ERROR'
+}
+
+export interface TimeLogOptions {
+  maxLength: number
+  keepCount: number
+  /** Bound of one store write (ERR_STORE_TIMEOUT after it); a stuck store never holds a log. */
+  writeTimeoutMs?: number
+  /** Told when a corrupt generation is skipped or replaced, so that an operator sees it. */
+  onCorrupt?: (key: string, gen: number, err: unknown) => void
+}
+
 /**
  * Hyperbee time logs with rotation. Each log key (`thing-5m-<id>`, `stat-5m-t-container`…) is a
  * chain of generations, each its own Hyperbee (`log:<key>:<gen>`); when the current one reaches
  * `maxLength` entries the next starts. `offset` 0 is the current generation, 1 the one before…
  * Generations at offset `maxHeight` or more are cleared (their blocks freed) when the log rotates.
+ *
+ * Writes to one log run one at a time (the metadata read-modify-write and the rotation are one
+ * step), so concurrent appends can neither rotate a log twice nor lose an entry. A generation
+ * found corrupt is left behind: writes continue in a fresh generation, reads skip it.
  */
 export class TimeLogs {
   private readonly metaCache = new Map<string, LogMeta>()
+  private readonly writes = new KeyedLock()
+  private readonly lastStamp = new Map<string, { stamp: string, n: number }>()
 
   constructor (
     private readonly store: StoreFacility,
     private readonly meta: Bee<LogMeta>,
-    private readonly opts: { maxLength: number, keepCount: number }
+    private readonly opts: TimeLogOptions
   ) {}
 
   /** How many generations a time-range read may walk (worker.md §12). */
@@ -42,6 +65,21 @@ export class TimeLogs {
     return entry.value
   }
 
+  /** One store write, bounded in time; a failure carries a named code and its cause. */
+  private async bounded (write: Promise<unknown>): Promise<void> {
+    try {
+      await withTimeout(write, this.opts.writeTimeoutMs ?? 10_000, 'ERR_STORE_TIMEOUT')
+    } catch (err) {
+      if (err instanceof WrkError) throw err
+      throw new WrkError('ERR_STORE_WRITE_FAILED', `log write failed: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  private async setMeta (key: string, meta: LogMeta): Promise<void> {
+    await this.bounded(this.meta.put(key, meta))
+    this.metaCache.set(key, meta)
+  }
+
   private async generation (key: string, gen: number): Promise<Bee> {
     return await this.store.getBee(`log:${key}:${gen}`)
   }
@@ -50,24 +88,49 @@ export class TimeLogs {
     return (await this.getMeta(key)) !== null
   }
 
-  /** Writes `value` under `timeKey(ts)` (or a literal key) in the current generation. */
+  /** Writes `value` under a literal key (e.g. the single `stat-rtd` record) in the current generation. */
   async put (key: string, entryKey: string, value: unknown): Promise<void> {
-    let meta = await this.getMeta(key)
-    if (!meta) {
-      meta = { cur: 0 }
-      await this.meta.put(key, meta)
-      this.metaCache.set(key, meta)
-    }
-    let bee = await this.generation(key, meta.cur)
-    // The header block is seq 0, so length - 1 entries have been written.
-    if (this.opts.maxLength > 0 && bee.core.length - 1 >= this.opts.maxLength) {
-      meta = { cur: meta.cur + 1 }
-      await this.meta.put(key, meta)
-      this.metaCache.set(key, meta)
-      bee = await this.generation(key, meta.cur)
-      await this.release(key, meta.cur - this.maxHeight)
-    }
-    await bee.put(entryKey, value)
+    assertStorable(value, `an entry of log ${key}`)
+    await this.writes.run(key, async () => {
+      let meta = await this.getMeta(key)
+      if (!meta) {
+        meta = { cur: 0 }
+        await this.setMeta(key, meta)
+      }
+      let bee = await this.generation(key, meta.cur)
+      // The header block is seq 0, so length - 1 entries have been written.
+      if (this.opts.maxLength > 0 && bee.core.length - 1 >= this.opts.maxLength) bee = await this.rotate(key, meta)
+      try {
+        await this.bounded(bee.put(entryKey, value))
+      } catch (err) {
+        if (!isCorrupt(err)) throw err
+        this.opts.onCorrupt?.(key, meta.cur, err)
+        await this.bounded((await this.rotate(key, meta)).put(entryKey, value))
+      }
+    })
+  }
+
+  /** Starts the next generation of a log (under its write lock) and frees the unreachable one. */
+  private async rotate (key: string, meta: LogMeta): Promise<Bee> {
+    const next = { cur: meta.cur + 1 }
+    await this.setMeta(key, next)
+    const bee = await this.generation(key, next.cur)
+    await this.release(key, next.cur - this.maxHeight)
+    return bee
+  }
+
+  /**
+   * Closes every open generation of a log and forgets its cached metadata (a forgotten thing's
+   * log); the data stays on disk and the log reopens on the next use.
+   */
+  async close (key: string): Promise<void> {
+    await this.writes.run(key, async () => {
+      const meta = this.metaCache.get(key) ?? await this.getMeta(key)
+      this.metaCache.delete(key)
+      this.lastStamp.delete(key)
+      if (!meta) return
+      for (let gen = Math.max(0, meta.cur - this.maxHeight); gen <= meta.cur; gen++) await this.store.closeBee(`log:${key}:${gen}`)
+    })
   }
 
   /** Frees a generation no read can reach any more (offset ≥ maxHeight); best effort. */
@@ -80,16 +143,30 @@ export class TimeLogs {
     }
   }
 
+  /**
+   * Writes `value` at time `ts`. Entries of one log at the same millisecond get distinct keys
+   * (`<timeKey>`, `<timeKey>.1`, `<timeKey>.2`… in call order), so none overwrites another.
+   */
   async append (key: string, ts: number, value: unknown): Promise<void> {
-    await this.put(key, timeKey(ts), value)
+    const stamp = timeKey(ts)
+    const last = this.lastStamp.get(key)
+    const n = last?.stamp === stamp ? last.n + 1 : 0
+    this.lastStamp.set(key, { stamp, n })
+    await this.put(key, n === 0 ? stamp : `${stamp}.${n}`, value)
   }
 
   /** A literal entry of the current generation (e.g. the single `stat-rtd` record). */
   async get (key: string, entryKey: string): Promise<unknown> {
     const meta = await this.getMeta(key)
     if (!meta) return null
-    const entry = await (await this.generation(key, meta.cur)).get(entryKey)
-    return entry ? entry.value : null
+    try {
+      const entry = await (await this.generation(key, meta.cur)).get(entryKey)
+      return entry ? entry.value : null
+    } catch (err) {
+      if (!isCorrupt(err)) throw err
+      this.opts.onCorrupt?.(key, meta.cur, err)
+      return null
+    }
   }
 
   /** Newest entry of the current generation, or null. */
@@ -109,8 +186,15 @@ export class TimeLogs {
     const opts: { reverse: boolean, limit?: number, gte?: string, lte?: string } = { reverse: true }
     if (range.limit !== undefined) opts.limit = range.limit
     if (range.start !== undefined) opts.gte = timeKey(range.start)
-    if (range.end !== undefined) opts.lte = timeKey(range.end)
-    for await (const entry of bee.createReadStream(opts)) out.push(entry.value)
+    // `~` sorts after the `.n` suffix of entries written in the same millisecond.
+    if (range.end !== undefined) opts.lte = `${timeKey(range.end)}~`
+    try {
+      for await (const entry of bee.createReadStream(opts)) out.push(entry.value)
+    } catch (err) {
+      if (!isCorrupt(err)) throw err
+      this.opts.onCorrupt?.(key, gen, err)
+      return []
+    }
     return out
   }
 
