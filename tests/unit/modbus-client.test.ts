@@ -1,7 +1,8 @@
 import { describe, it, expect, afterEach } from 'vitest'
 import net from 'node:net'
 import { createHook } from 'node:async_hooks'
-import { ModbusTcpClient, ModbusExceptionError } from '../../workers/lib/modbus/client'
+import { ModbusTcpClient } from '../../workers/lib/modbus/client'
+import { ModbusExceptionError } from '../../workers/lib/modbus/errors'
 import {
   MbapStreamParser,
   encodeExceptionResponse,
@@ -154,12 +155,12 @@ function activeSockets (): number {
   return process.getActiveResourcesInfo().filter((t) => t === 'TCPSocketWrap').length
 }
 
-/** Timeout objects the client creates from now on and that are not yet fired or cleared. */
+/** Timeout objects the client (any module of workers/lib/modbus) creates from now on and that are not yet fired or cleared. */
 function trackTimers (): { live: Set<number>, stop: () => void } {
   const live = new Set<number>()
   const hook = createHook({
     init (id, type) {
-      if (type === 'Timeout' && /modbus[/\\]client/.test(new Error().stack ?? '')) live.add(id)
+      if (type === 'Timeout' && /lib[/\\]modbus[/\\]/.test(new Error().stack ?? '')) live.add(id)
     },
     destroy (id) { live.delete(id) }
   }).enable()

@@ -4,6 +4,7 @@ import type { WorkerContext } from '../tpl/wrk-base'
 import type { JsonMap, ThingRecord, ThingState } from '../tpl/thing/types'
 import { WrkError } from '../tpl/errors'
 import { MicroBTContainer, type MicroBTContainerOptions } from './container'
+import { MAX_READ_REGISTERS } from './modbus/frame'
 
 export type Vendor = 'kehua' | 'wonderint'
 
@@ -24,7 +25,7 @@ const CONTAINER_CONF_SCHEMA = z.object({
   retry: z.number().int().min(0).max(10).optional(),
   maxInFlight: z.number().int().min(1).max(16).optional(),
   maxGap: z.number().int().min(0).max(100).optional(),
-  maxRegsPerRequest: z.number().int().min(1).max(125).optional(),
+  maxRegsPerRequest: z.number().int().min(1).max(MAX_READ_REGISTERS).optional(),
   offlineAfterMs: z.number().int().min(0).optional()
 }).passthrough()
 

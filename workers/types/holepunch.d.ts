@@ -81,6 +81,7 @@ declare module 'hypercore' {
     clear (start: number, end?: number): Promise<unknown>
     /** Whether block `index` is stored locally. */
     has (index: number): Promise<boolean>
+    append (block: Buffer | Buffer[]): Promise<{ length: number, byteLength: number }>
   }
 }
 
@@ -111,6 +112,7 @@ declare module 'hyperbee' {
     readonly core: Hypercore
     readonly version: number
     readonly writable: boolean
+    readonly closed: boolean
     ready (): Promise<void>
     get (key: string): Promise<BeeEntry<T> | null>
     put (key: string, value: T): Promise<void>

@@ -22,7 +22,7 @@ export const MAX_ADU_LENGTH = 260
 export const MIN_MBAP_LENGTH_FIELD = 2
 export const MAX_MBAP_LENGTH_FIELD = 254
 
-/** Modbus limits on the quantities of one request. */
+/** Modbus limits on the quantities of one request (the read planner and the config schema use these). */
 export const MAX_READ_REGISTERS = 125
 export const MAX_WRITE_REGISTERS = 123
 

@@ -1,9 +1,15 @@
-import type { Logger } from '../../tpl/types'
-
 /**
  * Contract of the Modbus TCP client (implemented in ./client.ts). Addresses are on-wire PDU
- * addresses (register number − 1); callers convert.
+ * addresses (register number − 1); callers convert. Errors are in ./errors.ts.
  */
+
+/** The logger calls the transport makes (the worker's Logger fits it). */
+export interface ModbusLogger {
+  debug: (obj: object | string, msg?: string) => void
+  info: (obj: object | string, msg?: string) => void
+  warn: (obj: object | string, msg?: string) => void
+}
+
 export interface ModbusClientOptions {
   host: string
   port: number
@@ -20,7 +26,7 @@ export interface ModbusClientOptions {
   backoffMaxMs?: number
   /** TCP connect timeout (ms). Default = timeoutMs. */
   connectTimeoutMs?: number
-  logger?: Logger
+  logger?: ModbusLogger
 }
 
 export interface RequestOptions {
@@ -66,12 +72,3 @@ export interface ModbusClient {
   close: () => Promise<void>
 }
 
-/**
- * Error codes (WrkError.code) the client raises:
- * ERR_MODBUS_TIMEOUT, ERR_MODBUS_EXCEPTION_<2-digit hex upper, e.g. 02, 0A, 0B>,
- * ERR_MODBUS_NOT_CONNECTED (connect failed), ERR_MODBUS_CONNECTION_CLOSED (socket dropped with the request in flight),
- * ERR_MODBUS_CONNECTION_CHANGED, ERR_MODBUS_CLOSED (client closed), ERR_MODBUS_INVALID_ARGS,
- * ERR_MODBUS_MALFORMED_REPLY (reply matched but its payload is inconsistent with the request, e.g. FC03 byte count).
- * ERR_MODBUS_NOT_CONNECTED is also raised when no connection came up within the request's timeout.
- * Exception errors also carry `exceptionCode: number`.
- */

@@ -1,10 +1,8 @@
 import { WrkError } from '../../tpl/errors'
+import { MAX_READ_REGISTERS } from '../modbus/frame'
 import { UNITS } from './units'
 import { vendorFields } from './vendors'
 import type { ContainerVendor, RegisterRange, RegisterSpan, UnitDef, UnitId } from './types'
-
-/** Modbus limit for one FC03 request. */
-export const MODBUS_MAX_READ_REGS = 125
 
 /** One FC03 request. `start`/`end` are register numbers; `address` is the on-wire `start - 1`. */
 export interface ReadRequest extends RegisterRange {
@@ -79,9 +77,9 @@ function normalise (spans: readonly RegisterSpan[]): RegisterSpan[] {
  */
 export function planReads (ranges: readonly RegisterRange[], opts: PlanOptions = {}): ReadRequest[] {
   const maxGap = opts.maxGap ?? 0
-  const maxRegs = opts.maxRegs ?? MODBUS_MAX_READ_REGS
+  const maxRegs = opts.maxRegs ?? MAX_READ_REGISTERS
   assertInt(maxGap, 0, 0xffff, 'maxGap')
-  assertInt(maxRegs, 1, MODBUS_MAX_READ_REGS, 'maxRegs')
+  assertInt(maxRegs, 1, MAX_READ_REGISTERS, 'maxRegs')
 
   const byUnit = new Map<UnitId, RegisterSpan[]>()
   for (const r of ranges) {

@@ -1,0 +1,140 @@
+/**
+ * The request pipeline on its own, over a fake link (no socket): the window, transaction ids,
+ * reply matching, timeouts and what it asks of the connection.
+ */
+import { describe, expect, it } from 'vitest'
+import { RequestPipeline, type Link, type PipelineRequest, type RequestResult } from '../../workers/lib/modbus/pipeline'
+import {
+  encodeReadHoldingRegistersRequest,
+  encodeReadHoldingRegistersResponse,
+  encodeWriteSingleRegisterRequest,
+  encodeWriteSingleRegisterResponse
+} from '../../workers/lib/modbus/frame'
+import { closedError } from '../../workers/lib/modbus/errors'
+import type { ModbusClientStats } from '../../workers/lib/modbus/types'
+
+class FakeLink implements Link {
+  readonly host = '10.0.0.1'
+  readonly port = 502
+  connected = true
+  closed = false
+  id = 1
+  /** What `timedOut()` answers: true = the link was replaced as half-open. */
+  halfOpen = false
+  timeouts = 0
+  connectCalls = 0
+  readonly sent: Buffer[] = []
+
+  ensureConnecting (): void { this.connectCalls++ }
+  write (frame: Buffer): void { this.sent.push(Buffer.from(frame)) }
+  timedOut (): boolean {
+    this.timeouts++
+    return this.halfOpen
+  }
+}
+
+const silent = { debug: () => {}, info: () => {}, warn: () => {} }
+
+function setup (maxInFlight: number): { link: FakeLink, stats: ModbusClientStats, pipeline: RequestPipeline } {
+  const link = new FakeLink()
+  const stats: ModbusClientStats = { requests: 0, responses: 0, timeouts: 0, lateReplies: 0, exceptions: 0, reconnects: 0, maxInFlight }
+  const pipeline = new RequestPipeline({ maxInFlight, restoreWindowAfterReplies: 1000, firstTransactionId: 1, logger: silent }, stats, link)
+  return { link, stats, pipeline }
+}
+
+function read (unit: number, address: number, count: number, extra: Partial<PipelineRequest> = {}): PipelineRequest {
+  return { fc: 3, unit, address, arg: count, frame: encodeReadHoldingRegistersRequest(0, unit, address, count), high: false, pin: 0, retries: 0, timeoutMs: 5000, ...extra }
+}
+
+/** The PDU data (after the function code) of an FC03 reply with these registers. */
+function regsData (values: number[]): Buffer {
+  return encodeReadHoldingRegistersResponse(0, 0, values).subarray(8)
+}
+
+const tidOf = (frame: Buffer): number => frame.readUInt16BE(0)
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function outcome (p: Promise<RequestResult>): Promise<{ ok: RequestResult } | { code: string }> {
+  try {
+    return { ok: await p }
+  } catch (err) {
+    return { code: (err as { code: string }).code }
+  }
+}
+
+describe('RequestPipeline', () => {
+  it('keeps at most the window on the wire, one fresh transaction id each, and settles replies in any order', async () => {
+    const { link, stats, pipeline } = setup(2)
+    const a = pipeline.submit(read(1, 0, 2))
+    const b = pipeline.submit(read(2, 10, 1))
+    const c = pipeline.submit(read(1, 5, 1))
+    expect(link.sent.map(tidOf)).toEqual([1, 2])
+    expect(pipeline.match(2, 2, 3, regsData([7]))).toBe(true)
+    expect(link.sent.map(tidOf)).toEqual([1, 2]) // a freed slot is filled on the next pump
+    pipeline.pump()
+    expect(link.sent.map(tidOf)).toEqual([1, 2, 3])
+    expect(pipeline.match(3, 1, 3, regsData([9]))).toBe(true)
+    expect(pipeline.match(1, 1, 3, regsData([4, 5]))).toBe(true)
+    expect(await Promise.all([a, b, c])).toEqual([[4, 5], [7], [9]])
+    expect(stats).toMatchObject({ requests: 3, responses: 3, lateReplies: 0, maxInFlight: 2 })
+  })
+
+  it('sends high priority first, and a write resolves once its echo matches', async () => {
+    const { link, pipeline } = setup(1)
+    link.connected = false
+    const r = pipeline.submit(read(1, 0, 1))
+    const w = pipeline.submit({ fc: 6, unit: 1, address: 600, arg: 1, frame: encodeWriteSingleRegisterRequest(0, 1, 600, 1), high: true, pin: 0, retries: 0, timeoutMs: 5000 })
+    expect(link.connectCalls).toBe(2)
+    expect(link.sent).toEqual([])
+    link.connected = true
+    pipeline.connectionUp()
+    expect(link.sent.map((f) => f[7])).toEqual([6])
+    expect(pipeline.match(1, 1, 6, encodeWriteSingleRegisterResponse(0, 1, 600, 1).subarray(8))).toBe(true)
+    pipeline.pump()
+    expect(link.sent.map((f) => f[7])).toEqual([6, 3])
+    expect(pipeline.match(2, 1, 3, regsData([42]))).toBe(true)
+    expect(await w).toBeUndefined()
+    expect(await r).toEqual([42])
+  })
+
+  it('reports a frame that answers nothing, counts it and drops the window to 1', () => {
+    const { link, stats, pipeline } = setup(4)
+    void outcome(pipeline.submit(read(1, 0, 1)))
+    expect(pipeline.match(99, 1, 3, regsData([1]))).toBe(false)
+    expect(pipeline.match(1, 2, 3, regsData([1]))).toBe(false) // right tid, wrong unit
+    expect(stats).toMatchObject({ lateReplies: 2, responses: 0, maxInFlight: 1 })
+    expect(link.sent).toHaveLength(1)
+  })
+
+  it('tells the link about each timeout and sends nothing more when the link was replaced as half-open', async () => {
+    const { link, stats, pipeline } = setup(1)
+    link.halfOpen = true
+    const first = outcome(pipeline.submit(read(1, 0, 1, { retries: 1, timeoutMs: 20 })))
+    const second = outcome(pipeline.submit(read(1, 1, 1, { timeoutMs: 5000 })))
+    await sleep(30)
+    expect(link.timeouts).toBe(1)
+    expect(stats.timeouts).toBe(1)
+    expect(link.sent.map(tidOf)).toEqual([1]) // the retry waits for the new connection
+    // What the connection does next: report the loss, then the new socket.
+    pipeline.connectionLost('half-open')
+    link.id = 2
+    pipeline.connectionUp()
+    expect(link.sent.map(tidOf)).toEqual([1, 2])
+    expect(link.sent[1].subarray(2)).toEqual(link.sent[0].subarray(2)) // the same request, resent
+    expect(pipeline.match(2, 1, 3, regsData([5]))).toBe(true)
+    expect(await first).toEqual({ ok: [5] })
+    pipeline.failAll(closedError())
+    expect(await second).toEqual({ code: 'ERR_MODBUS_CLOSED' })
+  })
+
+  it('rejects a request pinned to a connection that is not the live one, before and after queueing', async () => {
+    const { link, pipeline } = setup(1)
+    void outcome(pipeline.submit(read(1, 0, 1)))
+    expect(await outcome(pipeline.submit(read(1, 0, 1, { pin: 2 })))).toEqual({ code: 'ERR_MODBUS_CONNECTION_CHANGED' })
+    const queued = outcome(pipeline.submit(read(1, 1, 1, { pin: 1 })))
+    pipeline.connectionLost('closed')
+    expect(await queued).toEqual({ code: 'ERR_MODBUS_CONNECTION_CHANGED' })
+    link.closed = true
+    expect(await outcome(pipeline.submit(read(1, 0, 1)))).toEqual({ code: 'ERR_MODBUS_CLOSED' })
+  })
+})

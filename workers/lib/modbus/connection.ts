@@ -1,0 +1,306 @@
+/**
+ * The TCP connection under the Modbus client: one `net.Socket` at a time, connect with a
+ * timeout, jittered exponential backoff between attempts and a background reconnect after a
+ * drop, half-open detection, and close. It cuts the byte stream into frames and reports them
+ * (and its state changes) to the layer above; it knows nothing about requests.
+ */
+import net from 'node:net'
+import createDebug from 'debug'
+import { ModbusError, closedError } from './errors'
+import { MbapStreamParser } from './frame'
+import type { ModbusClientStats, ModbusLogger } from './types'
+
+const debug = createDebug('mbt:modbus')
+
+const KEEPALIVE_INITIAL_DELAY_MS = 10_000
+
+export interface ConnectionSettings {
+  host: string
+  port: number
+  /** TCP connect timeout (ms). */
+  connectTimeoutMs: number
+  /** Consecutive request timeouts, with no frame in between, after which the socket is replaced. */
+  halfOpenAfterTimeouts: number
+  backoffMinMs: number
+  backoffMaxMs: number
+  logger: ModbusLogger
+}
+
+/** What the connection reports to the layer above. */
+export interface ConnectionEvents {
+  /** A socket is up (its id is `ModbusConnection.id`). */
+  connected: () => void
+  /** A frame arrived; returns whether it answered a request (proof that the connection is useful). */
+  frame: (transactionId: number, unitId: number, functionCode: number, data: Buffer) => boolean
+  /** The frames of one chunk read from the socket have all been reported. */
+  received: () => void
+  /** A connect attempt failed; the next one waits for the backoff. */
+  connectFailed: (err: ModbusError) => void
+  /** The established connection is gone (`reason` is for logs); a reconnect follows after the backoff. */
+  lost: (reason: string) => void
+}
+
+type ConnState = 'idle' | 'backoff' | 'connecting' | 'connected' | 'closed'
+
+interface ConnectWaiter {
+  resolve: (id: number) => void
+  reject: (err: Error) => void
+}
+
+function errText (err: Error | null): string {
+  if (err === null) return 'closed'
+  const code = (err as NodeJS.ErrnoException).code
+  return typeof code === 'string' ? code : err.message
+}
+
+/**
+ * - `id` increments per successfully established socket (the first is 1); `stats.reconnects`
+ *   counts the sockets established after the first one.
+ * - A failed connect arms a backoff: the next attempt (lazy, on `ensureConnecting()`) waits for
+ *   it. After an established connection drops, a reconnect is attempted in the background
+ *   after the backoff delay. The backoff resets once a connection answered a request or lived
+ *   longer than `backoffMaxMs`.
+ */
+export class ModbusConnection {
+  readonly host: string
+  readonly port: number
+
+  private readonly settings: ConnectionSettings
+  private readonly stats: Pick<ModbusClientStats, 'reconnects'>
+  private readonly events: ConnectionEvents
+  private readonly parser: MbapStreamParser
+  private state: ConnState = 'idle'
+  private socket: net.Socket | null = null
+  private connId = 0
+  /** Consecutive failed/short-lived connections: the backoff exponent. */
+  private failures = 0
+  private nextAttemptAt = 0
+  private backoffTimer: NodeJS.Timeout | null = null
+  private connectTimer: NodeJS.Timeout | null = null
+  private connectWaiters: ConnectWaiter[] = []
+  private connectedAt = 0
+  private gotReply = false
+  private consecutiveTimeouts = 0
+
+  constructor (settings: ConnectionSettings, stats: Pick<ModbusClientStats, 'reconnects'>, events: ConnectionEvents) {
+    this.host = settings.host
+    this.port = settings.port
+    this.settings = settings
+    this.stats = stats
+    this.events = events
+    this.parser = new MbapStreamParser(this.onFrame)
+  }
+
+  get connected (): boolean {
+    return this.state === 'connected'
+  }
+
+  get closed (): boolean {
+    return this.state === 'closed'
+  }
+
+  /** Id of the current (or last) connection; 0 before the first. */
+  get id (): number {
+    return this.connId
+  }
+
+  /** Waits for a connection at most `timeoutMs` (also through a pending backoff). */
+  connect (timeoutMs: number): Promise<number> {
+    if (this.state === 'closed') return Promise.reject(closedError())
+    if (this.state === 'connected') return Promise.resolve(this.connId)
+    return new Promise<number>((resolve, reject) => {
+      const waiter: ConnectWaiter = {
+        resolve: (id) => { clearTimeout(timer); resolve(id) },
+        reject: (err) => { clearTimeout(timer); reject(err) }
+      }
+      const timer = setTimeout(() => {
+        this.connectWaiters = this.connectWaiters.filter((w) => w !== waiter)
+        reject(new ModbusError('ERR_MODBUS_NOT_CONNECTED', `no connection to ${this.host}:${this.port} within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.connectWaiters.push(waiter)
+      this.ensureConnecting()
+    })
+  }
+
+  /** Starts a connect attempt unless one is under way, pending (backoff), up, or the connection is closed. */
+  ensureConnecting (): void {
+    if (this.state !== 'idle') return
+    const wait = this.nextAttemptAt - Date.now()
+    if (wait > 0) this.scheduleAttempt(wait)
+    else this.startConnect()
+  }
+
+  write (frame: Buffer): void {
+    this.socket?.write(frame)
+  }
+
+  /**
+   * Counts a request timeout. After `halfOpenAfterTimeouts` of them with no frame in between,
+   * the socket is taken for half-open and replaced; returns whether that happened.
+   */
+  timedOut (): boolean {
+    this.consecutiveTimeouts++
+    if (this.consecutiveTimeouts < this.settings.halfOpenAfterTimeouts || this.state !== 'connected') return false
+    this.settings.logger.warn({ timeouts: this.consecutiveTimeouts, connectionId: this.connId, host: this.host, port: this.port },
+      'modbus: connection looks half-open, reconnecting')
+    const sock = this.socket
+    this.socket = null
+    sock?.destroy()
+    this.connectionLost(new Error('half-open'))
+    return true
+  }
+
+  /** Closes the socket for good; rejects `connect()` waiters with `err`. Call once. */
+  close (err: ModbusError): Promise<void> {
+    this.state = 'closed'
+    this.clearBackoffTimer()
+    this.clearConnectTimer()
+    this.rejectWaiters(err)
+    this.parser.reset()
+    const sock = this.socket
+    this.socket = null
+    debug('closed')
+    if (sock === null) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      sock.once('close', () => resolve())
+      sock.destroy()
+    })
+  }
+
+  private readonly onFrame = (tid: number, unit: number, fc: number, data: Buffer): void => {
+    // Any frame, even a late one, proves the link carries data: it is slow, not half-open.
+    this.consecutiveTimeouts = 0
+    if (this.events.frame(tid, unit, fc, data)) this.gotReply = true
+  }
+
+  private scheduleAttempt (delayMs: number): void {
+    this.state = 'backoff'
+    this.clearBackoffTimer()
+    this.backoffTimer = setTimeout(this.onBackoffTimer, delayMs)
+    this.backoffTimer.unref()
+    debug('reconnect in %d ms', delayMs)
+  }
+
+  private readonly onBackoffTimer = (): void => {
+    this.backoffTimer = null
+    if (this.state === 'backoff') this.startConnect()
+  }
+
+  /** Jittered exponential backoff in [backoffMinMs, backoffMaxMs]. */
+  private nextBackoffDelay (): number {
+    const { backoffMinMs, backoffMaxMs } = this.settings
+    const base = Math.min(backoffMaxMs, backoffMinMs * 2 ** Math.min(this.failures, 20))
+    this.failures++
+    const jittered = Math.round(base * (0.75 + Math.random() * 0.5))
+    return Math.max(backoffMinMs, Math.min(backoffMaxMs, jittered))
+  }
+
+  private startConnect (): void {
+    this.state = 'connecting'
+    const sock = new net.Socket()
+    this.socket = sock
+    let lastErr: Error | null = null
+    sock.on('error', (err: Error) => {
+      lastErr = err
+      debug('socket error: %s', errText(err))
+    })
+    sock.on('close', () => {
+      if (this.socket !== sock) return
+      this.socket = null
+      this.onSocketClosed(lastErr)
+    })
+    sock.on('data', (chunk: Buffer) => {
+      if (this.socket !== sock) return
+      this.parser.push(chunk)
+      this.events.received()
+    })
+    sock.once('connect', () => {
+      if (this.socket === sock) this.onConnected(sock)
+    })
+    this.connectTimer = setTimeout(this.onConnectTimeout, this.settings.connectTimeoutMs)
+    debug('connecting to %s:%d', this.host, this.port)
+    try {
+      sock.connect({ host: this.host, port: this.port })
+    } catch (err) {
+      this.socket = null
+      this.clearConnectTimer()
+      sock.destroy()
+      this.connectFailed(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  private onConnected (sock: net.Socket): void {
+    this.clearConnectTimer()
+    sock.setNoDelay(true)
+    sock.setKeepAlive(true, KEEPALIVE_INITIAL_DELAY_MS)
+    this.connId++
+    if (this.connId > 1) this.stats.reconnects++
+    this.state = 'connected'
+    this.connectedAt = Date.now()
+    this.gotReply = false
+    this.consecutiveTimeouts = 0
+    this.parser.reset()
+    debug('connected #%d to %s:%d', this.connId, this.host, this.port)
+    const waiters = this.connectWaiters
+    this.connectWaiters = []
+    for (const w of waiters) w.resolve(this.connId)
+    this.events.connected()
+  }
+
+  private readonly onConnectTimeout = (): void => {
+    this.connectTimer = null
+    if (this.state !== 'connecting') return
+    const sock = this.socket
+    this.socket = null
+    sock?.destroy()
+    this.connectFailed(new Error(`connect timeout after ${this.settings.connectTimeoutMs} ms`))
+  }
+
+  private onSocketClosed (err: Error | null): void {
+    if (this.state === 'connecting') {
+      this.clearConnectTimer()
+      this.connectFailed(err)
+    } else if (this.state === 'connected') {
+      this.connectionLost(err)
+    }
+  }
+
+  private connectFailed (err: Error | null): void {
+    this.state = 'idle'
+    const delay = this.nextBackoffDelay()
+    this.nextAttemptAt = Date.now() + delay
+    const e = new ModbusError('ERR_MODBUS_NOT_CONNECTED', `connect to ${this.host}:${this.port} failed: ${errText(err)}`)
+    this.settings.logger.debug({ host: this.host, port: this.port, err: errText(err), retryInMs: delay }, 'modbus: connect failed')
+    this.rejectWaiters(e)
+    this.events.connectFailed(e)
+  }
+
+  /** The established connection is gone (already detached from `this.socket`). */
+  private connectionLost (err: Error | null): void {
+    this.parser.reset()
+    if (this.gotReply || Date.now() - this.connectedAt >= this.settings.backoffMaxMs) this.failures = 0
+    this.consecutiveTimeouts = 0
+    this.events.lost(errText(err))
+    this.scheduleAttempt(this.nextBackoffDelay())
+  }
+
+  private rejectWaiters (err: Error): void {
+    const waiters = this.connectWaiters
+    this.connectWaiters = []
+    for (const w of waiters) w.reject(err)
+  }
+
+  private clearBackoffTimer (): void {
+    if (this.backoffTimer !== null) {
+      clearTimeout(this.backoffTimer)
+      this.backoffTimer = null
+    }
+  }
+
+  private clearConnectTimer (): void {
+    if (this.connectTimer !== null) {
+      clearTimeout(this.connectTimer)
+      this.connectTimer = null
+    }
+  }
+}

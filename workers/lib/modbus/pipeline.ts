@@ -1,0 +1,380 @@
+/**
+ * The request pipeline of the Modbus client: pending requests in two priority queues, the
+ * in-flight window (and its drop/restore policy), transaction ids, per-request timers and
+ * read retries, and the matching of reply frames to the requests they answer. It sends
+ * through a `Link` (the connection) and never touches a socket.
+ */
+import createDebug from 'debug'
+import { ModbusError, ModbusExceptionError, closedError } from './errors'
+import { EXCEPTION_FLAG, FC_READ_HOLDING_REGISTERS, checkWriteReplyData, decodeReadHoldingRegistersData } from './frame'
+import type { ModbusClientStats, ModbusLogger } from './types'
+
+const debug = createDebug('mbt:modbus')
+
+/** How many timed-out transaction ids are remembered (and not reused) to recognise late replies. */
+const MAX_REMEMBERED_TIMEOUTS = 256
+
+/** What the pipeline needs of the connection under it (implemented by ModbusConnection). */
+export interface Link {
+  readonly host: string
+  readonly port: number
+  readonly connected: boolean
+  readonly closed: boolean
+  /** Id of the live connection. */
+  readonly id: number
+  ensureConnecting: () => void
+  write: (frame: Buffer) => void
+  /** Reports a request timeout; true when the link was replaced as half-open (nothing may be sent now). */
+  timedOut: () => boolean
+}
+
+export interface PipelineSettings {
+  /** The configured window: requests in flight at once. */
+  maxInFlight: number
+  /**
+   * A timeout burst may be a passing network fault, so the window comes back after this many
+   * replies without a timeout; a mismatched reply proves the device breaks under pipelining and
+   * keeps the window at 1 for good.
+   */
+  restoreWindowAfterReplies: number
+  /** Transaction id of the first request sent (1..65535). */
+  firstTransactionId: number
+  logger: ModbusLogger
+}
+
+/** One request, as validated and encoded by the client. */
+export interface PipelineRequest {
+  fc: number
+  unit: number
+  address: number
+  /** FC03/FC16: register count; FC06: the (uint16) value, echoed by the reply. */
+  arg: number
+  /** Encoded ADU; bytes 0..1 (transaction id) are patched on every send. */
+  frame: Buffer
+  high: boolean
+  /** Pinned connection id, 0 = any. */
+  pin: number
+  /** Resends after a timeout or a lost connection. */
+  retries: number
+  timeoutMs: number
+}
+
+/** Resolves FC03 requests with their registers, writes with `undefined`. */
+export type RequestResult = number[] | undefined
+
+const QUEUED = 0
+const IN_FLIGHT = 1
+const DONE = 2
+type PendingState = typeof QUEUED | typeof IN_FLIGHT | typeof DONE
+
+type TimerHandler = (p: Pending) => void
+
+/** One request, from submit to settle. Reused across retries (new transaction id each send). */
+class Pending {
+  tid = 0
+  state: PendingState = QUEUED
+  /** Pipeline timeout sequence number when sent (timeout-burst detection). */
+  seqAtSend = 0
+  readonly timer: NodeJS.Timeout
+  readonly fc: number
+  readonly unit: number
+  readonly address: number
+  readonly arg: number
+  readonly high: boolean
+  readonly pin: number
+  frame: Buffer
+  retriesLeft: number
+  readonly resolve: (value: RequestResult) => void
+  readonly reject: (err: Error) => void
+
+  constructor (req: PipelineRequest, resolve: (value: RequestResult) => void, reject: (err: Error) => void, onTimer: TimerHandler) {
+    this.fc = req.fc
+    this.unit = req.unit
+    this.address = req.address
+    this.arg = req.arg
+    this.frame = req.frame
+    this.high = req.high
+    this.pin = req.pin
+    this.retriesLeft = req.retries
+    this.resolve = resolve
+    this.reject = reject
+    this.timer = setTimeout(onTimer, req.timeoutMs, this)
+  }
+}
+
+function isPinned (p: Pending): boolean {
+  return p.pin !== 0
+}
+
+function notPinned (p: Pending): boolean {
+  return p.pin === 0
+}
+
+function changedError (pinned: number, live: number): ModbusError {
+  return new ModbusError('ERR_MODBUS_CONNECTION_CHANGED',
+    live > 0 ? `request pinned to connection #${pinned}, live connection is #${live}` : `request pinned to connection #${pinned}, which is gone`)
+}
+
+function malformedError (p: Pending, what: string): ModbusError {
+  return new ModbusError('ERR_MODBUS_MALFORMED_REPLY', `malformed reply to fc ${p.fc} (unit ${p.unit}, address ${p.address}): ${what}`)
+}
+
+/**
+ * - A request queued behind the window on a live connection keeps waiting (the requests ahead
+ *   of it are bounded by their own timeouts); one that sees no connection within its timeout
+ *   rejects with ERR_MODBUS_NOT_CONNECTED. Each attempt on the wire has the full timeout.
+ * - High priority first, FIFO within a priority; a retry goes back to the front of its queue.
+ * - `stats.requests` counts frames sent (retries included), `stats.responses` replies matched
+ *   to a request (exceptions included), `stats.timeouts` attempts that timed out.
+ */
+export class RequestPipeline {
+  private readonly stats: ModbusClientStats
+  private readonly link: Link
+  private readonly logger: ModbusLogger
+  private window: number
+  private readonly configuredWindow: number
+  private readonly restoreAfterReplies: number
+  /** Clean replies still needed to restore the window; null when it is not recoverable (or not dropped). */
+  private repliesToRestore: number | null = null
+  private readonly inflight = new Map<number, Pending>()
+  private highQ: Pending[] = []
+  private normalQ: Pending[] = []
+  private lastTid: number
+  /** Transaction ids of requests that timed out, oldest first: their replies may still come. */
+  private readonly timedOutTids = new Set<number>()
+  private timeoutSeq = 0
+
+  constructor (settings: PipelineSettings, stats: ModbusClientStats, link: Link) {
+    this.stats = stats
+    this.link = link
+    this.logger = settings.logger
+    this.window = settings.maxInFlight
+    this.configuredWindow = settings.maxInFlight
+    this.restoreAfterReplies = settings.restoreWindowAfterReplies
+    this.lastTid = settings.firstTransactionId - 1
+  }
+
+  submit (req: PipelineRequest): Promise<RequestResult> {
+    const link = this.link
+    if (link.closed) return Promise.reject(closedError())
+    if (req.pin !== 0 && (!link.connected || req.pin !== link.id)) return Promise.reject(changedError(req.pin, link.connected ? link.id : -1))
+    const promise = new Promise<RequestResult>((resolve, reject) => {
+      const p = new Pending(req, resolve, reject, this.onTimer)
+      if (p.high) this.highQ.push(p)
+      else this.normalQ.push(p)
+    })
+    if (link.connected) this.pump()
+    else link.ensureConnecting()
+    return promise
+  }
+
+  /** Sends queued requests while the window allows. */
+  pump (): void {
+    if (!this.link.connected) return
+    while (this.inflight.size < this.window) {
+      const p = this.highQ.length > 0 ? this.highQ.shift() : this.normalQ.shift()
+      if (p === undefined) return
+      if (p.pin !== 0 && p.pin !== this.link.id) {
+        this.fail(p, changedError(p.pin, this.link.id))
+        continue
+      }
+      const tid = this.nextTid()
+      p.tid = tid
+      p.frame.writeUInt16BE(tid, 0)
+      p.state = IN_FLIGHT
+      p.seqAtSend = this.timeoutSeq
+      p.timer.refresh()
+      this.inflight.set(tid, p)
+      this.stats.requests++
+      this.link.write(p.frame)
+    }
+  }
+
+  /** A new connection is up: replies of the old one can no longer arrive. */
+  connectionUp (): void {
+    this.timedOutTids.clear()
+    this.pump()
+  }
+
+  /** Settles the request a frame answers; returns whether there was one. */
+  match (tid: number, unit: number, fc: number, data: Buffer): boolean {
+    const p = this.inflight.get(tid)
+    if (p === undefined) {
+      if (this.timedOutTids.delete(tid)) {
+        // The reply of a request that already timed out: counted and dropped, no penalty.
+        this.stats.lateReplies++
+        debug('dropped late reply tid=%d unit=%d fc=%d', tid, unit, fc)
+        return false
+      }
+      this.unmatchedReply('tid_mismatch', tid, unit, fc)
+      return false
+    }
+    if (unit !== p.unit || (fc & ~EXCEPTION_FLAG) !== p.fc) {
+      this.unmatchedReply('unit_fc_mismatch', tid, unit, fc)
+      return false
+    }
+    this.inflight.delete(tid)
+    this.stats.responses++
+    if (this.repliesToRestore !== null && --this.repliesToRestore <= 0) this.restoreWindow()
+    if ((fc & EXCEPTION_FLAG) !== 0) {
+      if (data.length !== 1) {
+        this.fail(p, malformedError(p, 'exception reply length'))
+      } else {
+        this.stats.exceptions++
+        this.fail(p, new ModbusExceptionError(p.fc, data[0]))
+      }
+    } else if (p.fc === FC_READ_HOLDING_REGISTERS) {
+      const regs = decodeReadHoldingRegistersData(data, p.arg)
+      if (regs === null) this.fail(p, malformedError(p, `byte count (expected ${2 * p.arg})`))
+      else this.succeed(p, regs)
+    } else if (checkWriteReplyData(data, p.address, p.arg)) {
+      this.succeed(p, undefined)
+    } else {
+      this.fail(p, malformedError(p, 'write echo'))
+    }
+    return true
+  }
+
+  /** Rejects every queued request (a connect attempt failed). */
+  failQueued (err: Error): void {
+    const high = this.highQ
+    const normal = this.normalQ
+    this.highQ = []
+    this.normalQ = []
+    for (const p of high) this.fail(p, err)
+    for (const p of normal) this.fail(p, err)
+  }
+
+  /** Rejects every request, in flight or queued (the client closes). */
+  failAll (err: Error): void {
+    for (const p of this.inflight.values()) this.fail(p, err)
+    this.inflight.clear()
+    this.failQueued(err)
+  }
+
+  /** The connection dropped: reads with retries left go back to the front, the rest fail. */
+  connectionLost (reason: string): void {
+    const { host, port, id } = this.link
+    this.logger.warn({ host, port, connectionId: id, err: reason, inFlight: this.inflight.size }, 'modbus: connection lost')
+    const retry: Pending[] = []
+    let closedErr: ModbusError | null = null
+    for (const p of this.inflight.values()) {
+      if (p.retriesLeft > 0 && p.pin === 0) {
+        p.retriesLeft--
+        retry.push(p)
+      } else {
+        closedErr ??= new ModbusError('ERR_MODBUS_CONNECTION_CLOSED', `connection #${id} to ${host}:${port} closed with the request in flight`)
+        this.fail(p, closedErr)
+      }
+    }
+    this.inflight.clear()
+    for (let i = retry.length - 1; i >= 0; i--) {
+      this.requeueFront(retry[i])
+      retry[i].timer.refresh()
+    }
+    // Requests pinned to the dead connection can never be sent.
+    if (this.highQ.some(isPinned) || this.normalQ.some(isPinned)) {
+      const changed = changedError(id, -1)
+      const pinned = this.highQ.filter(isPinned).concat(this.normalQ.filter(isPinned))
+      this.highQ = this.highQ.filter(notPinned)
+      this.normalQ = this.normalQ.filter(notPinned)
+      for (const p of pinned) this.fail(p, changed)
+    }
+  }
+
+  private nextTid (): number {
+    let t = this.lastTid
+    do {
+      t = t >= 0xffff ? 1 : t + 1
+    } while (this.inflight.has(t) || this.timedOutTids.has(t))
+    this.lastTid = t
+    return t
+  }
+
+  private unmatchedReply (reason: string, tid: number, unit: number, fc: number): void {
+    this.stats.lateReplies++
+    debug('dropped unmatched reply tid=%d unit=%d fc=%d (%s)', tid, unit, fc, reason)
+    this.dropWindow(reason)
+  }
+
+  private dropWindow (reason: string): void {
+    const recoverable = reason === 'timeout_burst'
+    // A mismatch makes a recoverable drop permanent; a new burst restarts the count.
+    if (this.window <= 1) {
+      if (this.repliesToRestore !== null) this.repliesToRestore = recoverable ? this.restoreAfterReplies : null
+      return
+    }
+    this.window = 1
+    this.stats.maxInFlight = 1
+    this.repliesToRestore = recoverable ? this.restoreAfterReplies : null
+    this.logger.warn({ maxInFlight: 1, reason, host: this.link.host, port: this.link.port, restoreAfterReplies: this.repliesToRestore ?? undefined },
+      recoverable ? 'modbus: pipelining suspended for this connection target' : 'modbus: pipelining disabled for this connection target')
+  }
+
+  private restoreWindow (): void {
+    this.repliesToRestore = null
+    this.window = this.configuredWindow
+    this.stats.maxInFlight = this.window
+    this.logger.info({ maxInFlight: this.window, host: this.link.host, port: this.link.port }, 'modbus: pipelining restored after clean replies')
+    this.pump()
+  }
+
+  private readonly onTimer = (p: Pending): void => {
+    if (p.state === QUEUED) {
+      // Waiting behind the window on a live link: the requests ahead are bounded by their own timeouts.
+      if (this.link.connected) {
+        p.timer.refresh()
+        return
+      }
+      this.removeQueued(p)
+      this.fail(p, new ModbusError('ERR_MODBUS_NOT_CONNECTED', `no connection to ${this.link.host}:${this.link.port} within the request timeout`))
+      return
+    }
+    if (p.state !== IN_FLIGHT) return
+    this.inflight.delete(p.tid)
+    this.timedOutTids.add(p.tid)
+    if (this.timedOutTids.size > MAX_REMEMBERED_TIMEOUTS) this.timedOutTids.delete(this.timedOutTids.values().next().value as number)
+    this.stats.timeouts++
+    // Another request timed out while this one was on the wire: the device does not cope with the window.
+    const burst = this.timeoutSeq > p.seqAtSend
+    this.timeoutSeq++
+    debug('timeout tid=%d unit=%d fc=%d', p.tid, p.unit, p.fc)
+    if (burst) this.dropWindow('timeout_burst')
+    else if (this.repliesToRestore !== null) this.repliesToRestore = this.restoreAfterReplies
+    if (p.retriesLeft > 0) {
+      p.retriesLeft--
+      this.requeueFront(p)
+      p.timer.refresh()
+    } else {
+      this.fail(p, new ModbusError('ERR_MODBUS_TIMEOUT', `modbus request timed out (unit ${p.unit}, fc ${p.fc}, address ${p.address})`))
+    }
+    if (this.link.timedOut()) return
+    this.pump()
+  }
+
+  private requeueFront (p: Pending): void {
+    p.state = QUEUED
+    // The old buffer may still sit in the socket's write queue: never patch it in place.
+    p.frame = Buffer.from(p.frame)
+    if (p.high) this.highQ.unshift(p)
+    else this.normalQ.unshift(p)
+  }
+
+  private removeQueued (p: Pending): void {
+    const q = p.high ? this.highQ : this.normalQ
+    const i = q.indexOf(p)
+    if (i >= 0) q.splice(i, 1)
+  }
+
+  private succeed (p: Pending, value: RequestResult): void {
+    clearTimeout(p.timer)
+    p.state = DONE
+    p.resolve(value)
+  }
+
+  private fail (p: Pending, err: Error): void {
+    clearTimeout(p.timer)
+    p.state = DONE
+    p.reject(err)
+  }
+}
