@@ -1,6 +1,6 @@
 /**
  * `npm run dev`: TypeScript in watch mode, a Kehua mock container on 127.0.0.1:5020 and a
- * development worker (rack `dev`) with `DEBUG=mbt:*` tracing, restarted when dist/ changes.
+ * development worker (rack `dev`) with `DEBUG=thing:*,mbt:*` tracing, restarted when dist/ changes.
  * Needs `./setup-config.sh` first. Ctrl-C stops everything.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -16,7 +16,7 @@ function run (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
 
 run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--watch', '--preserveWatchOutput'])
 run(process.execPath, ['dist/mock/server.js', '--type', 'Kehua', '-p', '5020'])
-run(process.execPath, ['--watch-path=dist', 'dist/worker.js', '--wtype', 'wrk-container-rack-kehua', '--env', 'development', '--rack', 'dev'], { DEBUG: process.env.DEBUG ?? 'mbt:*' })
+run(process.execPath, ['--watch-path=dist', 'dist/worker.js', '--wtype', 'wrk-container-rack-kehua', '--env', 'development', '--rack', 'dev'], { DEBUG: process.env.DEBUG ?? 'thing:*,mbt:*' })
 
 const stop = (): void => {
   for (const child of children) child.kill('SIGTERM')

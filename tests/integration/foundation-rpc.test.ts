@@ -6,6 +6,8 @@ import { cpSync, existsSync, rmSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
+import { z } from 'zod'
+import { defineMethod, type RpcKindOf, type RpcMethod } from '../../workers/tpl/rpc/method'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TetherWrkBase } from '../../workers/tpl/tether-wrk-base'
 import { WrkError } from '../../workers/tpl/errors'
@@ -30,23 +32,27 @@ class RpcTestWorker extends TetherWrkBase {
 
   constructor (ctx: WorkerContext) {
     super(ctx)
-    this.registerRpc('doWrite', 'write', (req) => {
-      this.writes.push(req)
-      return { wrote: true }
-    })
-    this.registerRpc('refusedWrite', 'write', () => { throw new WrkError('ERR_THING_NOTFOUND', 'no such thing') })
-    this.registerRpc('crash', 'read', () => { throw new Error('db password is hunter2 at /secret/path') })
-    this.registerRpc('coded', 'read', () => { throw new WrkError('ERR_LOG_NOTFOUND', 'no log') })
-    this.registerRpc('nothing', 'read', () => undefined)
-    // the kind may depend on the request (like queryThing with a write action)
-    this.registerRpc('maybeWrite', (req) => (req as { write?: boolean }).write === true ? 'write' : 'read', (req) => {
-      if ((req as { write?: boolean }).write === true) this.writes.push(req)
-      return 'done'
-    })
-    this.registerRpc('slow', 'read', async (req) => {
-      await new Promise((resolve) => setTimeout(resolve, 20))
-      return req
-    })
+    const m = (name: string, kind: RpcKindOf, handler: (req: unknown) => unknown): RpcMethod =>
+      defineMethod({ name, kind, summary: name, result: z.unknown(), errors: [], handler })
+    this.registerRpc(
+      m('doWrite', 'write', (req) => {
+        this.writes.push(req)
+        return { wrote: true }
+      }),
+      m('refusedWrite', 'write', () => { throw new WrkError('ERR_THING_NOTFOUND', 'no such thing') }),
+      m('crash', 'read', () => { throw new Error('db password is hunter2 at /secret/path') }),
+      m('coded', 'read', () => { throw new WrkError('ERR_LOG_NOTFOUND', 'no log') }),
+      m('nothing', 'read', () => undefined),
+      // the kind may depend on the request (like queryThing with a write action)
+      m('maybeWrite', (req) => (req as { write?: boolean }).write === true ? 'write' : 'read', (req) => {
+        if ((req as { write?: boolean }).write === true) this.writes.push(req)
+        return 'done'
+      }),
+      m('slow', 'read', async (req) => {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        return req
+      })
+    )
   }
 }
 
@@ -87,6 +93,10 @@ describe('open worker (no allow list)', () => {
     expect(worker.rpcKind('ping')).toBe('read')
     expect(worker.rpcKind('doWrite')).toBe('write')
     expect(worker.rpcKind('nope')).toBeUndefined()
+    // the method table is sealed once the worker serves it
+    expect(() => worker.registerRpc(defineMethod({ name: 'late', kind: 'read', summary: 'late', result: z.unknown(), errors: [], handler: () => 1 })))
+      .toThrow(expect.objectContaining({ code: 'ERR_RPC_REGISTER_AFTER_START' }) as Error)
+    expect(worker.rpcKind('late')).toBeUndefined()
   })
 
   it('everyone has full access: write methods run', async () => {

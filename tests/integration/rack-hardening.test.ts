@@ -388,7 +388,7 @@ describe('stopping', () => {
 
     // keep stop() in progress (as a slow in-flight collection would) while requests come in
     const worker = rack.worker
-    const inflight = (worker as unknown as { inflight: Set<Promise<void>> }).inflight
+    const inflight = (worker.snapshots as unknown as { inflight: Set<Promise<void>> }).inflight
     let release!: () => void
     const hold = new Promise<void>((resolve) => { release = resolve })
     inflight.add(hold)

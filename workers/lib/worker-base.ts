@@ -19,6 +19,15 @@ const OPTS_SCHEMA = z.object({
   retryInterval: z.number().int().min(0).max(60_000).optional()
 }).passthrough()
 
+const SECRET_OPTS = ['username', 'password'] as const
+
+/** What a MicroBT controller method may answer besides the container template's codes. */
+const MBT_CONTROLLER_ERRORS = [
+  'ERR_AUTH_FAILED', 'ERR_AUTH_CHALLENGE_INVALID', 'ERR_THING_NOT_CONNECTED', 'ERR_THING_CLOSED',
+  'ERR_MODBUS_TIMEOUT', 'ERR_MODBUS_NOT_CONNECTED', 'ERR_MODBUS_CONNECTION_CLOSED', 'ERR_MODBUS_CONNECTION_CHANGED',
+  'ERR_MODBUS_MALFORMED_REPLY', 'ERR_MODBUS_EXCEPTION_<hex>'
+] as const
+
 /** Per-container Modbus settings from base.thing.json `container`. */
 const CONTAINER_CONF_SCHEMA = z.object({
   timeout: z.number().int().min(10).max(60_000).optional(),
@@ -46,6 +55,15 @@ export class WrkContainerRackMbt extends WrkContainerRack {
 
   override getThingTags (): string[] {
     return ['microbt']
+  }
+
+  /** The controller credentials (used for the write authentication). */
+  override secretOptKeys (): readonly string[] {
+    return SECRET_OPTS
+  }
+
+  override controllerErrors (): readonly string[] {
+    return [...super.controllerErrors(), ...MBT_CONTROLLER_ERRORS]
   }
 
   override selectThingInfo (record: ThingRecord): JsonMap {

@@ -7,14 +7,8 @@ import { StoreFacility } from '../facs/store'
 import { NetFacility, type NetConfig } from '../facs/net'
 import { IntervalFacility } from '../facs/interval'
 import { SchedulerFacility } from '../facs/scheduler'
-
-export type RpcKind = 'read' | 'write'
-export type RpcMethod = (req: unknown) => Promise<unknown> | unknown
-
-/** A method's kind may depend on the request (e.g. `queryThing` of a write action is a write). */
-export type RpcKindOf = RpcKind | ((req: unknown) => RpcKind)
-
-interface RpcEntry { kind: RpcKindOf, fn: RpcMethod }
+import { z } from 'zod'
+import { defineMethod, kindOf, parseParams, type RpcKind, type RpcMethod } from './rpc/method'
 
 export const HRPC_ERR = '[HRPC_ERR]='
 
@@ -28,13 +22,16 @@ export class TetherWrkBase extends WrkBase {
   net!: NetFacility
   interval!: IntervalFacility
   scheduler!: SchedulerFacility
-  private readonly rpcMethods = new Map<string, RpcEntry>()
+  private readonly rpcMethods = new Map<string, RpcMethod>()
+  private rpcSealed = false
 
   constructor (ctx: WorkerContext) {
     super(ctx)
-    this.registerRpc('ping', 'read', (req) => req)
-    this.registerRpc('echo', 'read', (req) => req)
-    this.registerRpc('getInstanceId', 'read', () => this.instanceId)
+    this.registerRpc(
+      defineMethod({ name: 'ping', kind: 'read', summary: 'Answers with the request payload.', result: z.unknown(), errors: [], handler: (req) => req }),
+      defineMethod({ name: 'echo', kind: 'read', summary: 'Answers with the request payload.', result: z.unknown(), errors: [], handler: (req) => req }),
+      defineMethod({ name: 'getInstanceId', kind: 'read', summary: 'The random id of this worker process (as in the status file).', result: z.string(), errors: [], handler: () => this.instanceId })
+    )
   }
 
   get storeDir (): string {
@@ -62,8 +59,9 @@ export class TetherWrkBase extends WrkBase {
 
   protected override async onStart (): Promise<void> {
     await super.onStart()
-    for (const [method, entry] of this.rpcMethods) {
-      this.net.respond(method, (payload, caller) => this.dispatch(method, entry, payload, caller))
+    this.rpcSealed = true
+    for (const [method, decl] of this.rpcMethods) {
+      this.net.respond(method, (payload, caller) => this.dispatch(method, decl, payload, caller))
     }
     this.saveStatus({
       rpcPublicKey: this.net.rpcPublicKey.toString('hex'),
@@ -78,25 +76,31 @@ export class TetherWrkBase extends WrkBase {
     await super.onStop()
   }
 
-  /** Declares an RPC method; must be called before start (constructors of each layer). */
-  registerRpc (method: string, kind: RpcKindOf, fn: RpcMethod): void {
-    this.rpcMethods.set(method, { kind, fn })
+  /** Declares RPC methods; only before start (the layers' constructors), later it throws. */
+  registerRpc (...decls: RpcMethod[]): void {
+    if (this.rpcSealed) throw new WrkError('ERR_RPC_REGISTER_AFTER_START', `cannot register ${decls.map((d) => d.name).join(', ')} after start`)
+    for (const decl of decls) this.rpcMethods.set(decl.name, decl)
+  }
+
+  /** Every declared method, in declaration order (docs and the OpenRPC document are built from it). */
+  rpcDeclarations (): RpcMethod[] {
+    return [...this.rpcMethods.values()]
   }
 
   rpcKind (method: string, req: unknown = {}): RpcKind | undefined {
-    const kind = this.rpcMethods.get(method)?.kind
-    return typeof kind === 'function' ? kind(req) : kind
+    const decl = this.rpcMethods.get(method)
+    return decl ? kindOf(decl, req) : undefined
   }
 
   /** Calls a method in-process exactly as a remote caller with full access would. */
   async callRpc (method: string, req: unknown): Promise<unknown> {
-    const entry = this.rpcMethods.get(method)
-    if (!entry) throw new WrkError('ERR_METHOD_INVALID', `unknown method ${method}`)
+    const decl = this.rpcMethods.get(method)
+    if (!decl) throw new WrkError('ERR_METHOD_INVALID', `unknown method ${method}`)
     assertPlainJson(req)
-    return await entry.fn(req)
+    return await decl.handler(parseParams(decl, req))
   }
 
-  private async dispatch (method: string, entry: RpcEntry, payload: Buffer, caller: Buffer | null): Promise<Buffer> {
+  private async dispatch (method: string, decl: RpcMethod, payload: Buffer, caller: Buffer | null): Promise<Buffer> {
     let req: unknown
     try {
       req = payload.length === 0 ? {} : JSON.parse(payload.toString())
@@ -108,9 +112,9 @@ export class TetherWrkBase extends WrkBase {
     try {
       if (this.isStopping) throw new WrkError('ERR_WRK_STOPPING')
       assertPlainJson(req)
-      kind = typeof entry.kind === 'function' ? entry.kind(req) : entry.kind
+      kind = kindOf(decl, req)
       if (kind === 'write' && this.net.accessOf(caller) !== 'full') throw new WrkError('ERR_PERMISSION_DENIED')
-      const res = await entry.fn(req)
+      const res = await decl.handler(parseParams(decl, req))
       if (kind === 'write') this.audit(method, req, callerKey, 'ok')
       return reply(res === undefined ? null : res)
     } catch (err) {

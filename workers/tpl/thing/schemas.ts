@@ -1,8 +1,8 @@
 import { z } from 'zod'
-import { WrkError } from '../errors'
 
 /**
- * Request schemas of the thing-rack RPC methods: the single source for validation and types.
+ * Request schemas of the thing-rack RPC methods: the single source for validation, types and
+ * the OpenRPC document (each method's declaration names its schema and its field error codes).
  * Unknown keys (`rackId`, `type`, `overwriteCache`…) are accepted and ignored.
  */
 const obj = z.record(z.string(), z.unknown())
@@ -75,27 +75,3 @@ export const schemas = {
 
 export type Schemas = typeof schemas
 export type Req<K extends keyof Schemas> = z.output<Schemas[K]>
-
-/** Field → error code for the first failing field; anything else → fallback. */
-const FIELD_CODES: Partial<Record<keyof Schemas, Record<string, string>>> = {
-  registerThing: { opts: 'ERR_THING_OPTS_INVALID', code: 'ERR_THING_CODE_INVALID', tags: 'ERR_THING_TAGS_INVALID', info: 'ERR_THING_INFO_INVALID', id: 'ERR_THING_ID_INVALID' },
-  updateThing: { id: 'ERR_THING_NOTFOUND', opts: 'ERR_THING_OPTS_INVALID', code: 'ERR_THING_CODE_INVALID', tags: 'ERR_THING_TAGS_INVALID', info: 'ERR_THING_INFO_INVALID' },
-  queryThing: { id: 'ERR_THING_NOTFOUND', method: 'ERR_THING_METHOD_NOTFOUND', params: 'ERR_PARAMS_INVALID' },
-  applyThings: { method: 'ERR_METHOD_INVALID' },
-  saveThingComment: { thingId: 'ERR_THING_NOTFOUND' },
-  editThingComment: { thingId: 'ERR_THING_NOTFOUND' },
-  deleteThingComment: { thingId: 'ERR_THING_NOTFOUND' },
-  tailLog: { key: 'ERR_LOG_KEY_NOTFOUND', tag: 'ERR_LOG_TAG_INVALID', groupRange: 'ERR_LOG_GROUP_RANGE_INVALID' },
-  saveWrkSettings: { entries: 'ERR_ENTRIES_INVALID' },
-  getThingConf: { requestType: 'ERR_INVALID_REQUEST_TYPE' }
-}
-
-export function parseReq<K extends keyof Schemas> (method: K, req: unknown): Req<K> {
-  const input = req === undefined || req === null ? {} : req
-  if (typeof input !== 'object' || Array.isArray(input)) throw new WrkError('ERR_PARAMS_INVALID', `${method} expects a JSON object`)
-  const res = schemas[method].safeParse(input)
-  if (res.success) return res.data as Req<K>
-  const field = String(res.error.issues[0]?.path[0] ?? '')
-  const code = FIELD_CODES[method]?.[field] ?? 'ERR_PARAMS_INVALID'
-  throw new WrkError(code, `${method}: invalid ${field || 'request'}`)
-}

@@ -1,0 +1,83 @@
+/**
+ * `queryThing` (one thing) and `applyThings` (every thing a query picks): calls of the declared
+ * controller methods. A call is a write when its method is not a declared read method.
+ */
+import { z } from 'zod'
+import { WrkError, errorCode } from '../errors'
+import { defineMethod, type RpcKind, type RpcMethod } from '../rpc/method'
+import { stripActionContext } from './action-context'
+import type { RackParts } from './rack-parts'
+import type { RegistryMethods } from './registry-methods'
+import { schemas, type Req } from './schemas'
+import { mapLimit } from './util'
+import type { ThingState } from './types'
+
+export class ControllerCalls {
+  constructor (private readonly rack: RackParts, private readonly things: RegistryMethods) {}
+
+  private isDeclared (method: string): boolean {
+    return this.rack.hooks.readMethods().includes(method) || this.rack.hooks.writeMethods().includes(method)
+  }
+
+  /** `read` for a declared read method, else `write` (unknown methods need full access too). */
+  kindOf (req: unknown): RpcKind {
+    const method = req !== null && typeof req === 'object' ? (req as { method?: unknown }).method : undefined
+    return typeof method === 'string' && this.rack.hooks.readMethods().includes(method) ? 'read' : 'write'
+  }
+
+  /** Calls `method` on the thing's controller with `params`, without an approval trailer. */
+  private async call (state: ThingState, method: string, params: readonly unknown[]): Promise<unknown> {
+    if (!this.isDeclared(method)) throw new WrkError('ERR_THING_METHOD_NOTFOUND')
+    const ctrl = state.ctrl
+    if (!ctrl) throw new WrkError('ERR_THING_NOT_INITIALIZED')
+    const fn = (ctrl as unknown as Record<string, unknown>)[method]
+    if (typeof fn !== 'function') throw new WrkError('ERR_THING_METHOD_NOTFOUND')
+    return await Promise.resolve(fn.apply(ctrl, stripActionContext(params)))
+  }
+
+  async queryThing (req: Req<'queryThing'>): Promise<unknown> {
+    return await this.call(this.rack.registry.get(req.id), req.method, req.params ?? [])
+  }
+
+  /** Resolves with how many things the call succeeded on. */
+  async applyThings (req: Req<'applyThings'>): Promise<number> {
+    if (!this.isDeclared(req.method)) throw new WrkError('ERR_THING_METHOD_NOTFOUND')
+    const targets = this.things.matching(req.query, req)
+    const done = await mapLimit(targets, this.rack.thingConf.thingQueryConcurrency, async (state) => {
+      try {
+        await this.call(state, req.method, req.params ?? [])
+        return 1
+      } catch (err) {
+        this.rack.logger.debug({ thingId: state.record.id, method: req.method, code: errorCode(err) }, 'applyThings call failed')
+        return 0
+      }
+    })
+    return done.reduce<number>((a, b) => a + b, 0)
+  }
+
+  declarations (): RpcMethod[] {
+    const thingErrors = ['ERR_THING_METHOD_NOTFOUND', 'ERR_THING_NOT_INITIALIZED'] as const
+    return [
+      defineMethod({
+        name: 'queryThing',
+        kind: (req) => this.kindOf(req),
+        summary: 'Calls a declared controller method of one thing (a write unless it is a read method).',
+        params: schemas.queryThing,
+        fieldErrors: { id: 'ERR_THING_NOTFOUND', method: 'ERR_THING_METHOD_NOTFOUND', params: 'ERR_PARAMS_INVALID' },
+        result: z.unknown().describe('what the controller method returns'),
+        errors: ['ERR_THING_NOTFOUND', ...thingErrors, ...this.rack.hooks.controllerErrors()],
+        handler: (req) => this.queryThing(req)
+      }),
+      defineMethod({
+        name: 'applyThings',
+        kind: 'write',
+        summary: 'Calls a declared controller method on every thing a query picks; answers how many succeeded.',
+        params: schemas.applyThings,
+        fieldErrors: { method: 'ERR_METHOD_INVALID' },
+        result: z.number().int(),
+        errors: ['ERR_METHOD_INVALID', 'ERR_THING_METHOD_NOTFOUND', 'ERR_QUERY_INVALID', ...this.rack.hooks.controllerErrors()],
+        handler: (req) => this.applyThings(req)
+      })
+    ]
+  }
+}

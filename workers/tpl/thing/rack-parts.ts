@@ -1,0 +1,46 @@
+/**
+ * What the rack's collaborators (snapshot loop, controllers, registry methods, controller
+ * calls, comments, logs, settings) see of the rack: its state and its extension points. The
+ * rack implements it; state is read at call time (the registry and logs exist once started).
+ */
+import type { Logger } from '../types'
+import type { ThingRegistry } from './registry'
+import type { TimeLogs } from './time-log'
+import type { ThingConf } from './thing-conf'
+import type { KeyedLock } from './util'
+import type { JsonMap, Snap, ThingRecord, ThingState } from './types'
+
+/** The extension points the layers above override. */
+export interface RackHooks {
+  /** Thing type, e.g. `container-mbt-kehua`. */
+  getThingType: () => string
+  /** Extra public fields of a listed thing, derived from its record. */
+  selectThingInfo: (record: ThingRecord) => JsonMap
+  /** Controller methods callable through queryThing/applyThings. */
+  readMethods: () => readonly string[]
+  writeMethods: () => readonly string[]
+  /** Codes the controller methods may answer (listed in the docs of queryThing/applyThings). */
+  controllerErrors: () => readonly string[]
+  /** `opts` keys that are credentials: stored and used to connect, never returned or queried. */
+  secretOptKeys: () => readonly string[]
+  /** Checks `opts` of a register/update request; throws ERR_THING_OPTS_INVALID. */
+  validateThingOpts: (opts: JsonMap) => void
+  /** Creates `state.ctrl` from the record; leaves it null when the thing cannot be connected. */
+  connectThing: (state: ThingState) => Promise<void>
+  collectThingSnap: (state: ThingState) => Promise<Snap>
+  /** Alerts of a snapshot; null for a thing type without alerts. */
+  evaluateAlerts: (state: ThingState, snap: Snap | null) => unknown[] | null
+  /** Called before a thing is deleted (e.g. to release a DHCP address). */
+  forgetThingHook: (state: ThingState) => Promise<void>
+}
+
+export interface RackParts {
+  readonly hooks: RackHooks
+  readonly rackId: string
+  readonly thingConf: ThingConf
+  readonly registry: ThingRegistry
+  readonly logs: TimeLogs
+  readonly logger: Logger
+  /** Writes to one thing (update, comments, forget) run one at a time. */
+  readonly thingLock: KeyedLock
+}

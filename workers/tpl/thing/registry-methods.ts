@@ -1,0 +1,225 @@
+/**
+ * The registry's RPC methods: register, update, forget, list and count things, the next free
+ * code, the rack's identity. Each is declared once, with its schema and error codes.
+ */
+import { randomUUID } from 'node:crypto'
+import { z } from 'zod'
+import { assertStorable } from '../../facs/store'
+import { WrkError, errorCode } from '../errors'
+import { defineMethod, type RpcMethod } from '../rpc/method'
+import type { ThingControllers } from './controllers'
+import { match, naturalSort, page, project, type Doc } from './query'
+import type { RackParts } from './rack-parts'
+import { schemas, type Req } from './schemas'
+import { thingLogKey } from './snapshot-loop'
+import type { JsonMap, ThingRecord, ThingState } from './types'
+
+/** The log of info changes (getHistoricalLogs `info`). */
+export const INFO_HISTORY_LOG = 'thing-history-log'
+
+const STORE_ERRORS = ['ERR_VALUE_TOO_LARGE', 'ERR_STORE_TIMEOUT', 'ERR_STORE_WRITE_FAILED'] as const
+
+/** The info-history entry of an update, or null when no info field changed. */
+function infoChange (prev: ThingRecord, next: ThingRecord, ts: number, user?: string): JsonMap | null {
+  const changes: JsonMap = {}
+  for (const key of new Set([...Object.keys(prev.info), ...Object.keys(next.info)])) {
+    if (key === 'updatedAt') continue
+    if (JSON.stringify(prev.info[key]) !== JSON.stringify(next.info[key])) changes[key] = { old: prev.info[key], new: next.info[key] }
+  }
+  if (Object.keys(changes).length === 0) return null
+  return { ts, id: next.id, changes, ...(user ? { user } : {}) }
+}
+
+export interface SelectRequest {
+  query?: Doc
+  sort?: Record<string, number>
+  offset?: number
+  limit?: number
+  fields?: Doc
+}
+
+export class RegistryMethods {
+  constructor (private readonly rack: RackParts, private readonly controllers: ThingControllers) {}
+
+  /** The document queries run on: the public view plus `last` and the non-secret opts. */
+  thingDoc (state: ThingState): Doc & { id: string } {
+    const r = state.record
+    const secret = new Set(this.rack.hooks.secretOptKeys())
+    const safeOpts: JsonMap = {}
+    for (const [k, v] of Object.entries(r.opts)) if (!secret.has(k)) safeOpts[k] = v
+    return {
+      id: r.id,
+      code: r.code,
+      type: r.type,
+      tags: r.tags,
+      info: r.info,
+      rack: this.rack.rackId,
+      comments: r.comments,
+      ...this.rack.hooks.selectThingInfo(r),
+      opts: safeOpts,
+      last: state.last
+    }
+  }
+
+  /** Things matching a query, projected, sorted and paged. */
+  select (req: SelectRequest): Doc[] {
+    let docs: Doc[] = match(this.rack.registry.all().map((s) => this.thingDoc(s)), req.query)
+    docs = project(docs, req.fields)
+    docs = naturalSort(docs, req.sort)
+    return page(docs, { offset: req.offset ?? 0, limit: req.limit })
+  }
+
+  /** The things a query picks (each by its registry state). */
+  matching (query: Doc | undefined, req: Omit<SelectRequest, 'query' | 'fields'> = {}): ThingState[] {
+    return this.select({ ...req, query }).map((d) => this.rack.registry.get(d.id))
+  }
+
+  private checkOpts (opts: JsonMap): void {
+    try {
+      this.rack.hooks.validateThingOpts(opts)
+    } catch (err) {
+      throw new WrkError(errorCode(err, 'ERR_THING_OPTS_INVALID'), 'invalid thing opts')
+    }
+  }
+
+  async registerThing (req: Req<'registerThing'>): Promise<1> {
+    this.checkOpts(req.opts)
+    const state = await this.rack.registry.register(req)
+    await this.controllers.connect(state)
+    return 1
+  }
+
+  async updateThing (req: Req<'updateThing'>): Promise<1> {
+    return await this.rack.thingLock.run(req.id, () => this.updateLocked(req))
+  }
+
+  private async updateLocked (req: Req<'updateThing'>): Promise<1> {
+    const { registry } = this.rack
+    const state = registry.get(req.id)
+    if (req.code !== undefined) registry.assertCodeFree(req.code, req.id)
+    const prev = state.record
+    const opts = req.opts === undefined ? prev.opts : req.forceOverwrite ? req.opts : { ...prev.opts, ...req.opts }
+    if (req.opts !== undefined) this.checkOpts(opts)
+    const now = Date.now()
+    let info = prev.info
+    if (req.info !== undefined) {
+      info = req.forceOverwrite
+        ? { ...req.info }
+        : { ...prev.info, ...req.info, ...(req.actionId !== undefined ? { lastActionId: req.actionId } : {}) }
+    }
+    info = { ...info, createdAt: prev.info.createdAt ?? now, updatedAt: now }
+    const code = req.code ?? prev.code
+    const extraTags = req.forceOverwrite && req.tags ? req.tags : [...prev.tags, ...(req.tags ?? [])]
+    const comments = req.comment && req.user
+      ? [...prev.comments, { id: randomUUID(), ts: now, comment: req.comment, user: req.user }]
+      : prev.comments
+    const next: ThingRecord = { ...prev, code, opts, info, comments, tags: registry.buildTags({ id: prev.id, code, info }, extraTags) }
+    const change = req.info !== undefined ? infoChange(prev, next, now, req.user) : null
+    // Both writes are checked before either is made. The history entry goes first: if the
+    // record write then fails, the record is unchanged and only the log knows of the attempt.
+    if (change) assertStorable(change, 'the info-history entry')
+    assertStorable(next, 'thing record')
+    if (change) await this.rack.logs.append(INFO_HISTORY_LOG, now, change)
+    await registry.save(next)
+    if (req.opts !== undefined) await this.controllers.connect(state)
+    return 1
+  }
+
+  /** `{all: true}` forgets every thing; an absent or empty query forgets none (never all by accident). */
+  async forgetThings (req: Req<'forgetThings'>): Promise<1> {
+    const { registry, thingLock, logs, hooks } = this.rack
+    const targets = req.all
+      ? registry.all()
+      : req.query && Object.keys(req.query).length > 0 ? this.matching(req.query) : []
+    for (const state of targets) state.forgotten = true
+    const results = await Promise.allSettled(targets.map((state) => thingLock.run(state.record.id, async () => {
+      await this.controllers.disconnect(state)
+      await hooks.forgetThingHook(state)
+      await registry.remove(state.record.id)
+      // Its history stays on disk; what it held open is released.
+      await logs.close(thingLogKey(state.record.id))
+    })))
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed) throw failed.reason
+    return 1
+  }
+
+  listThings (req: Req<'listThings'>): Doc[] {
+    const docs = this.select({ ...req, limit: req.limit ?? 100 })
+    return docs.map(({ opts: _opts, last, ...item }) => ({ ...item, rack: this.rack.rackId, ...(req.status ? { last } : {}) }))
+  }
+
+  getThingsCount (req: Req<'getThingsCount'>): number {
+    return match(this.rack.registry.all().map((s) => this.thingDoc(s)), req.query).length
+  }
+
+  declarations (rpcPublicKey: () => string): RpcMethod[] {
+    return [
+      defineMethod({
+        name: 'getRack',
+        kind: 'read',
+        summary: 'The rack id and its RPC public key.',
+        result: z.object({ id: z.string(), rpcPubKey: z.string() }),
+        errors: [],
+        handler: () => ({ id: this.rack.rackId, rpcPubKey: rpcPublicKey() })
+      }),
+      defineMethod({
+        name: 'registerThing',
+        kind: 'write',
+        summary: 'Registers a thing (id and code assigned when absent), connects it.',
+        params: schemas.registerThing,
+        fieldErrors: { opts: 'ERR_THING_OPTS_INVALID', code: 'ERR_THING_CODE_INVALID', tags: 'ERR_THING_TAGS_INVALID', info: 'ERR_THING_INFO_INVALID', id: 'ERR_THING_ID_INVALID' },
+        result: z.literal(1),
+        errors: ['ERR_THING_OPTS_INVALID', 'ERR_THING_CODE_INVALID', 'ERR_THING_TAGS_INVALID', 'ERR_THING_INFO_INVALID', 'ERR_THING_ID_INVALID', 'ERR_THING_WITH_ID_ALREADY_EXISTS', 'ERR_THING_WITH_CODE_ALREADY_EXISTS', ...STORE_ERRORS],
+        handler: (req) => this.registerThing(req)
+      }),
+      defineMethod({
+        name: 'updateThing',
+        kind: 'write',
+        summary: 'Merges (or with forceOverwrite replaces) opts, info and tags; records info changes; reconnects on new opts.',
+        params: schemas.updateThing,
+        fieldErrors: { id: 'ERR_THING_NOTFOUND', opts: 'ERR_THING_OPTS_INVALID', code: 'ERR_THING_CODE_INVALID', tags: 'ERR_THING_TAGS_INVALID', info: 'ERR_THING_INFO_INVALID' },
+        result: z.literal(1),
+        errors: ['ERR_THING_NOTFOUND', 'ERR_THING_OPTS_INVALID', 'ERR_THING_CODE_INVALID', 'ERR_THING_TAGS_INVALID', 'ERR_THING_INFO_INVALID', 'ERR_THING_WITH_CODE_ALREADY_EXISTS', ...STORE_ERRORS],
+        handler: (req) => this.updateThing(req)
+      }),
+      defineMethod({
+        name: 'forgetThings',
+        kind: 'write',
+        summary: 'Deletes the things a query picks (`all: true`: every thing; no query: none).',
+        params: schemas.forgetThings,
+        result: z.literal(1),
+        errors: ['ERR_QUERY_INVALID', 'ERR_STORE_TIMEOUT', 'ERR_STORE_WRITE_FAILED'],
+        handler: (req) => this.forgetThings(req)
+      }),
+      defineMethod({
+        name: 'listThings',
+        kind: 'read',
+        summary: 'Things matching a query, projected, sorted, paged (limit 100 by default); `status` adds `last`.',
+        params: schemas.listThings,
+        result: z.array(z.record(z.string(), z.unknown())),
+        errors: ['ERR_QUERY_INVALID', 'ERR_FIELDS_INVALID'],
+        handler: (req) => this.listThings(req)
+      }),
+      defineMethod({
+        name: 'getThingsCount',
+        kind: 'read',
+        summary: 'How many things match a query.',
+        params: schemas.getThingsCount,
+        result: z.number().int(),
+        errors: ['ERR_QUERY_INVALID'],
+        handler: (req) => this.getThingsCount(req)
+      }),
+      defineMethod({
+        name: 'getThingConf',
+        kind: 'read',
+        summary: 'The next free thing code (`requestType: "nextAvailableCode"`).',
+        params: schemas.getThingConf,
+        fieldErrors: { requestType: 'ERR_INVALID_REQUEST_TYPE' },
+        result: z.string(),
+        errors: ['ERR_INVALID_REQUEST_TYPE'],
+        handler: () => this.rack.registry.nextCode()
+      })
+    ]
+  }
+}

@@ -1,0 +1,62 @@
+/** Worker settings (a key/value sub-database) and the rack configuration as read at start. */
+import { z } from 'zod'
+import type { Bee } from '../../facs/store'
+import { defineMethod, type RpcMethod } from '../rpc/method'
+import { project } from './query'
+import type { RackParts } from './rack-parts'
+import { schemas } from './schemas'
+import type { JsonMap } from './types'
+
+export class WrkSettings {
+  private db: Bee<unknown> | null = null
+
+  constructor (private readonly rack: RackParts) {}
+
+  /** The `settings` sub-database (opened by the rack at start). */
+  open (db: Bee<unknown>): void {
+    this.db = db
+  }
+
+  private get bee (): Bee<unknown> {
+    if (!this.db) throw new Error('settings are not open')
+    return this.db
+  }
+
+  async all (): Promise<JsonMap> {
+    const out: JsonMap = {}
+    for await (const entry of this.bee.createReadStream()) out[entry.key] = entry.value
+    return out
+  }
+
+  async save (entries: JsonMap): Promise<1> {
+    const batch = this.bee.batch()
+    for (const [k, v] of Object.entries(entries)) await batch.put(k, v)
+    await batch.flush()
+    return 1
+  }
+
+  declarations (): RpcMethod[] {
+    return [
+      defineMethod({ name: 'getWrkSettings', kind: 'read', summary: 'Every saved worker setting.', result: z.record(z.string(), z.unknown()), errors: [], handler: () => this.all() }),
+      defineMethod({
+        name: 'saveWrkSettings',
+        kind: 'write',
+        summary: 'Saves settings (merged by key).',
+        params: schemas.saveWrkSettings,
+        fieldErrors: { entries: 'ERR_ENTRIES_INVALID' },
+        result: z.literal(1),
+        errors: ['ERR_ENTRIES_INVALID'],
+        handler: (req) => this.save(req.entries)
+      }),
+      defineMethod({
+        name: 'getWrkConf',
+        kind: 'read',
+        summary: 'The rack configuration (`base.thing.json` over the defaults), optionally projected.',
+        params: schemas.getWrkConf,
+        result: z.record(z.string(), z.unknown()),
+        errors: ['ERR_FIELDS_INVALID'],
+        handler: (req) => project([{ ...this.rack.thingConf }], req.fields)[0] ?? {}
+      })
+    ]
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The snapshot loop: each tick collects every thing that is not already being collected, at
+ * most `thingQueryConcurrency` at once (shared across overlapping ticks), so a slow thing never
+ * delays the others. A result becomes the thing's `last` and, every `storeSnapItvMs`, an entry of
+ * its `thing-5m-<id>` log.
+ */
+import createDebug from 'debug'
+import { errorCode } from '../errors'
+import type { ThingControllers } from './controllers'
+import type { RackParts } from './rack-parts'
+import { Limiter, withTimeout } from './util'
+import type { Snap, ThingState } from './types'
+
+const debug = createDebug('thing:snap')
+
+export const OFFLINE_SNAP: Snap = { success: false, stats: { status: 'offline' } }
+
+/** The snapshot log of one thing. */
+export function thingLogKey (id: string): string {
+  return `thing-5m-${id}`
+}
+
+/** The code of a failure envelope: its first error's code, else ERR_THING_OFFLINE. */
+function failureCode (snap: Snap): string {
+  const errors = (snap.stats as { errors?: Array<{ msg?: unknown }> } | undefined)?.errors
+  const msg = Array.isArray(errors) ? errors[0]?.msg : undefined
+  return typeof msg === 'string' && msg.startsWith('ERR_') ? msg : 'ERR_THING_OFFLINE'
+}
+
+interface StoredSnap { ts?: number, err?: string | null, snap?: Snap | null }
+
+export class SnapshotLoop {
+  private readonly inflight = new Set<Promise<void>>()
+  private limiter: Limiter
+
+  constructor (private readonly rack: RackParts, private readonly controllers: ThingControllers) {
+    this.limiter = new Limiter(rack.thingConf.thingQueryConcurrency)
+  }
+
+  /** Applies the configured concurrency (the configuration is read at start). */
+  configure (): void {
+    this.limiter = new Limiter(this.rack.thingConf.thingQueryConcurrency)
+  }
+
+  /** `last` of a loaded thing from its newest stored snapshot (before any new collection). */
+  async restore (state: ThingState): Promise<void> {
+    try {
+      const latest = await this.rack.logs.latest(thingLogKey(state.record.id)) as StoredSnap | null
+      if (!latest) return
+      state.last = { snap: latest.snap ?? null, err: latest.err ?? null, ts: latest.ts, alerts: this.rack.hooks.evaluateAlerts(state, latest.snap ?? null) }
+      state.lastStoredTs = latest.ts ?? 0
+    } catch (err) {
+      this.rack.logger.warn({ err, thingId: state.record.id }, 'could not restore last snapshot')
+    }
+  }
+
+  /** One collection cycle; resolves when this cycle's collections are done. */
+  async collectSnaps (): Promise<void> {
+    const runs = this.rack.registry.all().filter((s) => !s.collecting).map((state) => {
+      state.collecting = true
+      const run = this.limiter.run(() => this.collectThing(state)).finally(() => {
+        state.collecting = false
+        this.inflight.delete(run)
+      })
+      this.inflight.add(run)
+      return run
+    })
+    await Promise.allSettled(runs)
+  }
+
+  /** Waits for the collections in flight (after the controllers were closed on stop). */
+  async settle (): Promise<void> {
+    await Promise.allSettled([...this.inflight])
+  }
+
+  private async collectThing (state: ThingState): Promise<void> {
+    const { controllers, rack } = this
+    if (controllers.isClosing || state.forgotten) return
+    const ts = Date.now()
+    try {
+      let snap: Snap | null = null
+      let err: string | null = null
+      if (state.record.info.container === 'maintenance') {
+        snap = OFFLINE_SNAP
+      } else {
+        if (!state.ctrl) err = await controllers.connect(state)
+        if (state.ctrl && !controllers.isClosing) {
+          try {
+            snap = await withTimeout(rack.hooks.collectThingSnap(state), rack.thingConf.collectSnapTimeoutMs, 'ERR_THING_SNAP_TIMEOUT')
+            // A controller reports a failed read as an error/offline envelope, not by throwing.
+            if (!snap.success) err = state.ctrl?.lastErrorCode ?? failureCode(snap)
+          } catch (e) {
+            snap = OFFLINE_SNAP
+            err = errorCode(e, 'ERR_THING_SNAP_FAILED')
+          }
+        } else {
+          snap = OFFLINE_SNAP
+          err = err ?? 'ERR_THING_NOT_CONNECTED'
+        }
+      }
+      // Forgotten while collecting: drop the result and whatever controller it opened.
+      if (state.forgotten) {
+        await controllers.disconnect(state)
+        return
+      }
+      debug('snapshot %s %s in %d ms', state.record.id, err ?? 'ok', Date.now() - ts)
+      state.last = { snap, alerts: rack.hooks.evaluateAlerts(state, snap), err, ts }
+      if (ts - state.lastStoredTs >= rack.thingConf.storeSnapItvMs) {
+        state.lastStoredTs = ts
+        await rack.logs.append(thingLogKey(state.record.id), ts, { ts, err, snap })
+      }
+    } catch (e) {
+      rack.logger.error({ err: e, thingId: state.record.id }, 'snapshot collection failed')
+    }
+  }
+}

@@ -1,0 +1,33 @@
+/** `base.thing.json`: the rack's settings, their defaults and their validation. */
+import { WrkError } from '../errors'
+
+export interface ThingConf {
+  collectSnapsItvMs: number
+  collectSnapTimeoutMs: number
+  storeSnapItvMs: number
+  thingQueryConcurrency: number
+  logRotateMaxLength: number
+  logKeepCount: number
+  storeTimeoutMs: number
+  [key: string]: unknown
+}
+
+export const THING_CONF_DEFAULTS: ThingConf = {
+  collectSnapsItvMs: 60_000,
+  collectSnapTimeoutMs: 120_000,
+  storeSnapItvMs: 300_000,
+  thingQueryConcurrency: 25,
+  logRotateMaxLength: 10_000,
+  logKeepCount: 3,
+  storeTimeoutMs: 10_000
+}
+
+/** The file's values over the defaults; every numeric setting must be a non-negative number. */
+export function parseThingConf (conf: Record<string, unknown>): ThingConf {
+  const out = { ...THING_CONF_DEFAULTS, ...conf } as ThingConf
+  for (const key of Object.keys(THING_CONF_DEFAULTS)) {
+    const v = out[key]
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: ${key} must be a non-negative number`)
+  }
+  return out
+}
