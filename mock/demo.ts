@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import createTestnet from 'hyperdht/testnet'
 import { createServer, type MockServer } from './server'
-import { RpcClient } from './rpc-client'
+import { RpcClient } from '../workers/tpl/rpc/client'
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const ONCE = process.argv.includes('--once')
@@ -68,7 +68,7 @@ async function main (): Promise<void> {
     cleanup.push(() => rmSync(root, { recursive: true, force: true }))
     console.log(`demo root ${root}; DHT bootstrap 127.0.0.1:${bootstrapPort}`)
 
-    const client = new RpcClient(testnet.bootstrap, '127.0.0.1')
+    const client = new RpcClient({ bootstrap: testnet.bootstrap, host: '127.0.0.1' })
     cleanup.push(() => client.close())
     const workers: DemoWorker[] = []
     for (const vendor of ['kehua', 'wonderint']) {
@@ -92,7 +92,7 @@ async function main (): Promise<void> {
       let seen = 0
       console.log(['code'.padEnd(18), 'vendor'.padEnd(10), 'status'.padEnd(8), 'kW'.padStart(8), 'inlet°C'.padStart(7), 'fanStart'.padStart(8), 'sockets'.padStart(8), 'err'].join(' '))
       for (const w of workers) {
-        const things = await client.request<Listed[]>(w.key, 'listThings', { status: true })
+        const things = await client.request(w.key, 'listThings', { status: true }) as Listed[]
         for (const t of things) {
           if (t.last?.snap?.stats) seen++
           console.log(row(w.vendor, t))
@@ -102,7 +102,7 @@ async function main (): Promise<void> {
     }
     const waitSnaps = async (): Promise<void> => {
       for (let i = 0; i < 60; i++) {
-        const lists = await Promise.all(workers.map((w) => client.request<Listed[]>(w.key, 'listThings', { status: true, fields: { 'last.snap.success': 1 } })))
+        const lists = await Promise.all(workers.map(async (w) => await client.request(w.key, 'listThings', { status: true, fields: { 'last.snap.success': 1 } }) as Listed[]))
         if (lists.every((l) => l.length === 1 && l[0].last?.snap !== undefined)) return
         await new Promise((resolve) => setTimeout(resolve, 250))
       }
@@ -115,7 +115,7 @@ async function main (): Promise<void> {
     const apply = { method: 'setCoolingFanThreshold', params: [{ startTemp: 38, stopTemp: 32 }], query: { tags: 'demo' } }
     console.log('\n' + cli(k.key, 'applyThings', apply))
     console.log('→', await client.request(k.key, 'applyThings', apply))
-    const [thing] = await client.request<Array<{ id: string }>>(k.key, 'listThings', { fields: { id: 1 } })
+    const [thing] = await client.request(k.key, 'listThings', { fields: { id: 1 } }) as Array<{ id: string }>
     const query = { id: thing.id, method: 'switchSocket', params: [[['1', '1', false]]] }
     console.log(cli(k.key, 'queryThing', query))
     console.log('→', await client.request(k.key, 'queryThing', query))

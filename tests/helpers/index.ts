@@ -1,7 +1,7 @@
 /**
  * Shared test harness for the worker: a local HyperDHT testnet, throw-away project roots,
- * an RPC client that speaks like `hp-rpc-cli`, spawned `dist/worker.js` processes and
- * in-process workers.
+ * an RPC client that speaks like `hp-rpc-cli` (built on the worker's own client), spawned
+ * `dist/worker.js` processes and in-process workers.
  *
  * Every resource created here is tracked: put `afterAll(cleanupAll)` in each test file and
  * everything still open is released even when a test failed halfway (in `afterEach` it would
@@ -30,9 +30,10 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import os from 'node:os'
 import path from 'node:path'
 import createTestnet from 'hyperdht/testnet'
-import HyperDHT, { type DHTNodeAddress } from 'hyperdht'
-import RPC from '@hyperswarm/rpc'
+import type { DHTNodeAddress } from 'hyperdht'
 import type { WorkerContext } from '../../workers/tpl/wrk-base'
+import { RpcClient as SharedRpcClient } from '../../workers/tpl/rpc/client'
+import { encodeRequest, errorCodeOfReply, parseReply } from '../../workers/tpl/rpc/codec'
 
 export type { DHTNodeAddress }
 export type JsonObject = Record<string, unknown>
@@ -264,7 +265,10 @@ export async function restoreExampleConfig (root: string, name: string): Promise
 // RPC client
 
 export interface RpcClient {
-  /** JSON request like `hp-rpc-cli`: `Buffer.from(JSON.stringify(data))`, reply `JSON.parse`d. */
+  /**
+   * JSON request like `hp-rpc-cli` (`encodeRequest`), the reply parsed as it was sent: an error
+   * reply comes back as the string `"[HRPC_ERR]=ERR_…"` (read it with `rpcErrorCode`), not thrown.
+   */
   request: (publicKeyHex: string, method: string, data?: unknown, timeoutMs?: number) => Promise<unknown>
   /** Sends `raw` as is; returns the reply as text (no parsing). */
   requestRaw: (publicKeyHex: string, method: string, raw: Buffer, timeoutMs?: number) => Promise<string>
@@ -279,52 +283,43 @@ export interface RpcClientOptions {
 }
 
 /**
- * An `@hyperswarm/rpc` client on its own HyperDHT node bound to 127.0.0.1. Requests are bounded
- * by `timeoutMs` even while the connection is still being made (a firewalled peer never answers).
- * Connections are pooled per server key, as in the orchestrator.
+ * The shared client (workers/tpl/rpc/client.ts) on its own HyperDHT node bound to 127.0.0.1,
+ * tracked for `cleanupAll()`. It opens one RPC channel per server key before sending (a connect
+ * attempt that fails, or stalls for 5 s, is retried on a fresh connection, 3 attempts in all)
+ * and reuses it until it closes; each request is sent exactly once and bounded by `timeoutMs`,
+ * connect included: it rejects with `ERR_RPC_TIMEOUT` (a firewalled peer never answers), or
+ * sooner with `ERR_RPC_CONNECT_FAILED` once every attempt failed (e.g. nobody serves the key).
  *
  * Timing notes: the first request to a server that was just restarted under the same key can
- * take ~4 s (hyperdht tries the stale record first), so keep timeouts there ≥ 6 s. The pool
- * linger is long on purpose: @hyperswarm/rpc starts the linger timer while a request is still in
- * flight, so a linger shorter than a slow connect destroys it (CHANNEL_DESTROYED).
+ * take ~4 s (hyperdht tries the stale record first), so keep timeouts there ≥ 6 s. A channel to
+ * a killed process stays cached until its stream times out: use a fresh client per run.
  */
 export function createRpcClient (bootstrap: DHTNodeAddress[], opts: RpcClientOptions = {}): RpcClient {
-  const keyPair = HyperDHT.keyPair(opts.seed)
-  const dht = new HyperDHT({ bootstrap, host: '127.0.0.1', keyPair })
-  const rpc = new RPC({ dht, poolLinger: 60_000 })
-
-  const requestRaw = async (publicKeyHex: string, method: string, raw: Buffer, timeoutMs = 10000): Promise<string> => {
-    const pending = rpc.request(Buffer.from(publicKeyHex, 'hex'), method, raw, { timeout: timeoutMs })
-    pending.catch(() => {}) // a late rejection after our own timeout must not be unhandled
-    const reply = await withTimeout(pending, timeoutMs + 500, `rpc ${method}: no reply within ${timeoutMs} ms`)
-    return reply.toString()
-  }
+  const client = new SharedRpcClient({ bootstrap, host: '127.0.0.1', seed: opts.seed })
 
   let closed = false
   const close = async (): Promise<void> => {
     untrack(close)
     if (closed) return
     closed = true
-    await rpc.destroy({ force: true })
-    await dht.destroy({ force: true })
+    await client.close()
   }
   track(close)
 
+  const requestRaw = async (publicKeyHex: string, method: string, raw: Buffer, timeoutMs = 10000): Promise<string> =>
+    await client.requestRaw(publicKeyHex, method, raw, timeoutMs)
+
   return {
-    publicKey: keyPair.publicKey.toString('hex'),
+    publicKey: client.publicKey,
     requestRaw,
-    request: async (publicKeyHex, method, data = {}, timeoutMs = 10000) => {
-      const text = await requestRaw(publicKeyHex, method, Buffer.from(JSON.stringify(data)), timeoutMs)
-      return JSON.parse(text) as unknown
-    },
+    request: async (publicKeyHex, method, data = {}, timeoutMs = 10000) =>
+      parseReply(await requestRaw(publicKeyHex, method, encodeRequest(data), timeoutMs)),
     close
   }
 }
 
 /** `"[HRPC_ERR]=ERR_X"` → `'ERR_X'`; anything else → null. */
-export function rpcErrorCode (reply: unknown): string | null {
-  return typeof reply === 'string' && reply.startsWith('[HRPC_ERR]=') ? reply.slice('[HRPC_ERR]='.length) : null
-}
+export const rpcErrorCode = errorCodeOfReply
 
 // ---------------------------------------------------------------------------------------------
 // Spawned workers

@@ -1,6 +1,7 @@
 import HyperDHT, { type DHTNodeAddress } from 'hyperdht'
 import RPC, { type Server } from '@hyperswarm/rpc'
 import type { Facility } from './facility'
+import { RpcClient } from '../tpl/rpc/client'
 import type { Logger } from '../tpl/types'
 
 export interface NetConfig {
@@ -39,6 +40,7 @@ export class NetFacility implements Facility {
   private dht: HyperDHT | null = null
   private rpc: RPC | null = null
   private server: Server | null = null
+  private client: RpcClient | null = null
   private readonly full: Set<string> | null
   private readonly readOnly: Set<string>
 
@@ -60,6 +62,8 @@ export class NetFacility implements Facility {
       port: dhtOpts.port
     })
     await this.dht.ready()
+    // outgoing calls go out under the DHT key pair (rpcClientKey); close() leaves this dht alone
+    this.client = new RpcClient({ dht: this.dht })
     this.rpc = new RPC({ dht: this.dht, keyPair: HyperDHT.keyPair(await this.seeds.rpc()) })
     this.server = this.rpc.createServer({
       firewall: (remotePublicKey: Buffer) => this.accessOf(remotePublicKey) === null
@@ -93,21 +97,23 @@ export class NetFacility implements Facility {
     return this.dht.defaultKeyPair.publicKey
   }
 
-  /** Outgoing JSON request to another RPC server (e.g. the DHCP service). */
+  /**
+   * Outgoing JSON request to another RPC server (e.g. the DHCP service); an `[HRPC_ERR]=` reply
+   * rejects with `RpcReplyError` (its `code` is the remote code).
+   */
   async request (publicKey: Buffer, method: string, payload: unknown, timeoutMs = 10000): Promise<unknown> {
-    if (!this.rpc) throw new Error('ERR_NET_NOT_STARTED')
-    const reply = await this.rpc.request(publicKey, method, Buffer.from(JSON.stringify(payload)), { timeout: timeoutMs })
-    const value: unknown = JSON.parse(reply.toString())
-    if (typeof value === 'string' && value.startsWith('[HRPC_ERR]=')) throw new Error(value.slice('[HRPC_ERR]='.length))
-    return value
+    if (!this.client) throw new Error('ERR_NET_NOT_STARTED')
+    return await this.client.request(publicKey, method, payload, { timeoutMs })
   }
 
   async stop (): Promise<void> {
-    const { server, rpc, dht } = this
+    const { server, client, rpc, dht } = this
     this.server = null
+    this.client = null
     this.rpc = null
     this.dht = null
     if (server) await server.close()
+    if (client) await client.close()
     if (rpc) await rpc.destroy()
     if (dht) await dht.destroy()
   }

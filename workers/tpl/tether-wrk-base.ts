@@ -8,9 +8,9 @@ import { NetFacility, type NetConfig } from '../facs/net'
 import { IntervalFacility } from '../facs/interval'
 import { SchedulerFacility } from '../facs/scheduler'
 import { z } from 'zod'
+import { decodeRequest, encodeError, encodeResult } from './rpc/codec'
 import { defineMethod, kindOf, parseParams, type RpcKind, type RpcMethod } from './rpc/method'
 
-export const HRPC_ERR = '[HRPC_ERR]='
 
 /**
  * Second layer: the facilities every MiningOS worker has (logger, store, net, interval,
@@ -103,9 +103,9 @@ export class TetherWrkBase extends WrkBase {
   private async dispatch (method: string, decl: RpcMethod, payload: Buffer, caller: Buffer | null): Promise<Buffer> {
     let req: unknown
     try {
-      req = payload.length === 0 ? {} : JSON.parse(payload.toString())
+      req = decodeRequest(payload)
     } catch {
-      return reply(`${HRPC_ERR}ERR_FACS_NET_DATA_FORMAT`)
+      return encodeError('ERR_FACS_NET_DATA_FORMAT')
     }
     const callerKey = caller ? caller.toString('hex') : null
     let kind: RpcKind = 'write'
@@ -116,13 +116,13 @@ export class TetherWrkBase extends WrkBase {
       if (kind === 'write' && this.net.accessOf(caller) !== 'full') throw new WrkError('ERR_PERMISSION_DENIED')
       const res = await decl.handler(parseParams(decl, req))
       if (kind === 'write') this.audit(method, req, callerKey, 'ok')
-      return reply(res === undefined ? null : res)
+      return encodeResult(res)
     } catch (err) {
       const code = errorCode(err)
       if (kind === 'write') this.audit(method, req, callerKey, code)
       if (code === 'ERR_INTERNAL') this.logger.error({ err, method }, 'rpc method failed')
       else this.logger.debug({ method, code }, 'rpc method refused')
-      return reply(`${HRPC_ERR}${code}`)
+      return encodeError(code)
     }
   }
 
@@ -158,8 +158,4 @@ export function assertPlainJson (value: unknown, depth = 0): void {
     if (FORBIDDEN_KEYS.has(key)) throw new WrkError('ERR_PARAMS_INVALID', `key ${key} is not allowed`)
     assertPlainJson((value as Record<string, unknown>)[key], depth + 1)
   }
-}
-
-function reply (value: unknown): Buffer {
-  return Buffer.from(JSON.stringify(value))
 }

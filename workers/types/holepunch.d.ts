@@ -16,6 +16,7 @@ declare module 'hyperdht' {
     constructor (opts?: DHTOptions)
     static keyPair (seed?: Buffer): KeyPair
     readonly defaultKeyPair: KeyPair
+    readonly destroyed: boolean
     ready (): Promise<void>
     fullyBootstrapped (): Promise<void>
     address (): { host: string, port: number }
@@ -51,6 +52,19 @@ declare module '@hyperswarm/rpc' {
     respond (method: string, options: object, handler: (request: Buffer | null, rpc: RPCConnection) => Promise<Buffer> | Buffer): this
     close (): Promise<void>
   }
+  /**
+   * One connection to a server (`rpc.connect(key)`): emits 'open' once the protomux RPC channel
+   * is open, 'close' when it closes (also when the connect fails) and 'destroy' after that.
+   */
+  export class Client extends EventEmitter {
+    /** True before the channel exists and after it closed. */
+    readonly closed: boolean
+    /** The encrypted stream (null before the channel exists); emits 'error' on a failed connect. */
+    readonly stream: (EventEmitter & { remotePublicKey?: Buffer }) | null
+    /** An empty reply body comes back as null. */
+    request (method: string, value: Buffer, opts?: { timeout?: number }): Promise<Buffer | null>
+    destroy (err?: Error): void
+  }
   export interface RPCOptions {
     dht?: HyperDHT
     keyPair?: KeyPair
@@ -63,7 +77,7 @@ declare module '@hyperswarm/rpc' {
     readonly dht: HyperDHT
     readonly defaultKeyPair: KeyPair
     createServer (opts?: ServerOptions): Server
-    request (publicKey: Buffer, method: string, value: Buffer, opts?: { timeout?: number }): Promise<Buffer>
+    connect (publicKey: Buffer): Client
     destroy (opts?: { force?: boolean }): Promise<void>
   }
 }

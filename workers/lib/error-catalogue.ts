@@ -1,0 +1,23 @@
+/** The MicroBT layer's error codes (device, authentication, Modbus transport, register plan), and the whole catalogue. */
+import { TPL_ERRORS, type ErrorCatalogue } from '../tpl/error-catalogue'
+
+export const MBT_ERRORS: ErrorCatalogue = {
+  ERR_AUTH_FAILED: 'the controller refused the credentials',
+  ERR_AUTH_CHALLENGE_INVALID: 'the controller sent an unusable authentication challenge',
+  ERR_REGISTER_BYTES_INVALID: 'a register value cannot be encoded (programming error)',
+  ERR_REGISTER_VALUE_INVALID: 'a register value is out of range (programming error)',
+  ERR_CDU_NO_DATA: 'the cooling controller answered no data',
+  ERR_CONTAINER_VENDOR_INVALID: 'unknown vendor',
+  ERR_PLAN_INVALID_ARGS: 'invalid read plan settings (programming error)',
+  ERR_MODBUS_TIMEOUT: 'no Modbus reply within the request timeout',
+  ERR_MODBUS_NOT_CONNECTED: 'the Modbus connection could not be made',
+  ERR_MODBUS_CONNECTION_CLOSED: 'the Modbus connection closed while a request was in flight',
+  ERR_MODBUS_CONNECTION_CHANGED: 'the connection changed between authentication and the write',
+  ERR_MODBUS_CLOSED: 'the Modbus client was closed',
+  ERR_MODBUS_MALFORMED_REPLY: 'a Modbus reply that does not fit its request',
+  ERR_MODBUS_INVALID_ARGS: 'invalid Modbus request arguments (programming error)',
+  'ERR_MODBUS_EXCEPTION_<hex>': 'the device answered a Modbus exception (02 illegal address, 04 device failure, 0A/0B gateway)'
+}
+
+/** Every code the worker can answer or log, with its meaning. */
+export const ERROR_CATALOGUE: ErrorCatalogue = { ...TPL_ERRORS, ...MBT_ERRORS }
