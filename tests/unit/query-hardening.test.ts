@@ -21,7 +21,7 @@ function thrown (fn: () => unknown): WrkError {
     fn()
   } catch (err) {
     if (err instanceof WrkError) return err
-    throw new Error(`not a WrkError: ${String(err)}`)
+    throw new Error(`not a WrkError: ${String(err)}`, { cause: err })
   }
   throw new Error('expected a WrkError')
 }
