@@ -3,6 +3,7 @@ import { chmod, mkdir, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import Corestore from 'corestore'
 import Hyperbee from 'hyperbee'
+import Rache from 'rache'
 import type { Facility } from './facility'
 import { WrkError } from '../tpl/errors'
 
@@ -23,6 +24,12 @@ export function assertStorable (value: unknown, what: string): void {
   const bytes = Buffer.byteLength(JSON.stringify(value) ?? '')
   if (bytes > MAX_STORED_VALUE_BYTES) throw new WrkError('ERR_VALUE_TOO_LARGE', `${what} is ${bytes} bytes; at most ${MAX_STORED_VALUE_BYTES} can be stored`)
 }
+
+/**
+ * Decoded blocks kept in memory, shared by every core of the store (a bound on the whole cache,
+ * not per core: Hyperbee's default is 65 536 entries for each bee).
+ */
+export const STORE_CACHE_ENTRIES = 2048
 
 /** Makes `dir` and everything below it private to the owner (stores created before this rule). */
 async function restrictTree (dir: string): Promise<void> {
@@ -55,7 +62,7 @@ export class StoreFacility implements Facility {
     await mkdir(this.dir, { recursive: true, mode: STORE_DIR_MODE })
     await chmod(path.dirname(this.dir), STORE_DIR_MODE)
     await restrictTree(this.dir)
-    const store = new Corestore(this.dir)
+    const store = new Corestore(this.dir, { globalCache: new Rache({ maxSize: STORE_CACHE_ENTRIES }) })
     try {
       await store.ready()
     } catch (err) {

@@ -3,6 +3,10 @@ import { WrkContainerRack } from '../tpl/container/rack.container.wrk'
 import type { WorkerContext } from '../tpl/wrk-base'
 import type { JsonMap, ThingRecord, ThingState } from '../tpl/thing/types'
 import { WrkError } from '../tpl/errors'
+import type { AlertSpec } from '../tpl/thing/alerts'
+import type { StatSpec } from '../tpl/thing/stats'
+import { MBT_ALERT_SPECS } from './alerts'
+import { MBT_STAT_SPEC } from './stats'
 import { MicroBTContainer, type MicroBTContainerOptions } from './container'
 import { MAX_READ_REGISTERS } from './modbus/frame'
 
@@ -64,6 +68,14 @@ export class WrkContainerRackMbt extends WrkContainerRack {
 
   override controllerErrors (): readonly string[] {
     return [...super.controllerErrors(), ...MBT_CONTROLLER_ERRORS]
+  }
+
+  override alertSpecs (): readonly AlertSpec[] {
+    return MBT_ALERT_SPECS
+  }
+
+  override statSpec (): StatSpec | null {
+    return MBT_STAT_SPEC
   }
 
   override selectThingInfo (record: ThingRecord): JsonMap {

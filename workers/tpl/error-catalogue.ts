@@ -55,7 +55,8 @@ export const TPL_ERRORS: ErrorCatalogue = {
   ERR_FIELDS_INVALID: 'a projection that is not field inclusion/exclusion',
   ERR_INVALID_REQUEST_TYPE: 'getThingConf requestType is not nextAvailableCode',
   ERR_ENTRIES_INVALID: 'saveWrkSettings entries is not a non-empty object',
-  // logs
+  // logs and history
+  ERR_INFO_HISTORY_LOG_TYPE_INVALID: 'getHistoricalLogs logType is missing or not alerts/info',
   ERR_LOG_KEY_NOTFOUND: 'tailLog key is not thing-5m or stat-<tf>',
   ERR_LOG_TAG_INVALID: 'tailLog tag is missing or too long',
   ERR_LOG_NOTFOUND: 'no such log, or offset beyond the readable generations',

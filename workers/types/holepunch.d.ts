@@ -102,7 +102,7 @@ declare module 'hypercore' {
 declare module 'corestore' {
   import Hypercore from 'hypercore'
   export default class Corestore {
-    constructor (storage: string, opts?: { readOnly?: boolean })
+    constructor (storage: string, opts?: { readOnly?: boolean, globalCache?: unknown })
     get (opts: { name: string } | { key: Buffer } | Buffer): Hypercore
     namespace (name: string): Corestore
     replicate (isInitiator: boolean | object, opts?: object): NodeJS.ReadWriteStream
@@ -136,5 +136,13 @@ declare module 'hyperbee' {
     createReadStream (range?: RangeOpts): AsyncIterable<BeeEntry<T>>
     sub (prefix: string, opts?: { keyEncoding?: string, valueEncoding?: string }): Hyperbee<T>
     close (): Promise<void>
+  }
+}
+
+declare module 'rache' {
+  /** A bounded cache; children made with `from(parent)` share the parent's bound. */
+  export default class Rache {
+    constructor (opts?: { maxSize?: number })
+    readonly globalSize: number
   }
 }

@@ -1,5 +1,8 @@
 import { WrkThingRack } from '../thing/rack.thing.wrk'
+import type { StatSpec } from '../thing/stats'
+import { THING_TIMEFRAMES, type Timeframe } from '../thing/stat-ticks'
 import { READ_METHODS, WRITE_METHODS } from './base-container'
+import { CONTAINER_STAT_SPEC } from './stats'
 
 /** What the container write actions answer for invalid arguments or unsupported actions. */
 const CONTAINER_ACTION_ERRORS = [
@@ -26,5 +29,18 @@ export class WrkContainerRack extends WrkThingRack {
 
   override controllerErrors (): readonly string[] {
     return CONTAINER_ACTION_ERRORS
+  }
+
+  override statSpec (): StatSpec | null {
+    return CONTAINER_STAT_SPEC
+  }
+
+  /** Containers add the real-time and short timeframes. */
+  override statTimeframes (): readonly Timeframe[] {
+    return [['rtd', '*/30 * * * * *'], ['20s', '*/20 * * * * *'], ['1m', '0 */1 * * * *'], ...THING_TIMEFRAMES]
+  }
+
+  override writeActions (): ReadonlyArray<readonly [string, number]> {
+    return [...super.writeActions(), ['switchContainer', 1], ['switchSocket', 1], ['switchCoolingSystem', 1], ['setCoolingFanThreshold', 1]]
   }
 }

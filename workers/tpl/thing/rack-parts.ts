@@ -4,6 +4,7 @@
  * rack implements it; state is read at call time (the registry and logs exist once started).
  */
 import type { Logger } from '../types'
+import type { AlertBook } from './alert-book'
 import type { ThingRegistry } from './registry'
 import type { TimeLogs } from './time-log'
 import type { ThingConf } from './thing-conf'
@@ -28,14 +29,13 @@ export interface RackHooks {
   /** Creates `state.ctrl` from the record; leaves it null when the thing cannot be connected. */
   connectThing: (state: ThingState) => Promise<void>
   collectThingSnap: (state: ThingState) => Promise<Snap>
-  /** Alerts of a snapshot; null for a thing type without alerts. */
-  evaluateAlerts: (state: ThingState, snap: Snap | null) => unknown[] | null
   /** Called before a thing is deleted (e.g. to release a DHCP address). */
   forgetThingHook: (state: ThingState) => Promise<void>
 }
 
 export interface RackParts {
   readonly hooks: RackHooks
+  readonly alerts: AlertBook
   readonly rackId: string
   readonly thingConf: ThingConf
   readonly registry: ThingRegistry

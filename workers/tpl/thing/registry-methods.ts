@@ -136,8 +136,9 @@ export class RegistryMethods {
       await this.controllers.disconnect(state)
       await hooks.forgetThingHook(state)
       await registry.remove(state.record.id)
-      // Its history stays on disk; what it held open is released.
+      // Its history stays on disk; what it held open is released, its active alerts dropped.
       await logs.close(thingLogKey(state.record.id))
+      await this.rack.alerts.forget(state.record.id)
     })))
     const failed = results.find((r) => r.status === 'rejected')
     if (failed) throw failed.reason

@@ -47,7 +47,11 @@ export class SnapshotLoop {
     try {
       const latest = await this.rack.logs.latest(thingLogKey(state.record.id)) as StoredSnap | null
       if (!latest) return
-      state.last = { snap: latest.snap ?? null, err: latest.err ?? null, ts: latest.ts, alerts: this.rack.hooks.evaluateAlerts(state, latest.snap ?? null) }
+      // alert identities come from the active alerts the book restored
+      const snap = latest.snap ?? null
+      const err = latest.err ?? null
+      state.last = { ...state.last, snap, err, ts: latest.ts }
+      state.last.alerts = this.rack.alerts.evaluate(state, snap, err)
       state.lastStoredTs = latest.ts ?? 0
     } catch (err) {
       this.rack.logger.warn({ err, thingId: state.record.id }, 'could not restore last snapshot')
@@ -104,7 +108,10 @@ export class SnapshotLoop {
         return
       }
       debug('snapshot %s %s in %d ms', state.record.id, err ?? 'ok', Date.now() - ts)
-      state.last = { snap, alerts: rack.hooks.evaluateAlerts(state, snap), err, ts }
+      const prevAlerts = state.last.alerts
+      const alerts = rack.alerts.evaluate(state, snap, err)
+      state.last = { snap, alerts, err, ts }
+      await rack.alerts.record(state, prevAlerts, alerts)
       if (ts - state.lastStoredTs >= rack.thingConf.storeSnapItvMs) {
         state.lastStoredTs = ts
         await rack.logs.append(thingLogKey(state.record.id), ts, { ts, err, snap })

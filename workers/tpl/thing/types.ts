@@ -1,3 +1,5 @@
+import type { Alert } from './alerts'
+
 export type ThingId = string
 export type JsonMap = Record<string, unknown>
 
@@ -25,7 +27,7 @@ export interface Snap { success: boolean, stats?: unknown }
 
 export interface ThingLast {
   snap?: Snap | null
-  alerts?: unknown[] | null
+  alerts?: Alert[] | null
   err?: string | null
   ts?: number
 }

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest'
+import { ALERT_NO_SNAPSHOT, ALERT_UNKNOWN, evaluateAlerts, sameAlertSet, startedAlerts, type Alert, type AlertConf, type AlertInput } from '../../workers/tpl/thing/alerts'
+import { MBT_ALERT_SPECS } from '../../workers/lib/alerts'
+import type { Snap } from '../../workers/tpl/thing/types'
+
+const CONF: AlertConf = {
+  circulating_pump_fault: { description: 'Circulating pump fault', severity: 'critical' },
+  fan_fault: { description: 'Fan fault', severity: 'high' },
+  water_min_inlet_temp_warn: { description: 'inlet too cold', severity: 'warning', params: { temp: 10 } },
+  water_max_inlet_temp_warn: { description: 'inlet too warm', severity: 'warning', params: { temp: 45 } },
+  error_snap: { description: 'No snapshot could be read', severity: 'high' }
+}
+
+function snap (rawErrors: string[], t2?: number): Snap {
+  return { success: true, raw_errors: rawErrors.map((name) => ({ name })), stats: { status: 'running', container_specific: { cdu: t2 === undefined ? {} : { unit_inlet_temp_t2: t2 } } } } as Snap
+}
+
+function run (over: Partial<AlertInput>): Alert[] {
+  return evaluateAlerts({ snap: snap([], 20), err: null, info: {}, conf: CONF, specs: MBT_ALERT_SPECS, prev: null, now: 1000, ...over })
+}
+
+describe('alert engine', () => {
+  it('a raw error becomes an alert with the configured description and severity', () => {
+    const [a, ...rest] = run({ snap: snap(['circulating_pump_fault'], 20) })
+    expect(rest).toEqual([])
+    expect(a).toMatchObject({ name: 'circulating_pump_fault', code: 'circulating_pump_fault', description: 'Circulating pump fault', severity: 'critical', createdAt: 1000 })
+    expect(a.uuid).toMatch(/^[0-9a-f-]{36}$/)
+  })
+
+  it('a raw error without configuration → unknown_error, high, naming the raw error in message', () => {
+    expect(run({ snap: snap(['mystery_bit'], 20) })).toEqual([expect.objectContaining({ name: ALERT_UNKNOWN, severity: 'high', message: 'mystery_bit' })])
+  })
+
+  it('inlet temperature thresholds: below min and above max fire, equal to a limit does not', () => {
+    const names = (t2: number): string[] => run({ snap: snap([], t2) }).map((a) => a.name)
+    expect(names(9.99)).toEqual(['water_min_inlet_temp_warn'])
+    expect(names(10)).toEqual([])
+    expect(names(45)).toEqual([])
+    expect(names(45.01)).toEqual(['water_max_inlet_temp_warn'])
+    expect(run({ snap: snap([], 50) })[0]).toMatchObject({ severity: 'warning', description: 'inlet too warm' })
+    // no reading: no threshold alert
+    expect(run({ snap: snap([]) })).toEqual([])
+  })
+
+  it('a threshold not configured is skipped; one that throws becomes a medium alert naming the failure', () => {
+    const { water_min_inlet_temp_warn: _min, ...withoutMin } = CONF
+    expect(run({ conf: withoutMin, snap: snap([], 1) })).toEqual([])
+    const broken: AlertConf = { ...CONF, water_max_inlet_temp_warn: { description: 'x', severity: 'warning', params: {} } }
+    const [a] = run({ conf: broken, snap: snap([], 20) })
+    expect(a).toMatchObject({ name: 'water_max_inlet_temp_warn', severity: 'medium' })
+    expect(a.message).toMatch(/params\.temp/)
+  })
+
+  it('no snapshot or a failed one → error_snap with the collection error', () => {
+    expect(run({ snap: null, err: 'ERR_THING_NOT_CONNECTED' })).toEqual([expect.objectContaining({ name: ALERT_NO_SNAPSHOT, severity: 'high', message: 'ERR_THING_NOT_CONNECTED' })])
+    const failed = { success: false, stats: { status: 'offline' } } as Snap
+    expect(run({ snap: failed, err: 'ERR_MODBUS_TIMEOUT' }).map((a) => a.name)).toEqual([ALERT_NO_SNAPSHOT])
+  })
+
+  it('an alert that persists keeps uuid and createdAt; one that clears and returns is new', () => {
+    const first = run({ snap: snap(['fan_fault'], 20), now: 1000 })
+    const again = run({ snap: snap(['fan_fault', 'circulating_pump_fault'], 20), prev: first, now: 2000 })
+    const fan = again.find((a) => a.name === 'fan_fault')
+    expect(fan?.uuid).toBe(first[0].uuid)
+    expect(fan?.createdAt).toBe(1000)
+    expect(startedAlerts(first, again).map((a) => a.name)).toEqual(['circulating_pump_fault'])
+    const cleared = run({ snap: snap([], 20), prev: again, now: 3000 })
+    expect(cleared).toEqual([])
+    const back = run({ snap: snap(['fan_fault'], 20), prev: cleared, now: 4000 })
+    expect(back[0].uuid).not.toBe(first[0].uuid)
+    expect(back[0].createdAt).toBe(4000)
+  })
+
+  it('one raw error reported by two bits is one alert', () => {
+    expect(run({ snap: snap(['fan_fault', 'fan_fault'], 20) })).toHaveLength(1)
+  })
+
+  it('sameAlertSet compares by uuid', () => {
+    const a = run({ snap: snap(['fan_fault'], 20) })
+    expect(sameAlertSet(a, [...a])).toBe(true)
+    expect(sameAlertSet(a, [])).toBe(false)
+    expect(sameAlertSet(null, [])).toBe(true)
+  })
+})

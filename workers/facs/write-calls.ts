@@ -1,0 +1,62 @@
+/**
+ * Write-call approvals (MiningOS `getWriteCalls`): which things a control action would touch
+ * and how many votes it needs. Every target is validated first (`validateWriteAction`, without
+ * touching a device); one invalid target fails the whole call with its error.
+ */
+import type { Facility } from './facility'
+
+export interface WriteCall { id: string, tags: string[] }
+
+export interface WriteCallsRequest {
+  query?: Record<string, unknown>
+  action: string
+  params?: unknown[]
+  rackActionId?: string
+}
+
+/** What the facility needs of the rack. */
+export interface WriteCallTargets {
+  /** Things a query picks (the platform's `listThings {query, limit: 100000}`). */
+  select: (query: Record<string, unknown> | undefined) => WriteCall[]
+  /** Throws the action's validation error for thing `id`. */
+  validate: (id: string, action: string, params: unknown[]) => Promise<unknown>
+}
+
+/** Targets validated at once. */
+const VALIDATION_CONCURRENCY = 5
+
+export class WriteCallsFacility implements Facility {
+  readonly name = 'write-calls'
+  readonly priority = 60
+  private readonly allowed = new Map<string, number>()
+
+  constructor (private readonly targets: WriteCallTargets) {}
+
+  /** `[action, required votes]` pairs; an action not listed gets no calls. */
+  whitelist (actions: ReadonlyArray<readonly [string, number]>): void {
+    for (const [action, votes] of actions) this.allowed.set(action, votes)
+  }
+
+  get whitelisted (): ReadonlyMap<string, number> {
+    return this.allowed
+  }
+
+  async getWriteCalls (req: WriteCallsRequest): Promise<{ reqVotes: number, calls: WriteCall[] }> {
+    const votes = this.allowed.get(req.action)
+    if (votes === undefined) return { reqVotes: 1, calls: [] }
+    if (req.rackActionId !== undefined) return { reqVotes: votes, calls: [{ id: req.rackActionId, tags: [] }] }
+    const things = this.targets.select(req.query)
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < things.length) {
+        const thing = things[next++]
+        await this.targets.validate(thing.id, req.action, req.params ?? [])
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(VALIDATION_CONCURRENCY, things.length) }, worker))
+    return { reqVotes: votes, calls: things.map(({ id, tags }) => ({ id, tags })) }
+  }
+
+  async start (): Promise<void> {}
+  async stop (): Promise<void> {}
+}

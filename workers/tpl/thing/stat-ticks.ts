@@ -1,0 +1,71 @@
+/**
+ * Stats ticks (worker.md §8): on each timeframe's cron tick the things are grouped by tag
+ * (`id-`/`code-` tags skipped), aggregated with the rack's stat spec and written to
+ * `stat-<tf>-<tag>` with `ts` = the tick time floored to the second; `rtd` is one overwritten
+ * record without `ts`. A tick never overlaps the previous tick of its timeframe.
+ */
+import type { RackParts } from './rack-parts'
+import { aggregate, type StatEntry, type StatSpec } from './stats'
+import type { ThingState } from './types'
+
+/** `[name, cron]`, seconds field first, UTC. */
+export type Timeframe = readonly [name: string, cron: string]
+
+/** The thing template's timeframes; the container template adds `1m`, `20s` and `rtd`. */
+export const THING_TIMEFRAMES: readonly Timeframe[] = [
+  ['5m', '0 */5 * * * *'],
+  ['30m', '0 */30 * * * *'],
+  ['3h', '0 0 */3 * * *'],
+  ['1D', '0 0 0 * * *']
+]
+
+export const RTD = 'rtd'
+/** The key of the single record of a `stat-rtd-<tag>` log. */
+export const RTD_ENTRY_KEY = 'stat-rtd'
+const SKIP_TAG_PREFIXES = ['id-', 'code-']
+
+/** Timeframes with `extra` added; an extra one with a known name replaces its cron. */
+export function mergeTimeframes (base: readonly Timeframe[], extra: readonly Timeframe[]): Timeframe[] {
+  const out = new Map(base.map(([name, cron]) => [name, cron]))
+  for (const [name, cron] of extra) out.set(name, cron)
+  return [...out].map(([name, cron]) => [name, cron] as const)
+}
+
+/** Things per tag, in registry order. */
+export function thingsByTag (things: readonly ThingState[]): Map<string, ThingState[]> {
+  const out = new Map<string, ThingState[]>()
+  for (const state of things) {
+    for (const tag of state.record.tags) {
+      if (SKIP_TAG_PREFIXES.some((p) => tag.startsWith(p))) continue
+      let list = out.get(tag)
+      if (!list) out.set(tag, list = [])
+      list.push(state)
+    }
+  }
+  return out
+}
+
+export class StatTicks {
+  constructor (private readonly rack: RackParts, private readonly spec: () => StatSpec | null) {}
+
+  /** Aggregates of every tag at this moment (what a tick writes). */
+  snapshot (): Map<string, Record<string, unknown>> {
+    const spec = this.spec()
+    const out = new Map<string, Record<string, unknown>>()
+    if (!spec) return out
+    for (const [tag, things] of thingsByTag(this.rack.registry.all())) {
+      const entries: StatEntry[] = things.map((s) => ({ last: s.last as Record<string, unknown>, info: s.record.info }))
+      out.set(tag, aggregate(spec, entries))
+    }
+    return out
+  }
+
+  /** One tick of timeframe `tf` fired at `tick`. */
+  async build (tf: string, tick: Date): Promise<void> {
+    const ts = Math.floor(tick.getTime() / 1000) * 1000
+    for (const [tag, acc] of this.snapshot()) {
+      if (tf === RTD) await this.rack.logs.put(`stat-${RTD}-${tag}`, RTD_ENTRY_KEY, acc)
+      else await this.rack.logs.append(`stat-${tf}-${tag}`, ts, { ts, ...acc })
+    }
+  }
+}
