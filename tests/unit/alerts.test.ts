@@ -82,3 +82,17 @@ describe('alert engine', () => {
     expect(sameAlertSet(null, [])).toBe(true)
   })
 })
+
+describe('docs/alerts.md', () => {
+  it('lists every configured alert, and every error the registers can report is configured', async () => {
+    const { readFileSync } = await import('node:fs')
+    const { REPO_ROOT } = await import('../helpers')
+    const { SYSTEM_ERRORS, GENERAL_ERRORS } = await import('../../workers/lib/registers/errors')
+    const conf = (JSON.parse(readFileSync(`${REPO_ROOT}/config/base.thing.json.example`, 'utf8')) as { alerts: Record<string, Record<string, unknown>> }).alerts
+    const doc = readFileSync(`${REPO_ROOT}/docs/alerts.md`, 'utf8')
+    for (const type of ['container-mbt-kehua', 'container-mbt-wonderint']) {
+      for (const name of Object.keys(conf[type])) expect(doc, name).toContain(`| \`${name}\` |`)
+      for (const name of [...SYSTEM_ERRORS, ...GENERAL_ERRORS.map((g) => g.name), ...MBT_ALERT_SPECS.map((s) => s.name), ALERT_NO_SNAPSHOT]) expect(conf[type], `${type}: ${name}`).toHaveProperty([name])
+    }
+  })
+})

@@ -76,7 +76,10 @@ export function evaluateAlerts (input: AlertInput): Alert[] {
     for (const e of rawErrorsOf(snap)) {
       const c = conf[e.name]
       if (c) out.push(make(e.name, c.description ?? e.name, c.severity ?? 'high', now, e.message))
-      else out.push(make(ALERT_UNKNOWN, ALERT_UNKNOWN, 'high', now, e.message === undefined ? e.name : `${e.name}: ${e.message}`))
+      else {
+        const u = conf[ALERT_UNKNOWN]
+        out.push(make(ALERT_UNKNOWN, u?.description ?? ALERT_UNKNOWN, u?.severity ?? 'high', now, e.message === undefined ? e.name : `${e.name}: ${e.message}`))
+      }
     }
     for (const spec of input.specs) {
       const c = conf[spec.name]
