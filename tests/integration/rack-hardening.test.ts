@@ -301,19 +301,28 @@ describe('query guards', () => {
 })
 
 describe('thing codes', () => {
-  it('at most 9 digits: a 10-digit code is refused, a 9-digit one works and the next code stays well-formed', async () => {
+  it('a caller-given code has the rack prefix and 4 to 9 digits; the next code stays well-formed', async () => {
     await forgetAll()
-    expect(await rpc.error('registerThing', { id: 'c-1', code: 'X-1234567890', opts: {} })).toBe('ERR_THING_CODE_INVALID')
-    expect(await rpc.error('registerThing', { id: 'c-1', code: `X-${'9'.repeat(25)}`, opts: {} })).toBe('ERR_THING_CODE_INVALID')
+    for (const code of ['MBT-KEHUA-1234567890', `MBT-KEHUA-${'9'.repeat(25)}`, 'X-123456789', 'MBT-WONDERINT-0001', 'MBT-KEHUA-12', 'Z-999999999']) {
+      expect(await rpc.error('registerThing', { id: 'c-1', code, opts: {} }), code).toBe('ERR_THING_CODE_INVALID')
+    }
     expect(await rpc.count()).toBe(0)
-    expect(await rpc.call('registerThing', { id: 'c-1', code: 'X-123456789', opts: {} })).toBe(1)
-    expect(await rpc.error('updateThing', { id: 'c-1', code: 'X-1234567890' })).toBe('ERR_THING_CODE_INVALID')
+    expect(await rpc.call('registerThing', { id: 'c-1', code: 'MBT-KEHUA-123456789', opts: {} })).toBe(1)
+    expect(await rpc.error('updateThing', { id: 'c-1', code: 'MBT-KEHUA-1234567890' })).toBe('ERR_THING_CODE_INVALID')
+    expect(await rpc.error('updateThing', { id: 'c-1', code: 'X-0001' })).toBe('ERR_THING_CODE_INVALID')
     expect(await rpc.call('registerThing', { id: 'c-2', opts: {} })).toBe(1)
-    const code = (await rpc.thing('c-2')).code
-    expect(code).toMatch(/^MBT-KEHUA-\d+$/)
-    expect(code).toBe('MBT-KEHUA-123456790')
-    expect((await rpc.thing('c-1')).code).toBe('X-123456789')
+    expect((await rpc.thing('c-2')).code).toBe('MBT-KEHUA-123456790')
+    expect((await rpc.thing('c-1')).code).toBe('MBT-KEHUA-123456789')
     expect(await rpc.call('getThingConf', { requestType: 'nextAvailableCode' })).toBe('MBT-KEHUA-123456791')
+  })
+
+  it('auto-assignment is never blocked: with the highest number taken, the smallest free one', async () => {
+    await forgetAll()
+    expect(await rpc.call('registerThing', { id: 'c-max', code: 'MBT-KEHUA-999999999', opts: {} })).toBe(1)
+    expect(await rpc.call('registerThing', { id: 'c-next', opts: {} })).toBe(1)
+    expect((await rpc.thing('c-next')).code).toBe('MBT-KEHUA-0001')
+    expect(await rpc.call('registerThing', { id: 'c-next-2', opts: {} })).toBe(1)
+    expect((await rpc.thing('c-next-2')).code).toBe('MBT-KEHUA-0002')
   })
 })
 

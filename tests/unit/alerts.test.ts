@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
+import { REPO_ROOT } from '../helpers'
+import { GENERAL_ERRORS, SYSTEM_ERRORS } from '../../workers/lib/registers/errors'
 import { ALERT_NO_SNAPSHOT, ALERT_UNKNOWN, evaluateAlerts, sameAlertSet, startedAlerts, type Alert, type AlertConf, type AlertInput } from '../../workers/tpl/thing/alerts'
 import { MBT_ALERT_SPECS } from '../../workers/lib/alerts'
 import type { Snap } from '../../workers/tpl/thing/types'
@@ -84,10 +87,7 @@ describe('alert engine', () => {
 })
 
 describe('docs/alerts.md', () => {
-  it('lists every configured alert, and every error the registers can report is configured', async () => {
-    const { readFileSync } = await import('node:fs')
-    const { REPO_ROOT } = await import('../helpers')
-    const { SYSTEM_ERRORS, GENERAL_ERRORS } = await import('../../workers/lib/registers/errors')
+  it('lists every configured alert, and every error the registers can report is configured', () => {
     const conf = (JSON.parse(readFileSync(`${REPO_ROOT}/config/base.thing.json.example`, 'utf8')) as { alerts: Record<string, Record<string, unknown>> }).alerts
     const doc = readFileSync(`${REPO_ROOT}/docs/alerts.md`, 'utf8')
     for (const type of ['container-mbt-kehua', 'container-mbt-wonderint']) {

@@ -1,10 +1,11 @@
 /**
  * The query layer behind listThings / getThingsCount / forgetThings / applyThings / tailLog:
- * mingo match and projection with the code-evaluating operators refused, the natural
- * (number-aware) multi-key sort with missing values last, and paging.
+ * mingo match and projection with allow-listed operators only (the hostile corpus is in
+ * query-hardening.test.ts), the natural (number-aware) multi-key sort with missing values last,
+ * paging, and select (filter → sort → page → project).
  */
 import { describe, expect, it } from 'vitest'
-import { assertSafeQuery, getPath, match, naturalSort, page, project, type Doc } from '../../workers/tpl/thing/query'
+import { assertSafeQuery, getPath, match, mayBacktrack, naturalSort, page, project, select, type Doc } from '../../workers/tpl/thing/query'
 import { WrkError } from '../../workers/tpl/errors'
 
 function codeOf (fn: () => unknown): string | null {
@@ -84,6 +85,32 @@ describe('project', () => {
 
   it('refuses code-evaluating operators in a projection', () => {
     expect(codeOf(() => project(things, { x: { $function: { body: 'return 1', args: [], lang: 'js' } } }))).toBe('ERR_QUERY_INVALID')
+  })
+
+  it('refuses computing operators and expressions in a projection with ERR_FIELDS_INVALID', () => {
+    expect(codeOf(() => project(things, { x: { $range: [0, 1e9] } }))).toBe('ERR_FIELDS_INVALID')
+    expect(codeOf(() => project(things, { x: { $map: { input: '$tags', in: '$$this' } } }))).toBe('ERR_FIELDS_INVALID')
+    expect(codeOf(() => project(things, { x: '$id' }))).toBe('ERR_FIELDS_INVALID')
+    expect(codeOf(() => project(things, { tags: { $slice: 1 } }))).toBe('ERR_FIELDS_INVALID')
+  })
+})
+
+describe('select', () => {
+  it('filters, sorts on the unprojected documents, pages, then projects', () => {
+    // sorting by info.pos works although fields leave info out
+    expect(select(things, { query: { tags: 'grp-x' }, sort: { 'info.pos': 1 }, limit: 1, fields: { id: 1 } })).toEqual([{ id: 'c' }])
+    expect(select(things, { sort: { 'info.pos': -1 }, offset: 1, fields: { code: 1 } })).toEqual([{ code: 'MBT-KEHUA-0002' }, { code: 'MBT-KEHUA-0003' }])
+    expect(select(things, {})).toEqual(things)
+  })
+
+  it('refuses a bad query or fields whatever the page', () => {
+    expect(codeOf(() => select(things, { query: { id: { $regex: '.*.*x' } }, limit: 0 }))).toBe('ERR_QUERY_INVALID')
+    expect(codeOf(() => select([], { fields: { x: { $range: [0, 1e9] } } }))).toBe('ERR_FIELDS_INVALID')
+  })
+
+  it('mayBacktrack (kept for older callers) now also flags stacked quantifiers', () => {
+    expect(mayBacktrack(`${'.*'.repeat(10)}x`)).toBe(true)
+    expect(mayBacktrack('^MBT-KEHUA-00')).toBe(false)
   })
 })
 

@@ -365,15 +365,18 @@ function buildNfa (root: RegexNode): { states: NfaState[], start: number } {
 /**
  * Why a `$regex` pattern is refused, or null when it is safe to run on a backtracking engine.
  *
- * The rule: after the position automaton of the pattern is built, a *choice point* is a character
- * position after which two continuations could consume the same next character (overlapping
- * character sets, or the same position reachable two ways). A pattern is accepted when (besides the
- * start, whose choices are finite) it has **at most one choice point**; when that choice point lies
- * in a loop, at most one of its overlapping continuations may lead back to it, and the others must
- * lead to loop-free remainders. So `.*foo`, `bay-\d+`, `row-(a|ab)` pass, and `.*.*`, `\d*\d*`, `a*a*`,
- * `.+.+`, `(a+)+`, `(.*a){n}`, `(a|a)*`, `.*\d+x` are refused. Such a pattern tries at most
- * O(n·m) paths from each start offset of an n-character input (m = its length). Also refused:
- * back-references, lookarounds, repeats that can match the empty string (`(a*)*`), counts above 100.
+ * The rule: after the position automaton of the pattern is built, a *choice* is a set of
+ * continuations that could consume the same next character (overlapping character sets, case
+ * folded under `i`, or one position reachable two ways). A pattern is accepted when, besides the
+ * start (left once, so its choices are finite), it has **at most one choice** (the positions that
+ * face the same set of continuations count once: entering `.*` and staying in it is one choice);
+ * at most one of its continuations may lead back to it; and when it repeats, the others (the exits)
+ * must lead to loop-free remainders, or to remainders whose characters cannot match where an exit
+ * starts. So `.*foo`, `foo.*bar`, `bay-\d+`, `row-(a|ab)`, `^MBT.*-\d+$` pass, and `.*.*`, `\d*\d*`,
+ * `a*a*`, `.+.+`, `(a+)+`, `(.*a){n}`, `(a|a)*`, `.*\d+x` are refused. Such a pattern does O(n·m)
+ * work from each start offset of an n-character input (m = its length), O(n²·m) in all. Also
+ * refused: back-references, lookarounds, repeats that can match the empty string (`(a*)*`), counts
+ * above 100, more than 512 positions once counted repeats are unrolled.
  */
 export function regexRefusal (pattern: string, options = ''): string | null {
   if (pattern.length > MAX_REGEX_LENGTH) return `longer than ${MAX_REGEX_LENGTH} characters`

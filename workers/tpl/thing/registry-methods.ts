@@ -8,7 +8,7 @@ import { assertStorable } from '../../facs/store'
 import { WrkError, errorCode } from '../errors'
 import { defineMethod, type RpcMethod } from '../rpc/method'
 import type { ThingControllers } from './controllers'
-import { match, naturalSort, page, project, type Doc } from './query'
+import { match, select as selectDocs, type Doc } from './query'
 import type { RackParts } from './rack-parts'
 import { schemas, type Req } from './schemas'
 import { thingLogKey } from './snapshot-loop'
@@ -61,12 +61,9 @@ export class RegistryMethods {
     }
   }
 
-  /** Things matching a query, projected, sorted and paged. */
+  /** Things matching a query, sorted, paged, then projected (only the page is projected). */
   select (req: SelectRequest): Doc[] {
-    let docs: Doc[] = match(this.rack.registry.all().map((s) => this.thingDoc(s)), req.query)
-    docs = project(docs, req.fields)
-    docs = naturalSort(docs, req.sort)
-    return page(docs, { offset: req.offset ?? 0, limit: req.limit })
+    return selectDocs(this.rack.registry.all().map((s) => this.thingDoc(s)), req)
   }
 
   /** The things a query picks (each by its registry state). */
@@ -196,7 +193,7 @@ export class RegistryMethods {
       defineMethod({
         name: 'listThings',
         kind: 'read',
-        summary: 'Things matching a query, projected, sorted, paged (limit 100 by default); `status` adds `last`.',
+        summary: 'Things matching a query, sorted, paged (limit 100 by default), then projected; `status` adds `last`.',
         params: schemas.listThings,
         result: z.array(z.record(z.string(), z.unknown())),
         errors: ['ERR_QUERY_INVALID', 'ERR_FIELDS_INVALID'],

@@ -4,8 +4,9 @@ import { WrkError, errorCode } from '../errors'
 import { withTimeout } from './util'
 import type { ThingId, ThingRecord, ThingState, JsonMap } from './types'
 
-/** A code ends in `-<digits>`; at most 9 digits keep max + 1 exact. */
-const CODE_RE = /-\d{1,9}$/
+/** Digits of a code's number: padded to 4, at most 9 (so max + 1 stays exact and short). */
+const CODE_MIN_DIGITS = 4
+const CODE_MAX_NUMBER = 999_999_999
 
 /**
  * The registry of things: persisted in the `things` sub-database, loaded into memory at start.
@@ -84,23 +85,35 @@ export class ThingRegistry {
     return this.things.has(id)
   }
 
-  private maxCodeNumber (): number {
-    let max = 0
-    const codes = [...this.things.values()].map((s) => s.record.code).concat([...this.reservedCodes])
-    for (const code of codes) {
-      if (!code) continue
-      const n = parseInt(code.split('-').pop() ?? '', 10)
-      if (Number.isFinite(n) && n > max) max = n
-    }
-    return max
+  /** `<PREFIX>-<4 to 9 digits>`, e.g. `MBT-KEHUA-0001`. */
+  private get codePattern (): RegExp {
+    return new RegExp(`^${this.codePrefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-(\\d{${CODE_MIN_DIGITS},9})$`)
   }
 
+  /** The numbers of the codes in use (or being written) that follow this rack's pattern. */
+  private codeNumbers (): Set<number> {
+    const pattern = this.codePattern
+    const out = new Set<number>()
+    for (const code of [...[...this.things.values()].map((s) => s.record.code), ...this.reservedCodes]) {
+      const m = code ? pattern.exec(code) : null
+      if (m) out.add(Number(m[1]))
+    }
+    return out
+  }
+
+  /**
+   * max + 1 over this rack's codes (a forgotten thing's code comes back only if it was the
+   * highest); once the highest possible number is taken, the smallest free one.
+   */
   nextCode (): string {
-    return `${this.codePrefix}-${String(this.maxCodeNumber() + 1).padStart(4, '0')}`
+    const used = this.codeNumbers()
+    let n = Math.max(0, ...used) + 1
+    if (n > CODE_MAX_NUMBER) for (n = 1; used.has(n); n++);
+    return `${this.codePrefix}-${String(n).padStart(CODE_MIN_DIGITS, '0')}`
   }
 
   assertCodeFree (code: string, exceptId?: ThingId): void {
-    if (!CODE_RE.test(code)) throw new WrkError('ERR_THING_CODE_INVALID')
+    if (!this.codePattern.test(code)) throw new WrkError('ERR_THING_CODE_INVALID', `a code is ${this.codePrefix}-<${CODE_MIN_DIGITS} to 9 digits>`)
     if (this.reservedCodes.has(code)) throw new WrkError('ERR_THING_WITH_CODE_ALREADY_EXISTS')
     for (const s of this.things.values()) {
       if (s.record.code === code && s.record.id !== exceptId) throw new WrkError('ERR_THING_WITH_CODE_ALREADY_EXISTS')
