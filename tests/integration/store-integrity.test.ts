@@ -164,13 +164,24 @@ describe('failing and stuck store writes', () => {
 
   it('an entry too large for a store block is refused up front: nothing written', async () => {
     const before = await worker.logs.read(HISTORY, 0, { start: 0 })
-    const big = 'x'.repeat(1024 * 1024 + 1)
-    expect(await codeOf('updateThing', { id: 'a', info: { blob: big } })).toBe('ERR_VALUE_TOO_LARGE')
-    expect(await codeOf('saveThingComment', { thingId: 'a', comment: 'ok', user: 'u' })).toBeNull()
-    expect(await codeOf('registerThing', { id: 'huge', opts: {}, info: { blob: big } })).toBe('ERR_VALUE_TOO_LARGE')
+    // the request bounds come first: info over 64 KiB never reaches the store
+    const big = 'x'.repeat(48 * 1024)
+    expect(await codeOf('updateThing', { id: 'a', info: { blob: big, blob2: big } })).toBe('ERR_THING_INFO_INVALID')
+    expect(await codeOf('registerThing', { id: 'huge', opts: {}, info: { blob: 'x'.repeat(1024 * 1024) } })).toBe('ERR_PARAMS_INVALID')
     expect(worker.registry.has('huge')).toBe(false)
+    // a record that grows past 1 MiB (comments of 10 000 characters) is refused before it is written
+    await worker.callRpc('registerThing', { id: 'talky', opts: {}, info: { v: 0 } })
+    const comment = 'c'.repeat(10_000)
+    let refused: string | null = null
+    for (let i = 0; i < 120 && refused === null; i++) refused = await codeOf('saveThingComment', { thingId: 'talky', comment, user: 'u' })
+    expect(refused).toBe('ERR_VALUE_TOO_LARGE')
+    const comments = worker.registry.get('talky').record.comments.length
+    expect(comments).toBeGreaterThan(90)
+    expect(await codeOf('saveThingComment', { thingId: 'talky', comment, user: 'u' })).toBe('ERR_VALUE_TOO_LARGE')
+    expect(worker.registry.get('talky').record.comments.length).toBe(comments)
     expect(infoOf(worker, 'a').blob).toBeUndefined()
     expect(await worker.logs.read(HISTORY, 0, { start: 0 })).toEqual(before)
+    await worker.callRpc('forgetThings', { query: { id: 'talky' } })
   })
 
   it('a stuck history write releases the thing with ERR_STORE_TIMEOUT; other things and later calls proceed', async () => {

@@ -6,7 +6,7 @@
  */
 import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { assertPlainJson } from '../../workers/tpl/tether-wrk-base'
+import { assertPlainJson } from '../../workers/tpl/rpc/limits'
 import { assertSafeQuery, match, project } from '../../workers/tpl/thing/query'
 import { KeyedLock, groupByRange } from '../../workers/tpl/thing/util'
 import { WrkError } from '../../workers/tpl/errors'

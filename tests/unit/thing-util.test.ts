@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { groupByRange, mapLimit, rangeMs, withTimeout } from '../../workers/tpl/thing/util'
 import { WrkError } from '../../workers/tpl/errors'
+import { isHostOrIp } from '../../workers/tpl/thing/address'
 
 afterEach(() => {
   vi.useRealTimers()
@@ -168,5 +169,12 @@ describe('rangeMs / groupByRange', () => {
     expect(out[0].count).toBe(3)
     expect((out[0].snap as { stats: { power_w: number } }).stats.power_w).toBe(15)
     expect(groupByRange([], '1m')).toEqual([])
+  })
+})
+
+describe('isHostOrIp', () => {
+  it('accepts IP literals and hostnames, refuses URLs, ports, whitespace, control characters', () => {
+    for (const ok of ['127.0.0.1', '10.0.0.21', '::1', 'fe80::1', 'container-1', 'bay-1.site.example', 'a.b.c.', 'x']) expect(isHostOrIp(ok), ok).toBe(true)
+    for (const bad of ['', 'http://10.0.0.1', '10.0.0.1:502', ' 10.0.0.1', '10.0.0.1 ', '10.0.0.1\n', '127.0.0.1\u0000evil', 'a..b', '-a', 'a-', '999.1.1.1', '1.2.3', 'a_b', 'x'.repeat(64), `${'a.'.repeat(127)}ab`]) expect(isHostOrIp(bad), JSON.stringify(bad)).toBe(false)
   })
 })

@@ -9,6 +9,8 @@ export interface NetConfig {
   allow?: string[]
   /** Hex public keys that may call read methods only. */
   allowReadOnly?: string[]
+  /** Largest request (JSON bytes) the RPC server accepts; default 1 MiB. */
+  maxRequestBytes?: number
   dhtOpts?: {
     bootstrap?: Array<DHTNodeAddress | string>
     host?: string

@@ -31,13 +31,29 @@ export function assertStorable (value: unknown, what: string): void {
  */
 export const STORE_CACHE_ENTRIES = 2048
 
+/** chmod that tolerates a file the storage engine removed meanwhile (compaction). */
+async function chmodIfThere (p: string, mode: number): Promise<void> {
+  try {
+    await chmod(p, mode)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+}
+
 /** Makes `dir` and everything below it private to the owner (stores created before this rule). */
 async function restrictTree (dir: string): Promise<void> {
-  await chmod(dir, STORE_DIR_MODE)
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
+  await chmodIfThere(dir, STORE_DIR_MODE)
+  let entries
+  try {
+    entries = await readdir(dir, { withFileTypes: true })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw err
+  }
+  for (const entry of entries) {
     const p = path.join(dir, entry.name)
     if (entry.isDirectory()) await restrictTree(p)
-    else if (entry.isFile()) await chmod(p, STORE_FILE_MODE)
+    else if (entry.isFile()) await chmodIfThere(p, STORE_FILE_MODE)
   }
 }
 

@@ -8,7 +8,9 @@ export type ErrorCatalogue = Readonly<Record<string, string>>
 export const TPL_ERRORS: ErrorCatalogue = {
   // RPC dispatch
   ERR_FACS_NET_DATA_FORMAT: 'the request is not JSON',
-  ERR_PARAMS_INVALID: 'the request is not an object where one is expected, has a prototype key, is nested too deeply, or a field fails its schema',
+  ERR_REQUEST_TOO_LARGE: 'the request is larger than r0.maxRequestBytes (default 1 MiB)',
+  ERR_SETTINGS_TOO_LARGE: 'all settings together would be over 1 MiB; nothing was saved',
+  ERR_PARAMS_INVALID: 'the request is not an object where one is expected, has a prototype key, is nested deeper than 32 levels, has a string over 64 KiB, an array over 10 000 entries or an object over 1000 keys, or a field fails its schema',
   ERR_PERMISSION_DENIED: 'a write method called with a read-only key',
   ERR_WRK_STOPPING: 'the worker is stopping',
   ERR_INTERNAL: 'an unexpected failure (logged with its stack)',
@@ -48,6 +50,7 @@ export const TPL_ERRORS: ErrorCatalogue = {
   ERR_THING_OFFLINE: 'the device has not answered (last.err of an offline snapshot)',
   ERR_OFFLINE: 'the device is offline',
   ERR_THING_SNAP_TIMEOUT: 'a snapshot took longer than collectSnapTimeoutMs',
+  ERR_THING_READ_TIMEOUT: 'a queryThing read did not complete within readBudgetMs (getSnap answers it as an error envelope)',
   ERR_THING_SNAP_FAILED: 'a snapshot failed unexpectedly',
   ERR_THING_COMMENT_NOTFOUND: 'no comment with that id or ts',
   ERR_COMMENT_ACCESS_DENIED: 'only the author may change a comment',

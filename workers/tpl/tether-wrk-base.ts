@@ -9,6 +9,7 @@ import { IntervalFacility } from '../facs/interval'
 import { SchedulerFacility } from '../facs/scheduler'
 import { z } from 'zod'
 import { decodeRequest, encodeError, encodeResult } from './rpc/codec'
+import { DEFAULT_MAX_REQUEST_BYTES, assertPlainJson } from './rpc/limits'
 import { defineMethod, kindOf, parseParams, type RpcKind, type RpcMethod } from './rpc/method'
 
 
@@ -23,6 +24,7 @@ export class TetherWrkBase extends WrkBase {
   interval!: IntervalFacility
   scheduler!: SchedulerFacility
   private readonly rpcMethods = new Map<string, RpcMethod>()
+  private maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES
   private rpcSealed = false
 
   constructor (ctx: WorkerContext) {
@@ -43,6 +45,11 @@ export class TetherWrkBase extends WrkBase {
     super.init()
     const common = this.loadConf('common', true)
     const netConf = (this.loadConf('facs/net.config').r0 ?? {}) as NetConfig
+    if (netConf.maxRequestBytes !== undefined) {
+      const max = netConf.maxRequestBytes
+      if (!Number.isInteger(max) || max < 1024) throw new WrkError('ERR_CONFIG_INVALID', 'config facs/net.config.json: r0.maxRequestBytes must be an integer ≥ 1024')
+      this.maxRequestBytes = max
+    }
     const logging = this.addFacility(new LoggingFacility({
       name: `${this.ctx.wtype}-${this.ctx.rack}`,
       debug: Boolean(common.debug) || Boolean(this.ctx.debug)
@@ -61,7 +68,7 @@ export class TetherWrkBase extends WrkBase {
     await super.onStart()
     this.rpcSealed = true
     for (const [method, decl] of this.rpcMethods) {
-      this.net.respond(method, (payload, caller) => this.dispatch(method, decl, payload, caller))
+      this.net.respond(method, (payload, caller) => this.dispatch(decl, payload, caller))
     }
     this.saveStatus({
       rpcPublicKey: this.net.rpcPublicKey.toString('hex'),
@@ -100,7 +107,18 @@ export class TetherWrkBase extends WrkBase {
     return await decl.handler(parseParams(decl, req))
   }
 
-  private async dispatch (method: string, decl: RpcMethod, payload: Buffer, caller: Buffer | null): Promise<Buffer> {
+  /**
+   * One request as the RPC server hands it over (payload bytes and the caller's key) → the
+   * reply bytes; what the transport calls, and what the fuzz tests call directly.
+   */
+  async serveRpc (method: string, payload: Buffer, caller: Buffer | null): Promise<Buffer> {
+    const decl = this.rpcMethods.get(method)
+    return decl ? await this.dispatch(decl, payload, caller) : encodeError('ERR_METHOD_INVALID')
+  }
+
+  private async dispatch (decl: RpcMethod, payload: Buffer, caller: Buffer | null): Promise<Buffer> {
+    const method = decl.name
+    if (payload.length > this.maxRequestBytes) return encodeError('ERR_REQUEST_TOO_LARGE')
     let req: unknown
     try {
       req = decodeRequest(payload)
@@ -137,25 +155,5 @@ export class TetherWrkBase extends WrkBase {
       user: typeof r.user === 'string' ? r.user : undefined,
       caller
     }, 'rpc write')
-  }
-}
-
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
-const MAX_DEPTH = 32
-
-/**
- * Requests are data: keys that reach object prototypes (`__proto__`, `constructor`,
- * `prototype`) and absurd nesting are refused before any layer sees them.
- */
-export function assertPlainJson (value: unknown, depth = 0): void {
-  if (value === null || typeof value !== 'object') return
-  if (depth > MAX_DEPTH) throw new WrkError('ERR_PARAMS_INVALID', 'request nested too deeply')
-  if (Array.isArray(value)) {
-    for (const v of value) assertPlainJson(v, depth + 1)
-    return
-  }
-  for (const key of Object.keys(value)) {
-    if (FORBIDDEN_KEYS.has(key)) throw new WrkError('ERR_PARAMS_INVALID', `key ${key} is not allowed`)
-    assertPlainJson((value as Record<string, unknown>)[key], depth + 1)
   }
 }

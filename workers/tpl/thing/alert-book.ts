@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import type { Bee } from '../../facs/store'
+import { capReply } from '../rpc/limits'
 import { defineMethod, type RpcMethod } from '../rpc/method'
 import { evaluateAlerts, sameAlertSet, startedAlerts, type Alert, type AlertConf, type AlertSpec } from './alerts'
 import { match, type Doc } from './query'
@@ -95,7 +96,8 @@ export class AlertBook {
       ? (entries as Array<Alert & { thingId: string }>).map(({ thingId, ...alert }) => ({ ...alert, thing: this.thingOf(thingId) }))
       : (entries as Array<{ ts: number, id: string, changes: JsonMap, user?: string }>).map(({ id, ...change }) => ({ ...change, thing: this.thingOf(id) }))
     docs = match(docs, req.query)
-    return docs.slice(offset, limit === undefined ? undefined : offset + limit)
+    // a page over MAX_REPLY_BYTES is cut at a whole entry: page on with offset
+    return capReply(docs.slice(offset, limit === undefined ? undefined : offset + limit))
   }
 
   declarations (): RpcMethod[] {

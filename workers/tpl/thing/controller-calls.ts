@@ -9,7 +9,7 @@ import { stripActionContext } from './action-context'
 import type { RackParts } from './rack-parts'
 import type { RegistryMethods } from './registry-methods'
 import { schemas, type Req } from './schemas'
-import { mapLimit } from './util'
+import { mapLimit, withTimeout } from './util'
 import type { ThingState } from './types'
 
 export class ControllerCalls {
@@ -35,8 +35,21 @@ export class ControllerCalls {
     return await Promise.resolve(fn.apply(ctrl, stripActionContext(params)))
   }
 
+  /**
+   * A read answers within `readBudgetMs`: past it, `getSnap` answers the error envelope of a
+   * snapshot that timed out (ERR_THING_READ_TIMEOUT; it never throws), other reads fail with
+   * that code. The device call itself goes on and its result is not lost for the loop.
+   */
   async queryThing (req: Req<'queryThing'>): Promise<unknown> {
-    return await this.call(this.rack.registry.get(req.id), req.method, req.params ?? [])
+    const call = this.call(this.rack.registry.get(req.id), req.method, req.params ?? [])
+    if (this.kindOf(req) !== 'read') return await call
+    try {
+      return await withTimeout(call, this.rack.thingConf.readBudgetMs, 'ERR_THING_READ_TIMEOUT')
+    } catch (err) {
+      if (req.method !== 'getSnap' || errorCode(err) !== 'ERR_THING_READ_TIMEOUT') throw err
+      call.catch(() => {})
+      return { success: false, stats: { status: 'error', errors: [{ msg: 'ERR_THING_READ_TIMEOUT', timestamp: Date.now() }] } }
+    }
   }
 
   /** Resolves with how many things the call succeeded on. */
@@ -65,7 +78,7 @@ export class ControllerCalls {
         params: schemas.queryThing,
         fieldErrors: { id: 'ERR_THING_NOTFOUND', method: 'ERR_THING_METHOD_NOTFOUND', params: 'ERR_PARAMS_INVALID' },
         result: z.unknown().describe('what the controller method returns'),
-        errors: ['ERR_THING_NOTFOUND', ...thingErrors, ...this.rack.hooks.controllerErrors()],
+        errors: ['ERR_THING_NOTFOUND', ...thingErrors, 'ERR_THING_READ_TIMEOUT', ...this.rack.hooks.controllerErrors()],
         handler: (req) => this.queryThing(req)
       }),
       defineMethod({

@@ -1,6 +1,7 @@
 /** `tailLog`: entries of a thing's snapshot log or a stat log, newest first, optionally grouped and projected. */
 import { z } from 'zod'
 import { WrkError } from '../errors'
+import { capReply } from '../rpc/limits'
 import { defineMethod, type RpcMethod } from '../rpc/method'
 import { project, type Doc } from './query'
 import type { RackParts } from './rack-parts'
@@ -32,7 +33,8 @@ export class LogMethods {
     })
     if (entries === null) throw new WrkError('ERR_LOG_NOTFOUND')
     const out = req.groupRange ? groupByRange(entries, req.groupRange, req.shouldCalculateAvg) : entries
-    return project(out as Doc[], req.fields)
+    // a page over MAX_REPLY_BYTES is cut at a whole entry: page on with `end` = its oldest ts − 1
+    return capReply(project(out as Doc[], req.fields))
   }
 
   declarations (): RpcMethod[] {

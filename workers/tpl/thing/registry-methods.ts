@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import { assertStorable } from '../../facs/store'
 import { WrkError, errorCode } from '../errors'
+import { capReply } from '../rpc/limits'
 import { defineMethod, type RpcMethod } from '../rpc/method'
 import type { ThingControllers } from './controllers'
 import { match, select as selectDocs, type Doc } from './query'
@@ -144,7 +145,8 @@ export class RegistryMethods {
 
   listThings (req: Req<'listThings'>): Doc[] {
     const docs = this.select({ ...req, limit: req.limit ?? 100 })
-    return docs.map(({ opts: _opts, last, ...item }) => ({ ...item, rack: this.rack.rackId, ...(req.status ? { last } : {}) }))
+    // a page over MAX_REPLY_BYTES is cut at a whole thing: page on with offset
+    return capReply(docs.map(({ opts: _opts, last, ...item }) => ({ ...item, rack: this.rack.rackId, ...(req.status ? { last } : {}) })))
   }
 
   getThingsCount (req: Req<'getThingsCount'>): number {

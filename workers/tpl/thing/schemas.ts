@@ -6,6 +6,22 @@ import { z } from 'zod'
  * Unknown keys (`rackId`, `type`, `overwriteCache`…) are accepted and ignored.
  */
 const obj = z.record(z.string(), z.unknown())
+
+/** JSON bytes of a value. */
+function jsonBytes (v: unknown): number {
+  return Buffer.byteLength(JSON.stringify(v) ?? '')
+}
+
+/** Bounds of what a thing record holds (the record as a whole: MAX_STORED_VALUE_BYTES). */
+export const MAX_INFO_BYTES = 64 * 1024
+export const MAX_OPTS_BYTES = 16 * 1024
+/** Settings: keys per save, bytes per value, bytes of all settings together. */
+export const MAX_SETTINGS_KEYS = 256
+export const MAX_SETTING_BYTES = 64 * 1024
+export const MAX_SETTINGS_BYTES = 1024 * 1024
+
+const info = obj.refine((v) => jsonBytes(v) <= MAX_INFO_BYTES, { message: `info is over ${MAX_INFO_BYTES} bytes` })
+const opts = obj.refine((v) => jsonBytes(v) <= MAX_OPTS_BYTES, { message: `opts is over ${MAX_OPTS_BYTES} bytes` })
 const id = z.string().min(1).max(256)
 const count = z.number().int().min(0).max(1_000_000)
 const ts = z.number().finite().min(0)
@@ -18,8 +34,8 @@ export const schemas = {
   registerThing: z.object({
     id: id.optional(),
     code: z.string().min(1).max(64).optional(),
-    opts: obj,
-    info: obj.optional(),
+    opts,
+    info: info.optional(),
     tags: tags.optional(),
     comment: z.string().max(10_000).optional(),
     user: z.string().max(256).optional()
@@ -27,8 +43,8 @@ export const schemas = {
   updateThing: z.object({
     id,
     code: z.string().min(1).max(64).optional(),
-    opts: obj.optional(),
-    info: obj.optional(),
+    opts: opts.optional(),
+    info: info.optional(),
     tags: tags.optional(),
     forceOverwrite: z.boolean().optional(),
     comment: z.string().max(10_000).optional(),
@@ -68,7 +84,11 @@ export const schemas = {
     groupRange: z.string().regex(/^\d+(s|m|h|H|d|D|w|W)$/).optional(),
     shouldCalculateAvg: z.boolean().optional()
   }),
-  saveWrkSettings: z.object({ entries: obj.refine((e) => Object.keys(e).length > 0) }),
+  saveWrkSettings: z.object({
+    entries: obj.refine((e) => Object.keys(e).length > 0 && Object.keys(e).length <= MAX_SETTINGS_KEYS && Object.keys(e).every((k) => k.length <= 256) && Object.values(e).every((v) => jsonBytes(v) <= MAX_SETTING_BYTES), {
+      message: `1 to ${MAX_SETTINGS_KEYS} keys of at most 256 characters, each value at most ${MAX_SETTING_BYTES} bytes`
+    })
+  }),
   getWrkConf: z.object({ fields: obj.optional() }),
   getThingConf: z.object({ requestType: z.literal('nextAvailableCode') })
 }

@@ -4,7 +4,8 @@ import type { Bee } from '../../facs/store'
 import { defineMethod, type RpcMethod } from '../rpc/method'
 import { project } from './query'
 import type { RackParts } from './rack-parts'
-import { schemas } from './schemas'
+import { MAX_SETTINGS_BYTES, schemas } from './schemas'
+import { WrkError } from '../errors'
 import type { JsonMap } from './types'
 
 export class WrkSettings {
@@ -28,7 +29,10 @@ export class WrkSettings {
     return out
   }
 
+  /** Merges `entries`; refused (nothing written) when all settings together would pass MAX_SETTINGS_BYTES. */
   async save (entries: JsonMap): Promise<1> {
+    const next = { ...(await this.all()), ...entries }
+    if (Buffer.byteLength(JSON.stringify(next)) > MAX_SETTINGS_BYTES) throw new WrkError('ERR_SETTINGS_TOO_LARGE', `all settings together would be over ${MAX_SETTINGS_BYTES} bytes`)
     const batch = this.bee.batch()
     for (const [k, v] of Object.entries(entries)) await batch.put(k, v)
     await batch.flush()
@@ -45,7 +49,7 @@ export class WrkSettings {
         params: schemas.saveWrkSettings,
         fieldErrors: { entries: 'ERR_ENTRIES_INVALID' },
         result: z.literal(1),
-        errors: ['ERR_ENTRIES_INVALID'],
+        errors: ['ERR_ENTRIES_INVALID', 'ERR_SETTINGS_TOO_LARGE'],
         handler: (req) => this.save(req.entries)
       }),
       defineMethod({

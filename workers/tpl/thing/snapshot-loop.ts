@@ -1,7 +1,7 @@
 /**
  * The snapshot loop: each tick collects every thing that is not already being collected, at
- * most `thingQueryConcurrency` at once (shared across overlapping ticks), so a slow thing never
- * delays the others. A result becomes the thing's `last` and, every `storeSnapItvMs`, an entry of
+ * most `thingQueryConcurrency` at once (shared across overlapping ticks, in two lanes so that
+ * slow things never take the healthy ones' slots). A result becomes the thing's `last` and, every `storeSnapItvMs`, an entry of
  * its `thing-5m-<id>` log.
  */
 import createDebug from 'debug'
@@ -29,17 +29,40 @@ function failureCode (snap: Snap): string {
 
 interface StoredSnap { ts?: number, err?: string | null, snap?: Snap | null }
 
+/**
+ * Two lanes of collection slots: a thing whose last collection took longer than `slowThingMs`
+ * runs in the slow lane, which has a fifth of `thingQueryConcurrency` (at least one), so slow
+ * containers can never hold the slots the healthy ones need.
+ */
+class Lanes {
+  readonly fast: Limiter
+  readonly slow: Limiter
+
+  constructor (concurrency: number) {
+    const slow = Math.max(1, Math.floor(concurrency / 5))
+    this.slow = new Limiter(slow)
+    this.fast = new Limiter(Math.max(1, concurrency - slow))
+  }
+}
+
 export class SnapshotLoop {
   private readonly inflight = new Set<Promise<void>>()
-  private limiter: Limiter
+  private lanes: Lanes
+  /** How long each thing's last collection took. */
+  private readonly durations = new WeakMap<ThingState, number>()
 
   constructor (private readonly rack: RackParts, private readonly controllers: ThingControllers) {
-    this.limiter = new Limiter(rack.thingConf.thingQueryConcurrency)
+    this.lanes = new Lanes(rack.thingConf.thingQueryConcurrency)
   }
 
   /** Applies the configured concurrency (the configuration is read at start). */
   configure (): void {
-    this.limiter = new Limiter(this.rack.thingConf.thingQueryConcurrency)
+    this.lanes = new Lanes(this.rack.thingConf.thingQueryConcurrency)
+  }
+
+  /** Whether a thing runs in the slow lane now. */
+  isSlow (state: ThingState): boolean {
+    return (this.durations.get(state) ?? 0) > this.rack.thingConf.slowThingMs
   }
 
   /** `last` of a loaded thing from its newest stored snapshot (before any new collection). */
@@ -62,7 +85,12 @@ export class SnapshotLoop {
   async collectSnaps (): Promise<void> {
     const runs = this.rack.registry.all().filter((s) => !s.collecting).map((state) => {
       state.collecting = true
-      const run = this.limiter.run(() => this.collectThing(state)).finally(() => {
+      const lane = this.isSlow(state) ? this.lanes.slow : this.lanes.fast
+      const run = lane.run(async () => {
+        const t0 = Date.now()
+        await this.collectThing(state)
+        this.durations.set(state, Date.now() - t0)
+      }).finally(() => {
         state.collecting = false
         this.inflight.delete(run)
       })

@@ -9,6 +9,8 @@ export interface ThingConf {
   logRotateMaxLength: number
   logKeepCount: number
   storeTimeoutMs: number
+  readBudgetMs: number
+  slowThingMs: number
   [key: string]: unknown
 }
 
@@ -19,7 +21,11 @@ export const THING_CONF_DEFAULTS: ThingConf = {
   thingQueryConcurrency: 25,
   logRotateMaxLength: 10_000,
   logKeepCount: 3,
-  storeTimeoutMs: 10_000
+  storeTimeoutMs: 10_000,
+  /** queryThing of a read method answers within this (the orchestrator drops a rack after 10 s). */
+  readBudgetMs: 8000,
+  /** A thing whose last collection took longer is collected in the slow lane (a fifth of the slots). */
+  slowThingMs: 5000
 }
 
 /** The file's values over the defaults; every numeric setting must be a non-negative number. */
