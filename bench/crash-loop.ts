@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline'
 import { StoreFacility, type Bee } from '../workers/facs/store'
 import { ThingRegistry } from '../workers/tpl/thing/registry'
 import type { ThingRecord } from '../workers/tpl/thing/types'
+import { createRng } from '../mock/rng'
 import { benchRoot } from './root'
 import WrkContainerRackKehua from '../workers/kehua.rack.container.wrk'
 
@@ -23,23 +24,11 @@ type Line =
   | { op: 'begin' | 'ack', kind: 'upd', id: string, v: number }
   | { op: 'begin' | 'ack', kind: 'comment', id: string, text: string }
 
-/** A small deterministic generator (mulberry32). */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 async function child (root: string, rack: string, seed: number): Promise<void> {
   const worker = new WrkContainerRackKehua({ wtype: 'wrk-container-rack-kehua', env: 'development', rack, root })
   await worker.start()
   worker.logger.level = 'silent'
-  const rand = rng(seed)
+  const rand = createRng(seed)
   const emit = (line: Line): void => { process.stdout.write(JSON.stringify(line) + '\n') }
   let n = 0
   for (;;) {
@@ -77,7 +66,7 @@ export interface CrashLoopResult { iterations: number, acked: number, killedBefo
 /** Runs the loop on a fresh root whose config points at `bootstrap`; throws on the first lost write. */
 export async function runCrashLoop (opts: { root: string, iterations: number, seed: number, childJs?: string }): Promise<CrashLoopResult> {
   const childJs = opts.childJs ?? __filename
-  const rand = rng(opts.seed)
+  const rand = createRng(opts.seed)
   const expected = new Map<string, Expected>()
   let acked = 0
   let killedBeforeReady = 0
@@ -117,7 +106,7 @@ export async function runCrashLoop (opts: { root: string, iterations: number, se
 
 async function verify (storeDir: string, expected: Map<string, Expected>, pending: Line | null, it: number): Promise<void> {
   const store = new StoreFacility(storeDir)
-  await store.start()
+  await store.ready()
   try {
     const db = await store.getBee('db')
     const registry = new ThingRegistry(db.sub('things') as Bee<ThingRecord>, 'container-mbt-kehua', [])
@@ -140,7 +129,7 @@ async function verify (storeDir: string, expected: Map<string, Expected>, pendin
       if (e) e.exists = false
     }
   } finally {
-    await store.stop()
+    await store.close()
   }
 }
 

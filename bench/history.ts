@@ -30,7 +30,7 @@ async function main (): Promise<void> {
   const runs = flag('--runs', 5)
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mbt-bench-history-'))
   const store = new StoreFacility(path.join(dir, 'store', 'bench-db'))
-  await store.start()
+  await store.ready()
   try {
     const db = await store.getBee('db')
     const logs = new TimeLogs(store, db.sub('meta_logs') as Bee<LogMeta>, { maxLength: THING_CONF_DEFAULTS.logRotateMaxLength, keepCount: THING_CONF_DEFAULTS.logKeepCount })
@@ -56,7 +56,7 @@ async function main (): Promise<void> {
     times.sort((a, b) => a - b)
     process.stdout.write(`| alerts in range | runs | median ms | max ms | reply bytes |\n|---|---|---|---|---|\n| ${count} | ${runs} | ${times[Math.floor(runs / 2)].toFixed(0)} | ${times[runs - 1].toFixed(0)} | ${bytes} |\n`)
   } finally {
-    await store.stop()
+    await store.close()
     await rm(dir, { recursive: true, force: true })
   }
 }

@@ -1,13 +1,16 @@
 /**
  * Requests per snapshot and snapshot time of MicroBTContainer against the mock container, at
  * 0 ms and 10 ms of added latency per Modbus reply, pipelined (maxInFlight 4) and strictly
- * serial (maxInFlight 1, the JavaScript original's way of talking to the device).
+ * serial (maxInFlight 1, the JavaScript original's way of talking to the device); then the
+ * lossy-link scenarios of ./lossy-link.ts.
  *
- *   npm run bench            (or: node dist/bench/snapshot.js [--iterations 30])
+ *   npm run bench   (or: node dist/bench/snapshot.js [--iterations 30] [--snapshots 200]
+ *                    [--serial-snapshots 30] [--lossy-only | --no-lossy])
  */
 import { performance } from 'node:perf_hooks'
 import { createServer } from '../mock/server'
 import { MicroBTContainer } from '../workers/lib/container'
+import { LOSSY_TIMEOUT_MS, formatLossyRows, runLossyBench } from './lossy-link'
 
 interface Row { vendor: string, latencyMs: number, maxInFlight: number, requests: number, medianMs: number, p95Ms: number }
 
@@ -54,13 +57,34 @@ export function formatRows (rows: Row[]): string {
   return lines.join('\n')
 }
 
-if (require.main === module) {
-  const idx = process.argv.indexOf('--iterations')
-  const iterations = idx > 0 ? Number(process.argv[idx + 1]) : 30
-  runSnapshotBench(iterations).then((rows) => {
+function flag (name: string, fallback: number): number {
+  const idx = process.argv.indexOf(name)
+  if (idx < 0) return fallback
+  const n = Number(process.argv[idx + 1])
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive integer`)
+  return n
+}
+
+async function main (): Promise<void> {
+  const iterations = flag('--iterations', 30)
+  const snapshots = flag('--snapshots', 200)
+  const serialSnapshots = flag('--serial-snapshots', 30)
+  const lossyOnly = process.argv.includes('--lossy-only')
+  const skipLossy = process.argv.includes('--no-lossy')
+  if (!lossyOnly) {
+    const rows = await runSnapshotBench(iterations)
     console.log(`snapshot benchmark, ${iterations} snapshots per row, node ${process.version}`)
     console.log(formatRows(rows))
-  }, (err: unknown) => {
+  }
+  if (!skipLossy) {
+    const rows = await runLossyBench({ snapshots, serialSnapshots })
+    console.log(`\nlossy link, request timeout ${LOSSY_TIMEOUT_MS} ms, node ${process.version}`)
+    console.log(formatLossyRows(rows))
+  }
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
     console.error(err)
     process.exit(1)
   })

@@ -127,6 +127,21 @@ export interface MockServerStats {
   authFailed: number
 }
 
+/** One register set by an accepted write (FC06, or one register of an FC16). */
+export interface WriteRecord {
+  unit: number
+  /** 1-based register number. */
+  register: number
+  /** Raw uint16 value written. */
+  value: number
+  fc: 6 | 16
+  /** Id of the TCP connection it came on (1, 2, … per server). */
+  connection: number
+}
+
+/** Entries kept in `writeLog` (oldest dropped first). */
+export const WRITE_LOG_LIMIT = 10_000
+
 export interface ThingInfo {
   id: string
   type: ContainerType
@@ -147,6 +162,12 @@ export interface MockServer {
   readonly state: MockState
   readonly stats: MockServerStats
   readonly faults: FaultState
+  /**
+   * Every register an accepted write set, oldest first (at most WRITE_LOG_LIMIT; cleared by
+   * `reset()`/`resetStats()`). Authentication responses (305–320) are not register writes and
+   * are not logged; refused writes are not logged.
+   */
+  readonly writeLog: readonly WriteRecord[]
   /** Open TCP connections. */
   readonly connectionCount: number
   /** Starts the Modbus listener and the drift tick. */
@@ -220,6 +241,7 @@ class MockContainerServer implements MockServer {
   readonly host: string
   readonly state: MockState
   stats: MockServerStats = emptyStats()
+  writeLog: WriteRecord[] = []
 
   private boundPort: number
   private readonly username: string
@@ -307,6 +329,7 @@ class MockContainerServer implements MockServer {
 
   resetStats (): void {
     this.stats = emptyStats()
+    this.writeLog = []
   }
 
   async setOffline (offline: boolean): Promise<void> {
@@ -540,7 +563,11 @@ class MockContainerServer implements MockServer {
       throw new ModbusException(MODBUS_EXCEPTION.ILLEGAL_DATA_ADDRESS, `unit ${unit} registers ${first}…${last} are not writable`)
     }
     values.forEach((v, i) => this.checkWriteValue(unit, first + i, v))
-    values.forEach((v, i) => this.state.applyWrite(unit, first + i, v))
+    values.forEach((v, i) => {
+      this.state.applyWrite(unit, first + i, v)
+      this.writeLog.push({ unit, register: first + i, value: v & 0xffff, fc, connection: conn.id })
+    })
+    if (this.writeLog.length > WRITE_LOG_LIMIT) this.writeLog.splice(0, this.writeLog.length - WRITE_LOG_LIMIT)
   }
 
   private checkWriteValue (unit: number, register: number, value: number): void {

@@ -11,6 +11,7 @@
  *   alone) until `reset()`.
  */
 import { WrkError } from '../workers/tpl/errors'
+import { createRng } from './rng'
 import {
   CDU, CDU_UNIT, DIAG, DIAG_UNIT, GTEMP, GTEMP_UNIT, HENV, HENV_UNIT, METER, PDU, PDU_UNITS,
   POWER_METER_UNITS, SOCKETS_PER_PDU, UNIT_IDS, imageSize, socketOfControlRegister, socketStateRegister, toInt16, toUint16
@@ -87,18 +88,6 @@ export interface MockStateSummary {
 export const SOCKET_POWER_KW = 5.5
 const SQRT3 = Math.sqrt(3)
 const SYSTEM_ERROR_BITS = (CDU.systemErrorLast - CDU.systemErrorFirst + 1) * 16
-
-/** mulberry32: small, fast, deterministic PRNG in [0, 1). */
-function createRng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** A bounded random walk: each step moves at most `step`, reflecting at the bounds. */
 class Drift {

@@ -185,6 +185,16 @@ describe('write-call approvals', () => {
   })
 })
 
+describe('the documented example', () => {
+  it('applyThings setCoolingFanThreshold [{runningSpeed: 2, startTemp: 25, stopTemp: 25}] by tag over RPC writes 613–615', async () => {
+    expect(await rpc.call('applyThings', { method: 'setCoolingFanThreshold', params: [{ runningSpeed: 2, startTemp: 25, stopTemp: 25 }], query: { tags: 'container-bay-2' } })).toBe(1)
+    expect([613, 614, 615].map((r) => okMock.getRegister(1, r))).toEqual([200, 2500, 2500])
+    // start below stop stays invalid: nothing is written
+    expect(await rpc.error('queryThing', { id: 'ok', method: 'setCoolingFanThreshold', params: [{ startTemp: 20, stopTemp: 25 }] })).toBe('ERR_COOLING_FAN_THRESHOLD_INVALID')
+    expect([613, 614, 615].map((r) => okMock.getRegister(1, r))).toEqual([200, 2500, 2500])
+  })
+})
+
 describe('restart', () => {
   it('active alerts keep their uuid and createdAt across a restart', async () => {
     const before = await alertsOf('err', (a) => a.length > 0)

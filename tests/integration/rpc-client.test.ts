@@ -342,7 +342,7 @@ describe('NetFacility.request (outgoing calls)', () => {
       silentLogger
     )
     await expect(net.request(Buffer.from(s.key, 'hex'), 'echo', {})).rejects.toThrow('ERR_NET_NOT_STARTED')
-    await net.start()
+    await net.ready()
     try {
       expect(await net.request(Buffer.from(s.key, 'hex'), 'echo', { dhcp: 1 })).toEqual({ dhcp: 1 })
       const { err } = await outcome(net.request(Buffer.from(s.key, 'hex'), 'fail', {}))
@@ -350,7 +350,7 @@ describe('NetFacility.request (outgoing calls)', () => {
       expect(errorCode(err)).toBe('ERR_THING_NOTFOUND')
       expect(s.callers).toEqual([net.rpcClientKey.toString('hex'), net.rpcClientKey.toString('hex')])
     } finally {
-      await net.stop()
+      await net.close()
     }
     await expect(net.request(Buffer.from(s.key, 'hex'), 'echo', {})).rejects.toThrow('ERR_NET_NOT_STARTED')
   })

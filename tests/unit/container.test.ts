@@ -5,10 +5,9 @@ import type { ModbusClient, ModbusClientOptions, ModbusClientStats, RequestOptio
 import {
   BaseContainer,
   READ_METHODS,
-  WRITE_METHODS,
-  isActionContext,
-  stripActionContext
+  WRITE_METHODS
 } from '../../workers/tpl/container/base-container'
+import { isActionContext, stripActionContext } from '../../workers/tpl/thing/action-context'
 import { WrkError } from '../../workers/tpl/errors'
 import type { Logger } from '../../workers/tpl/types'
 
@@ -56,6 +55,9 @@ class FakeModbusClient implements ModbusClient {
   connectError?: string
   /** Runs before every request (after recording it); may call reconnect(). */
   beforeRequest?: (call: Call) => void
+  /** Most reads of one unit outstanding at once, by unit. */
+  readonly peakReads = new Map<number, number>()
+  private readonly outstandingReads = new Map<number, number>()
   private authenticatedOn: number | null = null
 
   constructor (readonly username = 'admin', readonly password = 'pw') {
@@ -129,6 +131,10 @@ class FakeModbusClient implements ModbusClient {
 
   readHoldingRegisters (unit: number, address: number, count: number, opts?: RequestOptions): Promise<number[]> {
     const call: Call = { op: 'read', unit, address, count, opts, result: 'ok' }
+    const now = (this.outstandingReads.get(unit) ?? 0) + 1
+    this.outstandingReads.set(unit, now)
+    this.peakReads.set(unit, Math.max(now, this.peakReads.get(unit) ?? 0))
+    const done = (): void => { this.outstandingReads.set(unit, (this.outstandingReads.get(unit) ?? 1) - 1) }
     return this.run(call, opts, () => {
       const code = this.failRead?.(unit, address, count)
       if (code !== undefined) throw new WrkError(code)
@@ -139,7 +145,7 @@ class FakeModbusClient implements ModbusClient {
       }
       call.values = values
       return values
-    })
+    }).finally(done)
   }
 
   writeRegister (unit: number, address: number, value: number, opts?: RequestOptions): Promise<void> {
@@ -236,6 +242,14 @@ describe('snapshot', () => {
     expect(c.lastSeen).not.toBeNull()
   })
 
+  it("a unit's first read goes alone; once the unit answered, its other reads go at once", async () => {
+    const { c, fake } = make()
+    await c.getSnap()
+    expect(fake.peakReads.get(1)).toBe(4) // the probe, then 90–100, 201–212, 291–300, 601–623 together
+    expect(fake.peakReads.get(9)).toBe(1) // 2–126 alone, then 127–192
+    expect(fake.reads(9)).toHaveLength(2)
+  })
+
   it('getRealtimeData returns the stats of a fresh snapshot', async () => {
     const { c, fake } = make()
     const stats = await c.getRealtimeData({ actionId: 1, user: 'x' })
@@ -301,12 +315,12 @@ describe('snapshot', () => {
     expect(JSON.stringify(seen[0])).not.toContain('pw')
   })
 
-  it('defaults: no read retries; the half-open threshold scales with retries', async () => {
+  it('defaults: two read retries; the half-open threshold scales with retries', async () => {
     const seen: ModbusClientOptions[] = []
     const factory = (o: ModbusClientOptions): ModbusClient => { seen.push(o); return new FakeModbusClient() }
     await make({ client: undefined, clientFactory: factory }).c.getSnap()
-    await make({ client: undefined, clientFactory: factory, retry: 2 }).c.getSnap()
-    expect(seen.map((o) => [o.retries, o.halfOpenAfterTimeouts])).toEqual([[0, 21], [2, 63]])
+    await make({ client: undefined, clientFactory: factory, retry: 0 }).c.getSnap()
+    expect(seen.map((o) => [o.retries, o.halfOpenAfterTimeouts])).toEqual([[2, 63], [0, 21]])
   })
 
   it('error envelope carries the code; offline once not seen for offlineAfterMs', async () => {
@@ -483,7 +497,6 @@ describe('argument validation', () => {
     ['setCoolingFanThreshold', [{ startTemp: '30' }], 'ERR_COOLING_FAN_THRESHOLD_INVALID'],
     ['setCoolingFanThreshold', [{ startTemp: null }], 'ERR_COOLING_FAN_THRESHOLD_INVALID'],
     ['setCoolingFanThreshold', [{ startTemp: 20, stopTemp: 25 }], 'ERR_COOLING_FAN_THRESHOLD_INVALID'],
-    ['setCoolingFanThreshold', [{ startTemp: 20, stopTemp: 20 }], 'ERR_COOLING_FAN_THRESHOLD_INVALID'],
     ['setCoolingFanThreshold', [{ runningSpeed: 50, startTemperature: 30 }], 'ERR_COOLING_FAN_THRESHOLD_INVALID']
   ]
 
@@ -504,6 +517,8 @@ describe('argument validation', () => {
     expect(c.validateWriteAction('switchContainer', false)).toBe(1)
     expect(c.validateWriteAction('switchCoolingSystem', true)).toBe(1)
     expect(c.validateWriteAction('setCoolingFanThreshold', { runningSpeed: 100, startTemp: 80, stopTemp: -20 })).toBe(1)
+    // equal start and stop temperatures are valid (the product's documented example: 25/25)
+    expect(c.validateWriteAction('setCoolingFanThreshold', { runningSpeed: 2, startTemp: 25, stopTemp: 25 })).toBe(1)
     expect(fake.calls).toEqual([])
   })
 
@@ -639,8 +654,9 @@ describe('unconfigured and closed', () => {
     }
   })
 
-  it('close() closes the client; afterwards snapshots are offline and writes fail', async () => {
-    const { c, fake } = make()
+  it('close() closes the client it created; afterwards snapshots are offline and writes fail', async () => {
+    const fake = new FakeModbusClient()
+    const { c } = make({ client: undefined, clientFactory: () => fake })
     await c.getSnap()
     await c.close()
     await c.close()
@@ -649,9 +665,108 @@ describe('unconfigured and closed', () => {
     await rejectsWith(c.switchContainer(true), 'ERR_THING_CLOSED')
   })
 
+  it('an injected client stays its owner\'s: close() does not close it', async () => {
+    const { c, fake } = make()
+    await c.getSnap()
+    await c.close()
+    expect(fake.calls.filter((x) => x.op === 'close')).toHaveLength(0)
+    expect(await c.getSnap()).toEqual({ success: false, stats: { status: 'offline' } })
+  })
+
   it('rejects a bad vendor or request size at construction', () => {
     throwsWith(() => make({ vendor: 'acme' as unknown as 'kehua' }), 'ERR_CONTAINER_VENDOR_INVALID')
     throwsWith(() => make({ maxRegsPerRequest: 126 }), 'ERR_PLAN_INVALID_ARGS')
     expect(make({ maxRegsPerRequest: 60 }).c.requestsPerSnapshot).toBe(5 + 1 + 1 + 4 * 3 + 1 + 12 * 4)
+  })
+})
+
+describe('retries and the circuit breaker (client behaviour as seen by the container)', () => {
+  const retriesOf = (r: { opts?: RequestOptions }): number | undefined => r.opts?.retries
+
+  it('a unit that failed every attempt gets one attempt without retries until it answers', async () => {
+    const { c, fake } = make()
+    let dead = true
+    fake.failRead = (unit) => (unit === 12 && dead ? 'ERR_MODBUS_TIMEOUT' : undefined)
+    await c.getSnap()
+    expect(fake.reads(12).map(retriesOf)).toEqual([undefined]) // the client's retries
+    expect(c.unitsOnSingleAttempt).toEqual([12])
+    for (let cycle = 0; cycle < 2; cycle++) {
+      fake.calls.length = 0
+      const snap = await c.getSnap()
+      expect(fake.reads(12).map(retriesOf)).toEqual([0])
+      expect(fake.reads(11).map(retriesOf)).toEqual([undefined, undefined]) // the others keep theirs
+      if (!snap.success) throw new Error('snapshot failed')
+      expect(snap.stats.incomplete).toEqual(['pdu04'])
+    }
+    dead = false
+    fake.calls.length = 0
+    const back = await c.getSnap()
+    // one attempt for the probe; it answered, so its next request has the retries again
+    expect(fake.reads(12).map(retriesOf)).toEqual([0, undefined])
+    expect(c.unitsOnSingleAttempt).toEqual([])
+    expect(back.success && back.stats.incomplete).toBe(undefined)
+  })
+
+  it('the CDU too: one attempt per cycle while it does not answer', async () => {
+    const { c, fake } = make()
+    fake.failRead = (unit) => (unit === 1 ? 'ERR_MODBUS_TIMEOUT' : undefined)
+    await c.getSnap()
+    fake.calls.length = 0
+    await c.getSnap()
+    expect(fake.reads().map((r) => [r.unit, retriesOf(r)])).toEqual([[1, 0]])
+  })
+
+  it('a unit that answered something, or lost its link, is not cut to one attempt', async () => {
+    const { c, fake } = make()
+    fake.failRead = (unit, address) => {
+      if (unit === 5 && address === 72) return 'ERR_MODBUS_TIMEOUT' // its first request answered, its second lost
+      if (unit === 6) return 'ERR_MODBUS_EXCEPTION_04' // answers, with an exception
+      if (unit === 7) return 'ERR_MODBUS_CONNECTION_CLOSED' // the link, not the unit
+      return undefined
+    }
+    const snap = await c.getSnap()
+    if (!snap.success) throw new Error('snapshot failed')
+    expect(snap.stats.incomplete).toEqual(['powermeter02', 'powermeter03', 'powermeter04'])
+    expect(c.unitsOnSingleAttempt).toEqual([])
+  })
+
+  it('writes ask the client for `retry` resends; the authentication response never', async () => {
+    for (const [retry, expected] of [[undefined, 2], [0, 0], [4, 4]] as const) {
+      const { c, fake } = make(retry === undefined ? {} : { retry })
+      await c.switchContainer(true)
+      const writes = fake.calls.filter((x) => x.op === 'write' || x.op === 'writeMany')
+      expect(writes.map((x) => [x.op, x.opts?.retries])).toEqual([['writeMany', 0], ['write', expected]])
+    }
+  })
+
+  it('a lost authentication ack → a new challenge and response, up to `retry` times', async () => {
+    const { c, fake } = make({ retry: 1 })
+    let lost = 1
+    fake.beforeRequest = (call) => { if (call.op === 'writeMany' && lost-- > 0) throw new WrkError('ERR_MODBUS_TIMEOUT') }
+    await c.switchContainer(true)
+    expect(fake.trace()).toEqual(['connect:ok', 'auth-read#1:ok', 'auth-write#1:ERR_MODBUS_TIMEOUT', 'auth-read#1:ok', 'auth-write#1:ok', 'write#1:ok'])
+
+    lost = 2
+    fake.reconnect()
+    await rejectsWith(c.switchContainer(false), 'ERR_MODBUS_TIMEOUT')
+    expect(fake.writes()).toEqual([[1, 600, 1]])
+  })
+
+  it('a write lost with its connection is resent after re-authentication when retry > 0, not with retry 0', async () => {
+    for (const retry of [2, 0]) {
+      const { c, fake } = make({ retry })
+      let drop = true
+      fake.beforeRequest = (call) => {
+        if (call.op === 'write' && drop) { drop = false; fake.reconnect(); throw new WrkError('ERR_MODBUS_CONNECTION_CLOSED') }
+      }
+      if (retry === 0) {
+        await rejectsWith(c.switchSocket([['2', '3', false]]), 'ERR_MODBUS_CONNECTION_CLOSED')
+        expect(fake.writes()).toEqual([])
+      } else {
+        await c.switchSocket([['2', '3', false]])
+        expect(fake.trace()).toEqual(['connect:ok', 'auth-read#1:ok', 'auth-write#1:ok', 'write#1:ERR_MODBUS_CONNECTION_CLOSED', 'connect:ok', 'auth-read#2:ok', 'auth-write#2:ok', 'write#2:ok'])
+        expect(fake.writes()).toEqual([[10, 305, 2]])
+      }
+    }
   })
 })

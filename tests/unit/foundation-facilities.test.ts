@@ -2,31 +2,36 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { startFacilities, stopFacilities, type Facility } from '../../workers/facs/facility'
+import { Facility, openOrder, startFacilities, stopFacilities } from '../../workers/facs/facility'
+import { NetFacility } from '../../workers/facs/net'
 import { IntervalFacility } from '../../workers/facs/interval'
 import { SchedulerFacility } from '../../workers/facs/scheduler'
 import { WrkBase, type WorkerContext } from '../../workers/tpl/wrk-base'
 import type { Logger } from '../../workers/tpl/types'
 
-/** A facility that records its start/stop in a shared journal and can be told to fail. */
-class FakeFacility implements Facility {
+/** A facility that records its open/close in a shared journal and can be told to fail. */
+class FakeFacility extends Facility {
   starts = 0
   stops = 0
+  override readonly dependsOn: readonly string[]
   constructor (
     readonly name: string,
-    readonly priority: number,
+    dependsOn: string[],
     private readonly journal: string[],
     private readonly behaviour: { failStart?: boolean, failStop?: boolean, startDelayMs?: number } = {}
-  ) {}
+  ) {
+    super()
+    this.dependsOn = dependsOn
+  }
 
-  async start (): Promise<void> {
+  protected async _open (): Promise<void> {
     this.journal.push(`start:${this.name}`)
     if (this.behaviour.startDelayMs) await new Promise((resolve) => setTimeout(resolve, this.behaviour.startDelayMs))
     if (this.behaviour.failStart) throw new Error(`boom:${this.name}`)
     this.starts++
   }
 
-  async stop (): Promise<void> {
+  protected async _close (): Promise<void> {
     this.journal.push(`stop:${this.name}`)
     this.stops++
     if (this.behaviour.failStop) throw new Error(`stop-boom:${this.name}`)
@@ -43,13 +48,13 @@ function recordingLogger (): RecordingLogger {
 }
 
 describe('startFacilities / stopFacilities', () => {
-  it('starts in ascending priority (not insertion order) and stops in reverse start order', async () => {
+  it('opens each facility after its dependencies (not in insertion order) and closes in reverse opening order', async () => {
     const journal: string[] = []
     const facs = [
-      new FakeFacility('net', 20, journal),
-      new FakeFacility('log', 0, journal),
-      new FakeFacility('sched', 50, journal),
-      new FakeFacility('store', 10, journal)
+      new FakeFacility('net', ['log', 'store'], journal),
+      new FakeFacility('log', [], journal),
+      new FakeFacility('sched', ['log'], journal),
+      new FakeFacility('store', [], journal)
     ]
     const started = await startFacilities(facs)
     expect(started.map((f) => f.name)).toEqual(['log', 'store', 'net', 'sched'])
@@ -62,12 +67,12 @@ describe('startFacilities / stopFacilities', () => {
     expect(journal).toEqual(['stop:sched', 'stop:net', 'stop:store', 'stop:log'])
   })
 
-  it('a failure in the middle stops the already-started ones (reverse order) and rethrows', async () => {
+  it('a failure in the middle closes the already-open ones (reverse order) and rethrows', async () => {
     const journal: string[] = []
-    const a = new FakeFacility('a', 1, journal)
-    const b = new FakeFacility('b', 2, journal)
-    const c = new FakeFacility('c', 3, journal, { failStart: true })
-    const d = new FakeFacility('d', 4, journal)
+    const a = new FakeFacility('a', [], journal)
+    const b = new FakeFacility('b', ['a'], journal)
+    const c = new FakeFacility('c', ['b'], journal, { failStart: true })
+    const d = new FakeFacility('d', ['c'], journal)
     await expect(startFacilities([d, c, b, a])).rejects.toThrow('boom:c')
     expect(journal).toEqual(['start:a', 'start:b', 'start:c', 'stop:b', 'stop:a'])
     expect(c.stops).toBe(0)
@@ -77,29 +82,55 @@ describe('startFacilities / stopFacilities', () => {
   it('stopFacilities attempts every facility and returns the failures', async () => {
     const journal: string[] = []
     const facs = [
-      new FakeFacility('a', 1, journal),
-      new FakeFacility('b', 2, journal, { failStop: true }),
-      new FakeFacility('c', 3, journal)
+      new FakeFacility('a', [], journal),
+      new FakeFacility('b', ['a'], journal, { failStop: true }),
+      new FakeFacility('c', ['b'], journal)
     ]
+    await startFacilities(facs)
+    journal.length = 0
     const failures = await stopFacilities(facs)
     expect(journal).toEqual(['stop:c', 'stop:b', 'stop:a'])
     expect(failures).toHaveLength(1)
     expect((failures[0] as Error).message).toBe('stop-boom:b')
   })
 
-  it('the first start error is rethrown even when a stop during rollback fails too', async () => {
+  it('the first start error is rethrown even when a close during rollback fails too', async () => {
     const journal: string[] = []
     const facs = [
-      new FakeFacility('a', 1, journal, { failStop: true }),
-      new FakeFacility('b', 2, journal, { failStart: true })
+      new FakeFacility('a', [], journal, { failStop: true }),
+      new FakeFacility('b', ['a'], journal, { failStart: true })
     ]
     await expect(startFacilities(facs)).rejects.toThrow('boom:b')
     expect(journal).toEqual(['start:a', 'start:b', 'stop:a'])
   })
 
-  it('the worker facilities declare the documented start order', () => {
+  it('an unknown dependency or a cycle is refused before anything opens', async () => {
+    const journal: string[] = []
+    await expect(startFacilities([new FakeFacility('a', ['nope'], journal)])).rejects.toThrow(/depends on nope/)
+    expect(() => openOrder([new FakeFacility('a', ['b'], journal), new FakeFacility('b', ['a'], journal)])).toThrow(/cycle/)
+    expect(journal).toEqual([])
+  })
+
+  it('ready() and close() are idempotent and concurrent-safe; a closed facility does not reopen', async () => {
+    const journal: string[] = []
+    const f = new FakeFacility('x', [], journal, { startDelayMs: 20 })
+    await Promise.all([f.ready(), f.ready(), f.ready()])
+    expect(f.starts).toBe(1)
+    await Promise.all([f.close(), f.close()])
+    expect(f.stops).toBe(1)
+    await expect(f.ready()).rejects.toMatchObject({ code: 'ERR_RESOURCE_CLOSED' })
+    // closing one that never opened closes nothing
+    const g = new FakeFacility('g', [], journal)
+    await g.close()
+    expect(g.stops).toBe(0)
+  })
+
+  it('the worker facilities declare what they need: net after store (its key seeds) and logging', () => {
     const log = recordingLogger()
-    expect(new IntervalFacility(log).priority).toBeLessThan(new SchedulerFacility(log).priority)
+    const net = new NetFacility({}, { rpc: async () => Buffer.alloc(32), dht: async () => Buffer.alloc(32) }, log)
+    expect(net.dependsOn).toEqual(expect.arrayContaining(['store', 'logging']))
+    expect(new IntervalFacility(log).dependsOn).toContain('logging')
+    expect(new SchedulerFacility(log).dependsOn).toContain('logging')
   })
 })
 
@@ -109,7 +140,7 @@ describe('IntervalFacility', () => {
 
   it('never overlaps a slow job: ticks that find it running are skipped', async () => {
     const itv = new IntervalFacility(recordingLogger())
-    await itv.start()
+    await itv.ready()
     let running = 0
     let maxRunning = 0
     let runs = 0
@@ -126,21 +157,23 @@ describe('IntervalFacility', () => {
     // one run per ~100 ms (95 ms of work, next free tick), not one per 10 ms tick
     expect(runs).toBeGreaterThanOrEqual(8)
     expect(runs).toBeLessThanOrEqual(10)
-    await itv.stop()
+    await itv.close()
   })
 
   it('runs a fast job on every tick', async () => {
     const itv = new IntervalFacility(recordingLogger())
+    await itv.ready()
     const fn = vi.fn()
     itv.add('fast', fn, 100)
     await vi.advanceTimersByTimeAsync(1050)
     expect(fn).toHaveBeenCalledTimes(10)
-    await itv.stop()
+    await itv.close()
   })
 
   it('a failing job is logged and keeps its schedule; a throwing sync job is not fatal either', async () => {
     const log = recordingLogger()
     const itv = new IntervalFacility(log)
+    await itv.ready()
     let calls = 0
     itv.add('async-fail', async () => { calls++; throw new Error('nope') }, 50)
     itv.add('sync-fail', () => { throw new Error('sync nope') }, 50)
@@ -149,17 +182,18 @@ describe('IntervalFacility', () => {
     expect(log.errors.length).toBe(10)
     expect(log.errors[0]).toMatchObject({ job: 'async-fail' })
     expect(log.errors).toContainEqual(expect.objectContaining({ job: 'sync-fail' }))
-    await itv.stop()
+    await itv.close()
   })
 
   it('stop clears every timer; nothing runs afterwards', async () => {
     const itv = new IntervalFacility(recordingLogger())
+    await itv.ready()
     const a = vi.fn()
     const b = vi.fn()
     itv.add('a', a, 10)
     itv.add('b', b, 20)
     expect(vi.getTimerCount()).toBe(2)
-    await itv.stop()
+    await itv.close()
     expect(vi.getTimerCount()).toBe(0)
     expect(itv.has('a')).toBe(false)
     expect(itv.has('b')).toBe(false)
@@ -170,6 +204,7 @@ describe('IntervalFacility', () => {
 
   it('add with an existing name replaces the job; clear removes one job', async () => {
     const itv = new IntervalFacility(recordingLogger())
+    await itv.ready()
     const first = vi.fn()
     const second = vi.fn()
     itv.add('job', first, 10)
@@ -182,7 +217,7 @@ describe('IntervalFacility', () => {
     itv.clear('unknown') // no-op
     expect(itv.has('job')).toBe(false)
     expect(vi.getTimerCount()).toBe(0)
-    await itv.stop()
+    await itv.close()
   })
 })
 
@@ -192,7 +227,7 @@ describe('SchedulerFacility', () => {
 
   it('add runs the job on its cron pattern with the tick time; remove stops it', async () => {
     const sched = new SchedulerFacility(recordingLogger())
-    await sched.start()
+    await sched.ready()
     const ticks: Date[] = []
     sched.add('every-second', '* * * * * *', (tick) => { ticks.push(tick) })
     expect(sched.names()).toEqual(['every-second'])
@@ -208,21 +243,23 @@ describe('SchedulerFacility', () => {
     expect(sched.names()).toEqual([])
     await vi.advanceTimersByTimeAsync(3000)
     expect(ticks.length).toBe(3)
-    await sched.stop()
+    await sched.close()
   })
 
   it('patterns are evaluated in UTC, seconds field first', async () => {
     const sched = new SchedulerFacility(recordingLogger())
+    await sched.ready()
     const ticks: Date[] = []
     // second 0 of minute 1 of every hour, UTC
     sched.add('hourly', '0 1 * * * *', (tick) => { ticks.push(tick) })
     await vi.advanceTimersByTimeAsync(2 * 60 * 60 * 1000)
     expect(ticks.map((t) => t.toISOString())).toEqual(['2025-01-01T00:01:00.000Z', '2025-01-01T01:01:00.000Z'])
-    await sched.stop()
+    await sched.close()
   })
 
   it('add with an existing name replaces the job', async () => {
     const sched = new SchedulerFacility(recordingLogger())
+    await sched.ready()
     const first = vi.fn()
     const second = vi.fn()
     sched.add('job', '* * * * * *', first)
@@ -231,23 +268,25 @@ describe('SchedulerFacility', () => {
     await vi.advanceTimersByTimeAsync(2000)
     expect(first).not.toHaveBeenCalled()
     expect(second).toHaveBeenCalledTimes(2)
-    await sched.stop()
+    await sched.close()
   })
 
   it('a throwing job is logged, not fatal, and keeps running', async () => {
     const log = recordingLogger()
     const sched = new SchedulerFacility(log)
+    await sched.ready()
     let calls = 0
     sched.add('bad', '* * * * * *', async () => { calls++; throw new Error('tick failed') })
     await vi.advanceTimersByTimeAsync(2000)
     expect(calls).toBe(2)
     expect(log.errors).toHaveLength(2)
     expect(log.errors[0]).toMatchObject({ job: 'bad' })
-    await sched.stop()
+    await sched.close()
   })
 
   it('a slow job does not overlap itself (protect)', async () => {
     const sched = new SchedulerFacility(recordingLogger())
+    await sched.ready()
     let running = 0
     let maxRunning = 0
     let runs = 0
@@ -261,15 +300,16 @@ describe('SchedulerFacility', () => {
     await vi.advanceTimersByTimeAsync(6000)
     expect(maxRunning).toBe(1)
     expect(runs).toBeLessThanOrEqual(3)
-    await sched.stop()
+    await sched.close()
   })
 
   it('stop removes every job and leaves no timer', async () => {
     const sched = new SchedulerFacility(recordingLogger())
+    await sched.ready()
     const fn = vi.fn()
     sched.add('a', '* * * * * *', fn)
     sched.add('b', '*/5 * * * * *', fn)
-    await sched.stop()
+    await sched.close()
     expect(sched.names()).toEqual([])
     expect(vi.getTimerCount()).toBe(0)
     await vi.advanceTimersByTimeAsync(10000)
@@ -289,8 +329,8 @@ class TestWorker extends WrkBase {
 
   protected override init (): void {
     this.journal.push('init')
-    for (const [name, priority] of [['store', 10], ['net', 20]] as const) {
-      this.facs.push(this.addFacility(new FakeFacility(name, priority, this.journal, this.facilityBehaviour[name])))
+    for (const [name, deps] of [['store', []], ['net', ['store']]] as const) {
+      this.facs.push(this.addFacility(new FakeFacility(name, [...deps], this.journal, this.facilityBehaviour[name])))
     }
     if (this.failInit) throw new Error('ERR_INIT_FAILED')
   }

@@ -468,6 +468,30 @@ describe('writes and authentication', () => {
   })
 })
 
+describe('write log', () => {
+  it('records every register an accepted write set (unit, register, value, fc, connection), nothing else; reset() clears it', async () => {
+    const server = await startMock()
+    const a = await connect(server.port)
+    await expectException(write(a, 1, CDU.systemMainControl, 0), MODBUS_EXCEPTION.SERVER_DEVICE_FAILURE) // before auth
+    await authenticate(a)
+    await write(a, 1, CDU.systemMainControl, 0)
+    await writeMany(a, 1, 613, [6000, 3600, 0xfff6])
+    await expectException(write(a, 9, socketControlRegister(2), 5), MODBUS_EXCEPTION.ILLEGAL_DATA_VALUE)
+    const b = await connect(server.port)
+    await authenticate(b)
+    await write(b, 9, socketControlRegister(2), PDU.socketOff)
+    expect(server.writeLog).toEqual([
+      { unit: 1, register: 601, value: 0, fc: 6, connection: 1 },
+      { unit: 1, register: 613, value: 6000, fc: 16, connection: 1 },
+      { unit: 1, register: 614, value: 3600, fc: 16, connection: 1 },
+      { unit: 1, register: 615, value: 0xfff6, fc: 16, connection: 1 },
+      { unit: 9, register: socketControlRegister(2), value: PDU.socketOff, fc: 6, connection: 2 }
+    ])
+    server.reset()
+    expect(server.writeLog).toEqual([])
+  })
+})
+
 // ------------------------------------------------------------------ fault injection
 
 describe('fault injection', () => {

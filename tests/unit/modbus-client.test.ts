@@ -109,11 +109,14 @@ class TestServer {
 
 interface WarnRecorder extends Logger {
   warns: unknown[]
+  /** Messages of debug lines. */
+  debugs: string[]
 }
 
 function recorder (): WarnRecorder {
   const warns: unknown[] = []
-  return { warns, debug: () => {}, info: () => {}, warn: (obj) => { warns.push(obj) }, error: () => {} }
+  const debugs: string[] = []
+  return { warns, debugs, debug: (_obj, msg) => { debugs.push(msg ?? '') }, info: () => {}, warn: (obj) => { warns.push(obj) }, error: () => {} }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -436,46 +439,134 @@ describe('ModbusTcpClient timeouts and reconnects', () => {
     expect(client.connectionId).toBe(1)
   })
 
-  it('drops the window to 1 on a burst of overlapping timeouts, not on sequential ones', async () => {
+  it('keeps the window under loss: timeouts of pipelined requests that requests sent alone suffer as much are loss', async () => {
     const logger = recorder()
-    const server = await startServer(() => {})
-    const client = makeClient(server.port, { timeoutMs: 60, retries: 0, halfOpenAfterTimeouts: 100, logger })
-    expect(await outcome(client.readHoldingRegisters(1, 0, 1))).toMatchObject({ code: 'ERR_MODBUS_TIMEOUT' })
-    expect(await outcome(client.readHoldingRegisters(1, 0, 1))).toMatchObject({ code: 'ERR_MODBUS_TIMEOUT' })
+    let n = 0
+    // Two of every three requests are lost, whatever the window: a lossy link, not a pipelining failure.
+    const server = await startServer((req, sock) => { if (++n % 3 === 0) server.reply(req, sock) })
+    const client = new ModbusTcpClient({ host: '127.0.0.1', port: server.port, timeoutMs: 100, retries: 0, halfOpenAfterTimeouts: 1000, backoffMinMs: 20, backoffMaxMs: 200, logger },
+      { windowSampleSize: 4, windowTrialSize: 3 })
+    clients.push(client)
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => outcome(client.readHoldingRegisters(1, i, 1))))
+    expect(results.filter((r) => 'code' in r).length).toBeGreaterThanOrEqual(6)
+    // Nothing suspended (a trial, if any, lost as many one at a time): the window is 4, no warning.
     expect(client.stats.maxInFlight).toBe(4)
-    const both = await Promise.all([client.readHoldingRegisters(1, 0, 1), client.readHoldingRegisters(1, 1, 1)].map(outcome))
-    expect(both).toMatchObject([{ code: 'ERR_MODBUS_TIMEOUT' }, { code: 'ERR_MODBUS_TIMEOUT' }])
-    expect(client.stats.maxInFlight).toBe(1)
-    expect(logger.warns).toEqual([expect.objectContaining({ maxInFlight: 1, reason: 'timeout_burst' })])
+    expect(logger.warns).toEqual([])
+    server.resetCounters()
+    n = 2 // answer everything from now on
+    server.onRequest = (req, sock) => { setTimeout(() => server.reply(req, sock), 20) }
+    await Promise.all([1, 2, 3, 4].map((a) => client.readHoldingRegisters(1, a, 1)))
+    expect(server.maxOutstanding).toBe(4)
   })
 
-  it('restores the window after clean replies following a timeout burst, but never after a mismatch', async () => {
-    let silent = true
-    let forge = false
+  /** A device that drops a request arriving within 40 ms of the previous one (it cannot take two at once). */
+  async function crowdDroppingServer (forge: { next: boolean } = { next: false }): Promise<TestServer> {
+    let lastArrival = -Infinity
     const server = await startServer((req, sock) => {
-      if (silent) return
-      if (forge) {
-        forge = false
+      const now = Date.now()
+      const crowded = now - lastArrival < 40
+      lastArrival = now
+      if (forge.next) {
+        forge.next = false
         sock.write(encodeReadHoldingRegistersResponse((req.tid + 1000) & 0xffff, req.unit, [1]))
       }
-      server.reply(req, sock)
+      if (!crowded) setTimeout(() => server.reply(req, sock), 80)
     })
-    const client = new ModbusTcpClient({ host: '127.0.0.1', port: server.port, timeoutMs: 300, retries: 0, halfOpenAfterTimeouts: 100, backoffMinMs: 20, backoffMaxMs: 200 }, { restoreWindowAfterReplies: 3 })
-    clients.push(client)
-    await Promise.all([client.readHoldingRegisters(1, 0, 1), client.readHoldingRegisters(1, 1, 1)].map(outcome))
-    expect(client.stats.maxInFlight).toBe(1)
-    silent = false
-    await client.readHoldingRegisters(1, 0, 1)
-    await client.readHoldingRegisters(1, 0, 1)
-    expect(client.stats.maxInFlight).toBe(1)
-    await client.readHoldingRegisters(1, 0, 1)
-    expect(client.stats.maxInFlight).toBe(4)
+    return server
+  }
 
-    forge = true
+  /** Units 1–8, each asked alone (`prime`, `readAloneUntil`) or all at once (`burst`). */
+  function unitsOf (client: ModbusTcpClient): { prime: () => Promise<void>, burst: () => Promise<unknown>, readAloneUntil: (cond: () => boolean) => Promise<void> } {
+    const units = [1, 2, 3, 4, 5, 6, 7, 8]
+    return {
+      prime: async () => { for (const u of units) expect(await client.readHoldingRegisters(u, 0, 1)).toEqual([u * 1000]) },
+      burst: () => Promise.all(units.map((u) => outcome(client.readHoldingRegisters(u, 0, 1)))),
+      readAloneUntil: async (cond) => {
+        for (let i = 0; i < 24 && !cond(); i++) expect(await client.readHoldingRegisters(units[i % 8], 0, 1)).toEqual([units[i % 8] * 1000])
+        expect(cond()).toBe(true)
+      }
+    }
+  }
+
+  it('suspends pipelining when pipelined requests are dropped but requests sent alone are answered', async () => {
+    const logger = recorder()
+    const server = await crowdDroppingServer()
+    const client = new ModbusTcpClient({ host: '127.0.0.1', port: server.port, timeoutMs: 250, retries: 0, halfOpenAfterTimeouts: 1000, backoffMinMs: 20, backoffMaxMs: 200, logger },
+      { windowSampleSize: 4, windowTrialSize: 3, restoreWindowAfterReplies: 3 })
+    clients.push(client)
+    const { prime, burst, readAloneUntil } = unitsOf(client)
+    await prime() // every unit answers when asked alone
+    await burst()
+    expect(client.stats.maxInFlight).toBe(1) // on trial: one at a time
+    await readAloneUntil(() => logger.warns.length === 1)
+    expect(logger.warns).toEqual([expect.objectContaining({ maxInFlight: 1, reason: 'pipelined_timeouts', restoreAfterReplies: 3, serialTimeoutRate: 0 })])
+    // Suspended for restoreAfterReplies replies, then pipelining is tried again.
+    await readAloneUntil(() => client.stats.maxInFlight === 4)
+    // The same device gets it suspended again, for twice as long.
+    await prime()
+    await burst()
+    await readAloneUntil(() => logger.warns.length === 2)
+    expect(logger.warns[1]).toMatchObject({ reason: 'pipelined_timeouts', restoreAfterReplies: 6 })
+  })
+
+  it('units that do not answer at all say nothing about pipelining: the window stays', async () => {
+    const logger = recorder()
+    // units 2–8 are absent behind a healthy link; unit 1 answers everything
+    const server = await startServer((req, sock) => { if (req.unit === 1) setTimeout(() => server.reply(req, sock), 5) })
+    const client = new ModbusTcpClient({ host: '127.0.0.1', port: server.port, timeoutMs: 100, retries: 0, halfOpenAfterTimeouts: 1000, backoffMinMs: 20, backoffMaxMs: 200, logger },
+      { windowSampleSize: 4, windowTrialSize: 3 })
+    clients.push(client)
+    for (let round = 0; round < 3; round++) {
+      await Promise.all([1, 2, 3, 4, 5, 6, 7, 8, 1, 1].map((u) => outcome(client.readHoldingRegisters(u, 0, 1))))
+    }
+    expect(client.stats.timeouts).toBe(21)
+    expect(client.stats.maxInFlight).toBe(4)
+    expect(logger.warns).toEqual([])
+    expect(logger.debugs.filter((m) => m.includes('one at a time'))).toEqual([]) // not even put on trial
+  })
+
+  it('a transaction-id mismatch while pipelining is on trial makes it final', async () => {
+    const forge = { next: false }
+    const server = await crowdDroppingServer(forge)
+    const client = new ModbusTcpClient({ host: '127.0.0.1', port: server.port, timeoutMs: 250, retries: 0, halfOpenAfterTimeouts: 1000, backoffMinMs: 20, backoffMaxMs: 200 },
+      { windowSampleSize: 4, windowTrialSize: 3, restoreWindowAfterReplies: 3 })
+    clients.push(client)
+    const { prime, burst } = unitsOf(client)
+    await prime()
+    await burst()
+    expect(client.stats.maxInFlight).toBe(1) // on trial
+    forge.next = true
     await client.readHoldingRegisters(1, 0, 1)
+    // without the mismatch, these would end the trial, the suspension (3 replies) and bring the window back
+    for (let i = 0; i < 8; i++) await client.readHoldingRegisters(1 + (i % 8), 0, 1)
     expect(client.stats.maxInFlight).toBe(1)
-    for (let i = 0; i < 5; i++) await client.readHoldingRegisters(1, 0, 1)
-    expect(client.stats.maxInFlight).toBe(1)
+    expect(client.stats.lateReplies).toBe(1)
+  })
+
+  it("resends a write only when the request asks (RequestOptions.retries): same frame, new transaction id; the first send's late ack is dropped", async () => {
+    let n = 0
+    // the first send is applied but its ack comes after the timeout; the resend is acked at once
+    const server = await startServer((req, sock) => {
+      const late = ++n === 1
+      const buf = server.answer(req)
+      if (late) setTimeout(() => server.reply(req, sock, buf), 150)
+      else server.reply(req, sock, buf)
+    })
+    const client = makeClient(server.port, { timeoutMs: 100, retries: 3, halfOpenAfterTimeouts: 100 })
+    await client.writeRegister(1, 613, 4150, { retries: 2 })
+    expect(server.requests.map((r) => [r.unit, r.address, r.values])).toEqual([[1, 613, [4150]], [1, 613, [4150]]])
+    expect(server.requests[0].tid).not.toBe(server.requests[1].tid)
+    await waitFor(() => client.stats.lateReplies === 1)
+    expect(client.stats).toMatchObject({ timeouts: 1, responses: 1 })
+    // without it, a write is sent once whatever the client's read retries
+    n = 0
+    server.onRequest = () => {}
+    expect(await outcome(client.writeRegister(1, 613, 1))).toMatchObject({ code: 'ERR_MODBUS_TIMEOUT' })
+    expect(server.requests).toHaveLength(3)
+    expect(await outcome(client.readHoldingRegisters(1, 0, 1, { retries: 0 }))).toMatchObject({ code: 'ERR_MODBUS_TIMEOUT' })
+    expect(server.requests).toHaveLength(4)
+    expect(await outcome(client.writeRegister(1, 0, 1, { retries: -1 }))).toMatchObject({ code: 'ERR_MODBUS_INVALID_ARGS' })
+    expect(await outcome(client.readHoldingRegisters(1, 0, 1, { retries: 1.5 }))).toMatchObject({ code: 'ERR_MODBUS_INVALID_ARGS' })
   })
 
   it('treats the socket as half-open after N consecutive timeouts and reconnects', async () => {

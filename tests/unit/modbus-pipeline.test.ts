@@ -12,6 +12,7 @@ import {
 } from '../../workers/lib/modbus/frame'
 import { closedError } from '../../workers/lib/modbus/errors'
 import type { ModbusClientStats } from '../../workers/lib/modbus/types'
+import { DEFAULT_WINDOW_SETTINGS } from '../../workers/lib/modbus/window'
 
 class FakeLink implements Link {
   readonly host = '10.0.0.1'
@@ -38,7 +39,7 @@ const silent = { debug: () => {}, info: () => {}, warn: () => {} }
 function setup (maxInFlight: number): { link: FakeLink, stats: ModbusClientStats, pipeline: RequestPipeline } {
   const link = new FakeLink()
   const stats: ModbusClientStats = { requests: 0, responses: 0, timeouts: 0, lateReplies: 0, exceptions: 0, reconnects: 0, maxInFlight }
-  const pipeline = new RequestPipeline({ maxInFlight, restoreWindowAfterReplies: 1000, firstTransactionId: 1, logger: silent }, stats, link)
+  const pipeline = new RequestPipeline({ window: { ...DEFAULT_WINDOW_SETTINGS, maxInFlight }, firstTransactionId: 1, logger: silent }, stats, link)
   return { link, stats, pipeline }
 }
 

@@ -28,6 +28,10 @@ const SYSTEM_ERROR_NAMES = [
   'pressure_sensor_chilled_water_supply_fault', 'circ_pump_high_inlet_pressure'
 ]
 
+function range (from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i)
+}
+
 /** Unit 1 registers common to both vendors, with 208/211/212/606 set to distinctive values. */
 function cduImage (img: RegisterImage, reg208: number, reg606: number): void {
   img.set(1, 1, 4)
@@ -373,6 +377,7 @@ describe('errors', () => {
 
   it('raw_errors = system errors then general errors; stats.errors mirrors them', () => {
     const img = sysImage({ 291: 0x4000 }).set(1, 100, 1)
+    for (const reg of [96, 97, 98, 99, 208]) img.set(1, reg, 0) // every status input read
     const snap = decodeSnapshot(img, 'kehua')
     expect(snap.raw_errors).toEqual([{ name: 'low_outlet_pressure_circ_pump' }, { name: 'water_immersion_alarm' }])
     expect(snap.stats.errors).toEqual(snap.raw_errors)
@@ -381,8 +386,10 @@ describe('errors', () => {
 })
 
 describe('status derivation', () => {
+  /** Every status input read (error blocks 291–300 and 96–100, pump registers 208/606 all 0), then `set`. */
   const status = (vendor: ContainerVendor, set: Record<number, number>): unknown => {
     const img = new RegisterImage()
+    for (const reg of [...range(291, 300), ...range(96, 100), 208, 606]) img.set(1, reg, 0)
     for (const [reg, v] of Object.entries(set)) img.set(1, Number(reg), v)
     const snap = decodeSnapshot(img, vendor)
     return { status: snap.stats.status, hasErrors: 'errors' in snap.stats }
@@ -399,6 +406,68 @@ describe('status derivation', () => {
     expect(status('kehua', { 208: 1, 606: 1 })).toEqual({ status: 'stopped', hasErrors: false })
     expect(status('wonderint', { 606: 1 })).toEqual({ status: 'running', hasErrors: false })
     expect(status('wonderint', { 606: 0, 208: 100 })).toEqual({ status: 'stopped', hasErrors: false })
+  })
+})
+
+describe('honest status: never derived from registers that were not read', () => {
+  /** Unit 1 with the pump running and no error bit or flag set, minus `missing`. */
+  const snapWithout = (vendor: ContainerVendor, missing: number[]): ReturnType<typeof decodeSnapshot> => {
+    const full = new RegisterImage()
+    cduImage(full, vendor === 'kehua' ? 100 : 7, vendor === 'kehua' ? 7 : 1)
+    full.set(1, 97, 0).set(1, 99, 0)
+    const img = new RegisterImage()
+    for (let r = 1; r <= 700; r++) {
+      const v = full.get(1, r)
+      if (v !== undefined && !missing.includes(r)) img.set(1, r, v)
+    }
+    return decodeSnapshot(img, vendor)
+  }
+
+  it.each(['kehua', 'wonderint'] as const)('%s: all inputs read → running, no errors field', (vendor) => {
+    const snap = snapWithout(vendor, [])
+    expect(snap.stats.status).toBe('running')
+    expect(snap.stats).not.toHaveProperty('errors')
+  })
+
+  it.each([
+    ['system error block 291–300', range(291, 300)],
+    ['system error register 292 alone', [292]],
+    ['general error flags 96–100', range(96, 100)],
+    ['one general error flag (99)', [99]]
+  ])('%s not read → error with ERR_SNAPSHOT_INCOMPLETE, not running', (_what, missing) => {
+    for (const vendor of ['kehua', 'wonderint'] as const) {
+      const snap = snapWithout(vendor, missing)
+      expect(snap.stats.status).toBe('error')
+      expect(snap.stats.errors).toEqual([{ name: 'ERR_SNAPSHOT_INCOMPLETE' }])
+      expect(snap.raw_errors).toEqual([]) // no device error is invented
+    }
+  })
+
+  it('the pump status register not read (Kehua 208, Wonderint 606) → error, never stopped', () => {
+    expect(snapWithout('kehua', [208]).stats).toMatchObject({ status: 'error', errors: [{ name: 'ERR_SNAPSHOT_INCOMPLETE' }] })
+    expect(snapWithout('wonderint', [606]).stats).toMatchObject({ status: 'error', errors: [{ name: 'ERR_SNAPSHOT_INCOMPLETE' }] })
+    // the other vendor's register is not a status input
+    expect(snapWithout('kehua', [606]).stats.status).toBe('running')
+    expect(snapWithout('wonderint', [208]).stats.status).toBe('running')
+  })
+
+  it('device errors that were read are kept next to ERR_SNAPSHOT_INCOMPLETE', () => {
+    const img = new RegisterImage()
+    cduImage(img, 100, 0)
+    const partial = new RegisterImage()
+    for (let r = 1; r <= 700; r++) {
+      const v = img.get(1, r)
+      if (v !== undefined && (r < 291 || r > 300)) partial.set(1, r, v)
+    }
+    const snap = decodeSnapshot(partial, 'kehua')
+    expect(snap.raw_errors).toEqual(generalErrors)
+    expect(snap.stats.errors).toEqual([...generalErrors, { name: 'ERR_SNAPSHOT_INCOMPLETE' }])
+  })
+
+  it('stats.incomplete names the units not fully read, in unit order; absent when none', () => {
+    expect(decodeSnapshot(fullImage('kehua'), 'kehua', { incomplete: [] }).stats).not.toHaveProperty('incomplete')
+    expect(decodeSnapshot(fullImage('kehua'), 'kehua', { incomplete: [20, 6, 1, 2, 3, 8, 9, 6] }).stats.incomplete)
+      .toEqual(['fcdu', 'gtemp', 'henv', 'powermeter03', 'diag', 'pdu01', 'pdu12'])
   })
 })
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { aggregate, alertsGroupCnt, avg, cnt, group, groupMultipleStats, sum, valueAt, type StatEntry } from '../../workers/tpl/thing/stats'
-import { mergeTimeframes, thingsByTag } from '../../workers/tpl/thing/stat-ticks'
+import { StatTicks, mergeTimeframes, thingsByTag } from '../../workers/tpl/thing/stat-ticks'
 import { MBT_STAT_SPEC } from '../../workers/lib/stats'
 import type { ThingState } from '../../workers/tpl/thing/types'
 
@@ -76,5 +76,25 @@ describe('stat ticks', () => {
     const groups = thingsByTag([t('a', ['t-container', 'id-a', 'code-X-1', 'container-bay-1']), t('b', ['t-container', 'id-b'])])
     expect([...groups.keys()]).toEqual(['t-container', 'container-bay-1'])
     expect(groups.get('t-container')?.map((s) => s.record.id)).toEqual(['a', 'b'])
+  })
+})
+
+describe('stat tick logs', () => {
+  it('a tag no thing carries any more has its log closed at the next tick', async () => {
+    const closed: string[] = []
+    const written: string[] = []
+    let things: ThingState[] = []
+    const t = (id: string, tags: string[]): ThingState => ({ record: { id, code: '', type: '', tags, info: {}, opts: {}, comments: [] }, ctrl: null, last: {}, collecting: false, lastStoredTs: 0, forgotten: false })
+    const rack = {
+      registry: { all: () => things },
+      logs: { append: async (key: string) => { written.push(key) }, put: async (key: string) => { written.push(key) }, close: async (key: string) => { closed.push(key) } }
+    }
+    const ticks = new StatTicks(rack as never, () => ({ n: { op: 'cnt' } }))
+    things = [t('a', ['t-x', 'container-bay-1']), t('b', ['t-x', 'container-bay-2'])]
+    await ticks.build('5m', new Date(1_000_500))
+    expect(written.sort()).toEqual(['stat-5m-container-bay-1', 'stat-5m-container-bay-2', 'stat-5m-t-x'])
+    things = [t('a', ['t-x', 'container-bay-1'])]
+    await ticks.build('5m', new Date(1_300_000))
+    expect(closed).toEqual(['stat-5m-container-bay-2'])
   })
 })

@@ -31,7 +31,7 @@ async function modes (dir: string): Promise<Record<string, { mode: number, want:
 describe('StoreFacility', () => {
   it('concurrent getBee calls of one name get one instance (one writer per core)', async () => {
     const store = new StoreFacility(path.join(root, 'store', 'a-db'))
-    await store.start()
+    await store.ready()
     try {
       const bees = await Promise.all([store.getBee('x'), store.getBee('x'), store.getBee('x')])
       expect(bees[1]).toBe(bees[0])
@@ -40,13 +40,13 @@ describe('StoreFacility', () => {
       await Promise.all([bees[0].put('a', 1), bees[1].put('b', 2)])
       expect((await bees[2].get('b'))?.value).toBe(2)
     } finally {
-      await store.stop()
+      await store.close()
     }
   })
 
   it('closeBee releases a bee and its data stays; a closed name reopens', async () => {
     const store = new StoreFacility(path.join(root, 'store', 'b-db'))
-    await store.start()
+    await store.ready()
     try {
       const bee = await store.getBee('y')
       await bee.put('k', 'v')
@@ -56,7 +56,7 @@ describe('StoreFacility', () => {
       await store.closeBee('never-opened')
       expect((await (await store.getBee('y')).get('k'))?.value).toBe('v')
     } finally {
-      await store.stop()
+      await store.close()
     }
   })
 
@@ -71,9 +71,9 @@ describe('StoreFacility', () => {
     await mkdir(dir, { recursive: true, mode: 0o755 })
     await writeFile(path.join(dir, 'extra'), 'x', { mode: 0o644 })
     const store = new StoreFacility(dir)
-    await store.start()
+    await store.ready()
     const found = await modes(dir)
-    await store.stop()
+    await store.close()
     expect((await stat(path.join(root, 'store'))).mode & 0o777).toBe(STORE_DIR_MODE)
     expect((await stat(dir)).mode & 0o777).toBe(STORE_DIR_MODE)
     // everything there after start, the pre-existing file and what the store created on open

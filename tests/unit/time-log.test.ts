@@ -11,11 +11,11 @@ let store: StoreFacility
 beforeEach(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'mbt-timelog-'))
   store = new StoreFacility(dir)
-  await store.start()
+  await store.ready()
 })
 
 afterEach(async () => {
-  await store.stop()
+  await store.close()
   await rm(dir, { recursive: true, force: true })
 })
 

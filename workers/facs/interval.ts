@@ -1,4 +1,4 @@
-import type { Facility } from './facility'
+import { Facility } from './facility'
 import type { Logger } from '../tpl/types'
 
 interface Job {
@@ -10,12 +10,14 @@ interface Job {
  * Named repeating jobs. A job never overlaps itself: a tick that finds the previous run still
  * going is skipped. Stopping clears every timer.
  */
-export class IntervalFacility implements Facility {
+export class IntervalFacility extends Facility {
   readonly name = 'interval'
-  readonly priority = 40
+  override readonly dependsOn = ['logging']
   private readonly jobs = new Map<string, Job>()
 
-  constructor (private readonly logger: Logger) {}
+  constructor (private readonly logger: Logger) {
+    super()
+  }
 
   add (name: string, fn: () => Promise<void> | void, everyMs: number): void {
     this.clear(name)
@@ -44,9 +46,9 @@ export class IntervalFacility implements Facility {
     this.jobs.delete(name)
   }
 
-  async start (): Promise<void> {}
+  protected async _open (): Promise<void> {}
 
-  async stop (): Promise<void> {
+  protected async _close (): Promise<void> {
     for (const name of [...this.jobs.keys()]) this.clear(name)
   }
 }

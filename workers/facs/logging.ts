@@ -1,5 +1,5 @@
 import pino from 'pino'
-import type { Facility } from './facility'
+import { Facility } from './facility'
 
 export interface LoggingOptions {
   name: string
@@ -26,12 +26,12 @@ export function serializeError (err: unknown, depth = 0): unknown {
 }
 
 /** pino logger, level `debug` when `common.json` `debug` (or `--debug`) is set, else `info`. */
-export class LoggingFacility implements Facility {
+export class LoggingFacility extends Facility {
   readonly name = 'logging'
-  readonly priority = 0
   readonly logger: pino.Logger
 
   constructor (opts: LoggingOptions) {
+    super()
     this.logger = pino({
       name: opts.name,
       level: opts.debug ? 'debug' : 'info',
@@ -42,9 +42,9 @@ export class LoggingFacility implements Facility {
     }, opts.destination ?? pino.destination({ dest: 1, sync: true }))
   }
 
-  async start (): Promise<void> {}
+  protected async _open (): Promise<void> {}
 
-  async stop (): Promise<void> {
+  protected async _close (): Promise<void> {
     this.logger.flush()
   }
 }

@@ -1,6 +1,6 @@
 import HyperDHT, { type DHTNodeAddress } from 'hyperdht'
 import RPC, { type Server } from '@hyperswarm/rpc'
-import type { Facility } from './facility'
+import { Facility } from './facility'
 import { RpcClient } from '../tpl/rpc/client'
 import type { Logger } from '../tpl/types'
 
@@ -36,9 +36,9 @@ export function parseBootstrap (list: Array<DHTNodeAddress | string> | undefined
  * HyperDHT node + `@hyperswarm/rpc` server. The server key pair comes from a seed persisted in
  * the store (stable across restarts); the DHT key pair (used for outgoing calls) from another.
  */
-export class NetFacility implements Facility {
+export class NetFacility extends Facility {
   readonly name = 'net'
-  readonly priority = 20
+  override readonly dependsOn = ['logging', 'store']
   private dht: HyperDHT | null = null
   private rpc: RPC | null = null
   private server: Server | null = null
@@ -51,11 +51,12 @@ export class NetFacility implements Facility {
     private readonly seeds: { rpc: () => Promise<Buffer>, dht: () => Promise<Buffer> },
     private readonly logger: Logger
   ) {
+    super()
     this.full = conf.allow ? new Set(conf.allow.map((k) => k.toLowerCase())) : null
     this.readOnly = new Set((conf.allowReadOnly ?? []).map((k) => k.toLowerCase()))
   }
 
-  async start (): Promise<void> {
+  protected async _open (): Promise<void> {
     const dhtOpts = this.conf.dhtOpts ?? {}
     this.dht = new HyperDHT({
       keyPair: HyperDHT.keyPair(await this.seeds.dht()),
@@ -108,7 +109,7 @@ export class NetFacility implements Facility {
     return await this.client.request(publicKey, method, payload, { timeoutMs })
   }
 
-  async stop (): Promise<void> {
+  protected async _close (): Promise<void> {
     const { server, client, rpc, dht } = this
     this.server = null
     this.client = null

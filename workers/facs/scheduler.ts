@@ -1,14 +1,16 @@
 import { Cron } from 'croner'
-import type { Facility } from './facility'
+import { Facility } from './facility'
 import type { Logger } from '../tpl/types'
 
 /** Cron jobs (croner, seconds field first, UTC). `protect` keeps a tick from overlapping itself. */
-export class SchedulerFacility implements Facility {
+export class SchedulerFacility extends Facility {
   readonly name = 'scheduler'
-  readonly priority = 50
+  override readonly dependsOn = ['logging']
   private readonly jobs = new Map<string, Cron>()
 
-  constructor (private readonly logger: Logger) {}
+  constructor (private readonly logger: Logger) {
+    super()
+  }
 
   add (name: string, pattern: string, fn: (tick: Date) => Promise<void> | void): void {
     this.remove(name)
@@ -27,9 +29,9 @@ export class SchedulerFacility implements Facility {
     return [...this.jobs.keys()]
   }
 
-  async start (): Promise<void> {}
+  protected async _open (): Promise<void> {}
 
-  async stop (): Promise<void> {
+  protected async _close (): Promise<void> {
     for (const name of [...this.jobs.keys()]) this.remove(name)
   }
 }

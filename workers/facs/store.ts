@@ -4,7 +4,7 @@ import path from 'node:path'
 import Corestore from 'corestore'
 import Hyperbee from 'hyperbee'
 import Rache from 'rache'
-import type { Facility } from './facility'
+import { Facility } from './facility'
 import { WrkError } from '../tpl/errors'
 
 export type Bee<T = unknown> = Hyperbee<T>
@@ -64,15 +64,16 @@ async function restrictTree (dir: string): Promise<void> {
  * One Hypercore must never have two writers: `getBee` hands every caller of a name the same
  * instance, also while it is still opening (the opening promise is what is cached).
  */
-export class StoreFacility implements Facility {
+export class StoreFacility extends Facility {
   readonly name = 'store'
-  readonly priority = 10
   private store: Corestore | null = null
   private readonly bees = new Map<string, Promise<Bee>>()
 
-  constructor (readonly dir: string) {}
+  constructor (readonly dir: string) {
+    super()
+  }
 
-  async start (): Promise<void> {
+  protected async _open (): Promise<void> {
     // The parent (`store/`) is private too: it lists the racks of this host.
     await mkdir(path.dirname(this.dir), { recursive: true, mode: STORE_DIR_MODE })
     await mkdir(this.dir, { recursive: true, mode: STORE_DIR_MODE })
@@ -114,7 +115,11 @@ export class StoreFacility implements Facility {
     return this.bees.has(name)
   }
 
-  /** How many bees are open: what a leak test watches. */
+  /** The names of the open bees: what a leak test watches. */
+  openNames (): string[] {
+    return [...this.bees.keys()]
+  }
+
   get openCount (): number {
     return this.bees.size
   }
@@ -152,7 +157,7 @@ export class StoreFacility implements Facility {
     return seed
   }
 
-  async stop (): Promise<void> {
+  protected async _close (): Promise<void> {
     const store = this.store
     this.store = null
     const bees = [...this.bees.values()]

@@ -3,7 +3,7 @@
  * and how many votes it needs. Every target is validated first (`validateWriteAction`, without
  * touching a device); one invalid target fails the whole call with its error.
  */
-import type { Facility } from './facility'
+import { Facility } from './facility'
 
 export interface WriteCall { id: string, tags: string[] }
 
@@ -25,12 +25,13 @@ export interface WriteCallTargets {
 /** Targets validated at once. */
 const VALIDATION_CONCURRENCY = 5
 
-export class WriteCallsFacility implements Facility {
+export class WriteCallsFacility extends Facility {
   readonly name = 'write-calls'
-  readonly priority = 60
   private readonly allowed = new Map<string, number>()
 
-  constructor (private readonly targets: WriteCallTargets) {}
+  constructor (private readonly targets: WriteCallTargets) {
+    super()
+  }
 
   /** `[action, required votes]` pairs; an action not listed gets no calls. */
   whitelist (actions: ReadonlyArray<readonly [string, number]>): void {
@@ -57,6 +58,6 @@ export class WriteCallsFacility implements Facility {
     return { reqVotes: votes, calls: things.map(({ id, tags }) => ({ id, tags })) }
   }
 
-  async start (): Promise<void> {}
-  async stop (): Promise<void> {}
+  protected async _open (): Promise<void> {}
+  protected async _close (): Promise<void> {}
 }

@@ -31,6 +31,7 @@ import {
   type ReadRequest,
   type UnitId
 } from './registers'
+import { CycleOutcome, UnitBreaker } from './unit-breaker'
 
 export interface MicroBTContainerOptions extends Omit<BaseContainerOptions, 'limits'> {
   /** Controller host. Without address, port, username and password the thing stays unconnected. */
@@ -42,8 +43,11 @@ export interface MicroBTContainerOptions extends Omit<BaseContainerOptions, 'lim
   /** Per-request timeout (ms); client default 2000. */
   timeout?: number
   /**
-   * Client retries of a timed-out/lost read (writes are never retried). Default 0: a unit that
-   * does not answer costs one timeout per snapshot and is simply read again next cycle.
+   * Resends of a read that timed out or lost its connection, and of a control write that got no
+   * acknowledgement (same unit, register and value; the writes set absolute values). Default 2.
+   * A unit that failed every attempt in a snapshot gets one attempt without retries in the
+   * following snapshots until it answers again (./unit-breaker.ts), so a dead unit costs one
+   * timeout per snapshot.
    */
   retry?: number
   /** Minimum reconnect backoff (ms); client default 250. */
@@ -60,7 +64,7 @@ export interface MicroBTContainerOptions extends Omit<BaseContainerOptions, 'lim
    * snapshot, plus its retries) never reset the link for the others.
    */
   halfOpenAfterTimeouts?: number
-  /** Use this client instead of creating one (tests, benchmarks). The container closes it on close(). */
+  /** Use this client instead of creating one (tests, benchmarks). It stays the caller's: close() does not close it. */
   client?: ModbusClient
   /** Creates the client on first use; default `new ModbusTcpClient(opts)`. */
   clientFactory?: (opts: ModbusClientOptions) => ModbusClient
@@ -78,16 +82,25 @@ interface Credentials {
   password: string
 }
 
+export const DEFAULT_RETRY = 2
+
+/** The unit itself did not answer any attempt (as opposed to a lost link, or an answer refusing the request). */
+function isUnreachable (code: string): boolean {
+  return code === 'ERR_MODBUS_TIMEOUT' || code === 'ERR_MODBUS_EXCEPTION_0A' || code === 'ERR_MODBUS_EXCEPTION_0B'
+}
+
 /** After these, the remaining requests of the unit are skipped for this snapshot. */
 function isUnitFatal (code: string): boolean {
   if (code === 'ERR_MODBUS_MALFORMED_REPLY') return false
   if (!code.startsWith('ERR_MODBUS_EXCEPTION_')) return true // timeout, link errors
-  return code === 'ERR_MODBUS_EXCEPTION_0A' || code === 'ERR_MODBUS_EXCEPTION_0B'
+  return isUnreachable(code)
 }
 
 const EXCEPTION_ILLEGAL_ADDRESS = 'ERR_MODBUS_EXCEPTION_02'
 const EXCEPTION_DEVICE_FAILURE = 'ERR_MODBUS_EXCEPTION_04'
 const HIGH: RequestOptions = { priority: 'high' }
+/** A unit whose breaker is open: one attempt. */
+const SINGLE_ATTEMPT: RequestOptions = { retries: 0 }
 
 /**
  * A MicroBT container (Kehua or Wonderint controller) over Modbus TCP: plans and decodes
@@ -103,9 +116,12 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
   private readonly clientOptions: Omit<ModbusClientOptions, 'host' | 'port'>
   private readonly clientFactory: (opts: ModbusClientOptions) => ModbusClient
   #client: ModbusClient | null
+  private readonly injectedClient: boolean
   private closed = false
   private authenticatedOn: number | null = null
   private writeChain: Promise<void> = Promise.resolve()
+  private readonly retry: number
+  private readonly breaker = new UnitBreaker()
   private readonly maxGap: number
   private readonly maxRegs: number | undefined
   private readonly splitMemory = new SplitMemory()
@@ -130,8 +146,10 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
       ? { username: opts.username, password: opts.password }
       : null
     this.#client = opts.client ?? null
+    this.injectedClient = opts.client !== undefined
     this.clientFactory = opts.clientFactory ?? ((o) => new ModbusTcpClient(o))
-    const retries = opts.retry ?? 0
+    const retries = opts.retry ?? DEFAULT_RETRY
+    this.retry = retries
     this.clientOptions = {
       retries,
       halfOpenAfterTimeouts: opts.halfOpenAfterTimeouts ?? (UNIT_IDS.length + 1) * (retries + 1),
@@ -143,6 +161,11 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     this.maxGap = opts.maxGap ?? 0
     this.maxRegs = opts.maxRegsPerRequest
     this.plan = this.buildPlan() // validates maxGap / maxRegsPerRequest
+  }
+
+  /** Units that get a single attempt per snapshot until they answer again (circuit breaker open). */
+  get unitsOnSingleAttempt (): UnitId[] {
+    return this.breaker.openUnits
   }
 
   /** FC03 requests one snapshot needs (40 with the default map and maxGap 0). */
@@ -185,19 +208,20 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     await client.connect()
     const image = new RegisterImage()
     const failures = new Map<UnitId, string>()
+    const cycle = new CycleOutcome()
     const [[, [probe, ...cduRest]], ...others] = this.plan
     try {
       // The CDU's first request goes alone: without the CDU there is no snapshot, and a
-      // controller that does not answer at all would otherwise cost one timeout per unit
-      // (serialised once the client shrinks its window after a timeout burst: ~17 × timeout).
+      // controller that does not answer at all would otherwise cost the attempts of every unit.
       if (probe !== undefined) {
-        await this.readUnit(client, CDU_UNIT, [probe], image, failures)
+        await this.readUnit(client, CDU_UNIT, [probe], image, failures, cycle)
         const code = failures.get(CDU_UNIT)
         if (code !== undefined && isUnitFatal(code)) throw new WrkError(code, 'the CDU (unit 1) did not answer')
       }
       const units: Array<[UnitId, ReadRequest[]]> = [[CDU_UNIT, cduRest], ...others]
-      await Promise.all(units.map(([unit, requests]) => this.readUnit(client, unit, requests, image, failures)))
+      await Promise.all(units.map(([unit, requests]) => this.readUnit(client, unit, requests, image, failures, cycle)))
     } finally {
+      this.breaker.record(cycle)
       if (this.planStale) {
         this.plan = this.buildPlan()
         this.planStale = false
@@ -207,37 +231,57 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     if (!image.hasUnit(CDU_UNIT)) {
       throw new WrkError(failures.get(CDU_UNIT) ?? 'ERR_CDU_NO_DATA', 'the CDU (unit 1) did not answer')
     }
-    return decodeSnapshot(image, this.vendor)
+    return decodeSnapshot(image, this.vendor, { incomplete: [...failures.keys()] })
   }
 
   /**
-   * Reads one unit's requests one after another, so a unit that is absent costs one timeout:
-   * after a timeout, a gateway exception (0A/0B) or a link error its remaining requests are
-   * skipped. Other units are read concurrently and are not affected.
+   * Reads one unit's requests, each with the client's retries. Until the unit has answered in
+   * this snapshot they go one at a time, so a unit that is absent costs the attempts of one
+   * request: after a timeout, a gateway exception (0A/0B) or a link error its remaining requests
+   * are skipped. Once it answered, the rest go at once (a lost request then delays only itself).
+   * A unit whose breaker is open gets one attempt until it answers. Other units are read
+   * concurrently and are not affected.
    */
   private async readUnit (
-    client: ModbusClient, unit: UnitId, requests: readonly ReadRequest[], image: RegisterImage, failures: Map<UnitId, string>
+    client: ModbusClient, unit: UnitId, requests: readonly ReadRequest[], image: RegisterImage,
+    failures: Map<UnitId, string>, cycle: CycleOutcome
   ): Promise<void> {
-    const queue = [...requests]
-    for (let req = queue.shift(); req !== undefined; req = queue.shift()) {
-      try {
-        const values = await client.readHoldingRegisters(unit, req.address, req.count)
-        if (values.length !== req.count) throw new WrkError('ERR_MODBUS_MALFORMED_REPLY', 'register count mismatch')
-        image.setBlock(unit, req.start, values)
-        this.markSeen()
-      } catch (err) {
-        const code = errorCode(err)
-        if (code === EXCEPTION_ILLEGAL_ADDRESS && req.gaps.length > 0) {
-          // merged across registers the device does not serve: never merge across them again
-          for (const gap of req.gaps) this.splitMemory.markBadSpan(unit, gap.start, gap.end)
-          this.planStale = true
-          this.logger.info({ unit, gaps: req.gaps }, 'device refused a merged read; splitting it')
-          queue.unshift(...planReads(listedParts(req), { maxGap: this.maxGap, maxRegs: req.count, splitMemory: this.splitMemory }))
-          continue
-        }
-        failures.set(unit, code)
-        if (isUnitFatal(code)) return
+    const read = (req: ReadRequest): Promise<boolean> => this.readRequest(client, unit, req, image, failures, cycle)
+    let i = 0
+    for (; i < requests.length && !cycle.answered.has(unit); i++) {
+      if (!await read(requests[i])) return
+    }
+    await Promise.all(requests.slice(i).map(read))
+  }
+
+  /** One planned read (split and re-read when the device refuses a merged one); false when the unit's other reads should be skipped. */
+  private async readRequest (
+    client: ModbusClient, unit: UnitId, req: ReadRequest, image: RegisterImage,
+    failures: Map<UnitId, string>, cycle: CycleOutcome
+  ): Promise<boolean> {
+    const opts = this.breaker.isOpen(unit) && !cycle.answered.has(unit) ? SINGLE_ATTEMPT : undefined
+    try {
+      const values = await client.readHoldingRegisters(unit, req.address, req.count, opts)
+      cycle.answered.add(unit)
+      if (values.length !== req.count) throw new WrkError('ERR_MODBUS_MALFORMED_REPLY', 'register count mismatch')
+      image.setBlock(unit, req.start, values)
+      this.markSeen()
+      return true
+    } catch (err) {
+      const code = errorCode(err)
+      if (isUnreachable(code)) cycle.unreachable.add(unit)
+      else if (code.startsWith('ERR_MODBUS_EXCEPTION_') || code === 'ERR_MODBUS_MALFORMED_REPLY') cycle.answered.add(unit)
+      if (code === EXCEPTION_ILLEGAL_ADDRESS && req.gaps.length > 0) {
+        // merged across registers the device does not serve: never merge across them again
+        for (const gap of req.gaps) this.splitMemory.markBadSpan(unit, gap.start, gap.end)
+        this.planStale = true
+        this.logger.info({ unit, gaps: req.gaps }, 'device refused a merged read; splitting it')
+        const parts = planReads(listedParts(req), { maxGap: this.maxGap, maxRegs: req.count, splitMemory: this.splitMemory })
+        await this.readUnit(client, unit, parts, image, failures, cycle)
+        return true
       }
+      failures.set(unit, code)
+      return !isUnitFatal(code)
     }
   }
 
@@ -285,12 +329,19 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     await run
   }
 
+  /**
+   * Authenticates when the connection is new, then writes. A write without acknowledgement is
+   * resent by the client to the same unit and register, up to `retry` times, on the same
+   * connection; it succeeds only when acknowledged. If the link is replaced before a write was
+   * sent, or (with `retry` > 0) while it was on the wire, the operation reconnects once,
+   * authenticates again and goes on with that write.
+   */
   private async writeAuthenticated (client: ModbusClient, writes: readonly RegisterWrite[]): Promise<void> {
     let next = 0
     let reconnects = 0
     for (;;) {
       const connectionId = await client.connect()
-      const pinned: RequestOptions = { ...HIGH, connectionId }
+      const pinned: RequestOptions = { ...HIGH, connectionId, retries: this.retry }
       try {
         let justAuthenticated = false
         if (this.authenticatedOn !== connectionId) {
@@ -318,28 +369,39 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
         }
         return
       } catch (err) {
-        if (errorCode(err) === 'ERR_MODBUS_CONNECTION_CHANGED' && reconnects++ === 0) continue
+        const code = errorCode(err)
+        const resendable = code === 'ERR_MODBUS_CONNECTION_CHANGED' || (code === 'ERR_MODBUS_CONNECTION_CLOSED' && this.retry > 0)
+        if (resendable && reconnects++ === 0) continue
         throw err
       }
     }
   }
 
-  /** Challenge (unit 1, 301–304) → response (305–320, FC16), pinned to one connection. Never logs secrets. */
+  /**
+   * Challenge (unit 1, 301–304) → response (305–320, FC16), pinned to one connection. Never logs
+   * secrets. The response is never resent as such (the controller issues a new challenge after a
+   * success, so a repeated response would be refused): when its acknowledgement is lost, the
+   * whole exchange is repeated with a fresh challenge, up to `retry` times.
+   */
   private async authenticate (client: ModbusClient, connectionId: number): Promise<void> {
     this.authenticatedOn = null
     const credentials = this.#credentials
     if (credentials === null) throw new WrkError('ERR_THING_NOT_CONNECTED', 'no credentials')
     const pinned: RequestOptions = { ...HIGH, connectionId }
-    const challenge = await client.readHoldingRegisters(
-      CDU_UNIT, AUTH_CHALLENGE.start - 1, AUTH_CHALLENGE.end - AUTH_CHALLENGE.start + 1, pinned)
-    const response = bytesToRegisters(authResponse(registersToBytes(challenge), credentials.username, credentials.password))
-    try {
-      await client.writeRegisters(CDU_UNIT, AUTH_RESPONSE.start - 1, response, pinned)
-    } catch (err) {
-      if (errorCode(err).startsWith('ERR_MODBUS_EXCEPTION_')) {
-        throw new WrkError('ERR_AUTH_FAILED', 'the controller rejected the authentication')
+    for (let attempt = 0; ; attempt++) {
+      const challenge = await client.readHoldingRegisters(
+        CDU_UNIT, AUTH_CHALLENGE.start - 1, AUTH_CHALLENGE.end - AUTH_CHALLENGE.start + 1, pinned)
+      const response = bytesToRegisters(authResponse(registersToBytes(challenge), credentials.username, credentials.password))
+      try {
+        await client.writeRegisters(CDU_UNIT, AUTH_RESPONSE.start - 1, response, { ...pinned, retries: 0 })
+        break
+      } catch (err) {
+        const code = errorCode(err)
+        if (code.startsWith('ERR_MODBUS_EXCEPTION_')) {
+          throw new WrkError('ERR_AUTH_FAILED', 'the controller rejected the authentication')
+        }
+        if (code !== 'ERR_MODBUS_TIMEOUT' || attempt >= this.retry) throw err
       }
-      throw err
     }
     this.markSeen()
     this.authenticatedOn = connectionId
@@ -352,7 +414,8 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     const client = this.#client
     this.#client = null
     this.authenticatedOn = null
-    if (client !== null) await client.close()
+    // a component closes only what it created
+    if (client !== null && !this.injectedClient) await client.close()
   }
 }
 

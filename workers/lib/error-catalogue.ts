@@ -6,6 +6,7 @@ export const MBT_ERRORS: ErrorCatalogue = {
   ERR_AUTH_CHALLENGE_INVALID: 'the controller sent an unusable authentication challenge',
   ERR_REGISTER_BYTES_INVALID: 'a register value cannot be encoded (programming error)',
   ERR_REGISTER_VALUE_INVALID: 'a register value is out of range (programming error)',
+  ERR_SNAPSHOT_INCOMPLETE: 'in stats.errors of a snapshot whose status or error registers were not read: status is error (never running/stopped)',
   ERR_CDU_NO_DATA: 'the cooling controller answered no data',
   ERR_CONTAINER_VENDOR_INVALID: 'unknown vendor',
   ERR_PLAN_INVALID_ARGS: 'invalid read plan settings (programming error)',

@@ -22,6 +22,7 @@ export const TPL_ERRORS: ErrorCatalogue = {
   ERR_RPC_REPLY_INVALID: 'an RPC reply that is not JSON',
   ERR_RPC_REGISTER_AFTER_START: 'an RPC method was declared after the worker started (programming error)',
   // worker life cycle and facilities
+  ERR_RESOURCE_CLOSED: 'ready() on a facility or resource that was closed (programming error)',
   'ERR_WRK_ALREADY_<state>': 'start() called on a worker that is starting, started, stopping or stopped',
   ERR_CONFIG_MISSING: 'a required config file is missing',
   ERR_CONFIG_INVALID: 'a config file is not valid JSON or has an invalid setting',

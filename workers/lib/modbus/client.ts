@@ -17,6 +17,7 @@ import {
 } from './frame'
 import { RequestPipeline, type RequestResult } from './pipeline'
 import type { ModbusClient, ModbusClientOptions, ModbusClientStats, ModbusLogger, RequestOptions } from './types'
+import { DEFAULT_WINDOW_SETTINGS } from './window'
 
 const DEFAULT_TIMEOUT_MS = 2000
 const DEFAULT_RETRIES = 1
@@ -24,7 +25,8 @@ const DEFAULT_MAX_IN_FLIGHT = 4
 const DEFAULT_HALF_OPEN_AFTER = 3
 const DEFAULT_BACKOFF_MIN_MS = 250
 const DEFAULT_BACKOFF_MAX_MS = 5000
-const DEFAULT_RESTORE_WINDOW_AFTER_REPLIES = 1000
+/** Upper bound of per-request resends. */
+const MAX_RETRIES = 100
 
 const silentLogger: ModbusLogger = { debug: () => {}, info: () => {}, warn: () => {} }
 
@@ -65,8 +67,12 @@ function integerAtLeast (v: number | undefined, fallback: number, min: number, n
 export interface ModbusTcpClientInternals {
   /** Transaction id of the first request sent (1..65535), to exercise the 65535 → 1 wrap quickly. */
   firstTransactionId?: number
-  /** Clean replies after which a window dropped by a timeout burst is restored (default 1000). */
+  /** Replies at window 1 after which a window suspended for pipelined timeouts is tried again (default 1000). */
   restoreWindowAfterReplies?: number
+  /** Pipelined requests judged together by the window policy (default 20). */
+  windowSampleSize?: number
+  /** Requests sent one at a time when most pipelined requests timed out (default 10). */
+  windowTrialSize?: number
 }
 
 /**
@@ -80,6 +86,10 @@ export interface ModbusTcpClientInternals {
  * - A failed connect rejects every queued request with ERR_MODBUS_NOT_CONNECTED and arms a
  *   backoff (details in ./connection.ts).
  * - Reads resolve to unsigned values 0..65535; writes accept -32768..65535.
+ * - Reads are resent after a timeout (and, unless pinned, after a lost connection) up to
+ *   `retries` times; writes only when the caller asks for it with `RequestOptions.retries`
+ *   (for writes of absolute values, which are safe to repeat). Exception replies are never
+ *   resent. Only a reply to the latest attempt settles a request.
  */
 export class ModbusTcpClient implements ModbusClient {
   readonly stats: ModbusClientStats
@@ -95,9 +105,16 @@ export class ModbusTcpClient implements ModbusClient {
     if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 0xffff) throw invalidArgs('port must be 1..65535')
     this.timeoutMs = positiveNumber(opts.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs')
     this.retries = integerAtLeast(opts.retries, DEFAULT_RETRIES, 0, 'retries')
+    if (this.retries > MAX_RETRIES) throw invalidArgs(`retries must be <= ${MAX_RETRIES}`)
     const maxInFlight = integerAtLeast(opts.maxInFlight, DEFAULT_MAX_IN_FLIGHT, 1, 'maxInFlight')
     if (maxInFlight > 1024) throw invalidArgs('maxInFlight must be <= 1024')
-    const restoreWindowAfterReplies = integerAtLeast(internals?.restoreWindowAfterReplies, DEFAULT_RESTORE_WINDOW_AFTER_REPLIES, 1, 'restoreWindowAfterReplies')
+    const window = {
+      ...DEFAULT_WINDOW_SETTINGS,
+      maxInFlight,
+      restoreAfterReplies: integerAtLeast(internals?.restoreWindowAfterReplies, DEFAULT_WINDOW_SETTINGS.restoreAfterReplies, 1, 'restoreWindowAfterReplies'),
+      sampleSize: integerAtLeast(internals?.windowSampleSize, DEFAULT_WINDOW_SETTINGS.sampleSize, 1, 'windowSampleSize'),
+      trialSize: integerAtLeast(internals?.windowTrialSize, DEFAULT_WINDOW_SETTINGS.trialSize, 1, 'windowTrialSize')
+    }
     const halfOpenAfterTimeouts = integerAtLeast(opts.halfOpenAfterTimeouts, DEFAULT_HALF_OPEN_AFTER, 1, 'halfOpenAfterTimeouts')
     const backoffMinMs = positiveNumber(opts.backoffMinMs, DEFAULT_BACKOFF_MIN_MS, 'backoffMinMs')
     const backoffMaxMs = positiveNumber(opts.backoffMaxMs, Math.max(DEFAULT_BACKOFF_MAX_MS, backoffMinMs), 'backoffMaxMs')
@@ -119,7 +136,7 @@ export class ModbusTcpClient implements ModbusClient {
         connectFailed: (err) => this.pipeline.failQueued(err),
         lost: (reason) => this.pipeline.connectionLost(reason)
       })
-    this.pipeline = new RequestPipeline({ maxInFlight, restoreWindowAfterReplies, firstTransactionId, logger }, this.stats, this.connection)
+    this.pipeline = new RequestPipeline({ window, firstTransactionId, logger }, this.stats, this.connection)
   }
 
   get connected (): boolean {
@@ -179,6 +196,7 @@ export class ModbusTcpClient implements ModbusClient {
     let timeoutMs = this.timeoutMs
     let high = isWrite
     let pin = 0
+    let retries = isWrite ? 0 : this.retries
     if (opts !== undefined) {
       if (opts.timeoutMs !== undefined) {
         if (typeof opts.timeoutMs !== 'number' || !Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0) return invalid('timeoutMs must be a positive number')
@@ -192,7 +210,11 @@ export class ModbusTcpClient implements ModbusClient {
         if (!Number.isInteger(opts.connectionId) || opts.connectionId < 1) return invalid('connectionId must be a positive integer')
         pin = opts.connectionId
       }
+      if (opts.retries !== undefined) {
+        if (!Number.isInteger(opts.retries) || opts.retries < 0 || opts.retries > MAX_RETRIES) return invalid(`retries must be an integer 0..${MAX_RETRIES}`)
+        retries = opts.retries
+      }
     }
-    return this.pipeline.submit({ fc, unit, address, arg, frame, high, pin, retries: isWrite ? 0 : this.retries, timeoutMs })
+    return this.pipeline.submit({ fc, unit, address, arg, frame, high, pin, retries, timeoutMs })
   }
 }

@@ -1,13 +1,14 @@
 /**
  * The request pipeline of the Modbus client: pending requests in two priority queues, the
- * in-flight window (and its drop/restore policy), transaction ids, per-request timers and
- * read retries, and the matching of reply frames to the requests they answer. It sends
- * through a `Link` (the connection) and never touches a socket.
+ * in-flight window (its policy is in ./window.ts), transaction ids, per-request timers and
+ * retries, and the matching of reply frames to the requests they answer. It sends through a
+ * `Link` (the connection) and never touches a socket.
  */
 import createDebug from 'debug'
 import { ModbusError, ModbusExceptionError, closedError } from './errors'
 import { EXCEPTION_FLAG, FC_READ_HOLDING_REGISTERS, checkWriteReplyData, decodeReadHoldingRegistersData } from './frame'
 import type { ModbusClientStats, ModbusLogger } from './types'
+import { InFlightWindow, type SampleKind, type WindowChange, type WindowSettings } from './window'
 
 const debug = createDebug('mbt:modbus')
 
@@ -29,14 +30,8 @@ export interface Link {
 }
 
 export interface PipelineSettings {
-  /** The configured window: requests in flight at once. */
-  maxInFlight: number
-  /**
-   * A timeout burst may be a passing network fault, so the window comes back after this many
-   * replies without a timeout; a mismatched reply proves the device breaks under pipelining and
-   * keeps the window at 1 for good.
-   */
-  restoreWindowAfterReplies: number
+  /** The window and when it shrinks (./window.ts). */
+  window: WindowSettings
   /** Transaction id of the first request sent (1..65535). */
   firstTransactionId: number
   logger: ModbusLogger
@@ -54,7 +49,7 @@ export interface PipelineRequest {
   high: boolean
   /** Pinned connection id, 0 = any. */
   pin: number
-  /** Resends after a timeout or a lost connection. */
+  /** Resends after a timeout, or (unpinned only) after a lost connection. */
   retries: number
   timeoutMs: number
 }
@@ -73,8 +68,8 @@ type TimerHandler = (p: Pending) => void
 class Pending {
   tid = 0
   state: PendingState = QUEUED
-  /** Pipeline timeout sequence number when sent (timeout-burst detection). */
-  seqAtSend = 0
+  /** How the window policy counts this attempt (fixed when sent). */
+  sample: SampleKind = 'none'
   readonly timer: NodeJS.Timeout
   readonly fc: number
   readonly unit: number
@@ -123,7 +118,9 @@ function malformedError (p: Pending, what: string): ModbusError {
  * - A request queued behind the window on a live connection keeps waiting (the requests ahead
  *   of it are bounded by their own timeouts); one that sees no connection within its timeout
  *   rejects with ERR_MODBUS_NOT_CONNECTED. Each attempt on the wire has the full timeout.
- * - High priority first, FIFO within a priority; a retry goes back to the front of its queue.
+ * - High priority first, FIFO within a priority; a retry goes back to the front of its queue,
+ *   with a new transaction id: a late reply to an earlier attempt is dropped, never taken for
+ *   the retry's.
  * - `stats.requests` counts frames sent (retries included), `stats.responses` replies matched
  *   to a request (exceptions included), `stats.timeouts` attempts that timed out.
  */
@@ -131,26 +128,21 @@ export class RequestPipeline {
   private readonly stats: ModbusClientStats
   private readonly link: Link
   private readonly logger: ModbusLogger
-  private window: number
-  private readonly configuredWindow: number
-  private readonly restoreAfterReplies: number
-  /** Clean replies still needed to restore the window; null when it is not recoverable (or not dropped). */
-  private repliesToRestore: number | null = null
+  private readonly window: InFlightWindow
   private readonly inflight = new Map<number, Pending>()
   private highQ: Pending[] = []
   private normalQ: Pending[] = []
   private lastTid: number
   /** Transaction ids of requests that timed out, oldest first: their replies may still come. */
   private readonly timedOutTids = new Set<number>()
-  private timeoutSeq = 0
+  /** Per unit id: whether its latest settled attempt was answered (window policy input). */
+  private readonly unitAnswering = new Map<number, boolean>()
 
   constructor (settings: PipelineSettings, stats: ModbusClientStats, link: Link) {
     this.stats = stats
     this.link = link
     this.logger = settings.logger
-    this.window = settings.maxInFlight
-    this.configuredWindow = settings.maxInFlight
-    this.restoreAfterReplies = settings.restoreWindowAfterReplies
+    this.window = new InFlightWindow(settings.window)
     this.lastTid = settings.firstTransactionId - 1
   }
 
@@ -171,7 +163,7 @@ export class RequestPipeline {
   /** Sends queued requests while the window allows. */
   pump (): void {
     if (!this.link.connected) return
-    while (this.inflight.size < this.window) {
+    while (this.inflight.size < this.window.size) {
       const p = this.highQ.length > 0 ? this.highQ.shift() : this.normalQ.shift()
       if (p === undefined) return
       if (p.pin !== 0 && p.pin !== this.link.id) {
@@ -182,7 +174,7 @@ export class RequestPipeline {
       p.tid = tid
       p.frame.writeUInt16BE(tid, 0)
       p.state = IN_FLIGHT
-      p.seqAtSend = this.timeoutSeq
+      p.sample = this.window.classify(this.inflight.size, this.unitAnswering.get(p.unit) === true)
       p.timer.refresh()
       this.inflight.set(tid, p)
       this.stats.requests++
@@ -215,7 +207,8 @@ export class RequestPipeline {
     }
     this.inflight.delete(tid)
     this.stats.responses++
-    if (this.repliesToRestore !== null && --this.repliesToRestore <= 0) this.restoreWindow()
+    this.unitAnswering.set(p.unit, true)
+    this.windowChanged(this.window.answered(p.sample))
     if ((fc & EXCEPTION_FLAG) !== 0) {
       if (data.length !== 1) {
         this.fail(p, malformedError(p, 'exception reply length'))
@@ -291,32 +284,34 @@ export class RequestPipeline {
     return t
   }
 
-  private unmatchedReply (reason: string, tid: number, unit: number, fc: number): void {
+  private unmatchedReply (reason: 'tid_mismatch' | 'unit_fc_mismatch', tid: number, unit: number, fc: number): void {
     this.stats.lateReplies++
     debug('dropped unmatched reply tid=%d unit=%d fc=%d (%s)', tid, unit, fc, reason)
-    this.dropWindow(reason)
+    this.windowChanged(this.window.mismatch(reason))
   }
 
-  private dropWindow (reason: string): void {
-    const recoverable = reason === 'timeout_burst'
-    // A mismatch makes a recoverable drop permanent; a new burst restarts the count.
-    if (this.window <= 1) {
-      if (this.repliesToRestore !== null) this.repliesToRestore = recoverable ? this.restoreAfterReplies : null
-      return
+  /** Publishes a window change: stats, one log line, and more sends when it grew. */
+  private windowChanged (change: WindowChange): void {
+    if (change === null) return
+    this.stats.maxInFlight = this.window.size
+    const { host, port } = this.link
+    switch (change.kind) {
+      case 'disabled':
+        this.logger.warn({ maxInFlight: 1, reason: change.reason, host, port }, 'modbus: pipelining disabled for this connection target')
+        break
+      case 'trial':
+        this.logger.debug({ maxInFlight: 1, host, port, pipelinedTimeoutRate: change.pipelinedTimeoutRate }, 'modbus: pipelined requests time out; trying requests one at a time')
+        break
+      case 'suspended':
+        this.logger.warn({ maxInFlight: 1, reason: change.reason, host, port, pipelinedTimeoutRate: change.pipelinedTimeoutRate, serialTimeoutRate: change.trialTimeoutRate, restoreAfterReplies: change.restoreAfterReplies },
+          'modbus: pipelining suspended for this connection target')
+        break
+      case 'restored':
+        if (change.after === 'replies') this.logger.info({ maxInFlight: this.window.size, host, port }, 'modbus: pipelining restored after clean replies')
+        else this.logger.debug({ maxInFlight: this.window.size, host, port }, 'modbus: requests sent alone time out as often; window kept')
+        this.pump()
+        break
     }
-    this.window = 1
-    this.stats.maxInFlight = 1
-    this.repliesToRestore = recoverable ? this.restoreAfterReplies : null
-    this.logger.warn({ maxInFlight: 1, reason, host: this.link.host, port: this.link.port, restoreAfterReplies: this.repliesToRestore ?? undefined },
-      recoverable ? 'modbus: pipelining suspended for this connection target' : 'modbus: pipelining disabled for this connection target')
-  }
-
-  private restoreWindow (): void {
-    this.repliesToRestore = null
-    this.window = this.configuredWindow
-    this.stats.maxInFlight = this.window
-    this.logger.info({ maxInFlight: this.window, host: this.link.host, port: this.link.port }, 'modbus: pipelining restored after clean replies')
-    this.pump()
   }
 
   private readonly onTimer = (p: Pending): void => {
@@ -335,12 +330,9 @@ export class RequestPipeline {
     this.timedOutTids.add(p.tid)
     if (this.timedOutTids.size > MAX_REMEMBERED_TIMEOUTS) this.timedOutTids.delete(this.timedOutTids.values().next().value as number)
     this.stats.timeouts++
-    // Another request timed out while this one was on the wire: the device does not cope with the window.
-    const burst = this.timeoutSeq > p.seqAtSend
-    this.timeoutSeq++
     debug('timeout tid=%d unit=%d fc=%d', p.tid, p.unit, p.fc)
-    if (burst) this.dropWindow('timeout_burst')
-    else if (this.repliesToRestore !== null) this.repliesToRestore = this.restoreAfterReplies
+    this.unitAnswering.set(p.unit, false)
+    const change = this.window.timedOut(p.sample)
     if (p.retriesLeft > 0) {
       p.retriesLeft--
       this.requeueFront(p)
@@ -348,8 +340,9 @@ export class RequestPipeline {
     } else {
       this.fail(p, new ModbusError('ERR_MODBUS_TIMEOUT', `modbus request timed out (unit ${p.unit}, fc ${p.fc}, address ${p.address})`))
     }
-    if (this.link.timedOut()) return
-    this.pump()
+    const replaced = this.link.timedOut()
+    this.windowChanged(change)
+    if (!replaced) this.pump()
   }
 
   private requeueFront (p: Pending): void {

@@ -15,7 +15,10 @@ export interface ModbusClientOptions {
   port: number
   /** Per-request timeout (ms). Default 2000. */
   timeoutMs?: number
-  /** Retries of a read after a timeout or a lost connection (writes are never retried). Default 1. */
+  /**
+   * Resends of a read after a timeout or a lost connection. Default 1. Writes are resent only
+   * when a request asks for it (`RequestOptions.retries`).
+   */
   retries?: number
   /** Requests in flight at once on the connection (pipelining). Default 4; 1 = strictly serial. */
   maxInFlight?: number
@@ -40,6 +43,13 @@ export interface RequestOptions {
    * and the writes it allows on one connection).
    */
   connectionId?: number
+  /**
+   * Resends of this request after a timeout (and, unless pinned, after a lost connection),
+   * each with a new transaction id. Default: the client's `retries` for reads, 0 for writes.
+   * Give it for a write only when repeating the write is harmless (an absolute value): a write
+   * whose acknowledgement was lost has probably been applied already.
+   */
+  retries?: number
 }
 
 export interface ModbusClientStats {
@@ -55,7 +65,7 @@ export interface ModbusClientStats {
   exceptions: number
   /** Connections established after the first one. */
   reconnects: number
-  /** Current pipelining window (drops to 1 after a transaction-id mismatch or timeout burst). */
+  /** Current pipelining window (1 after a transaction-id mismatch, or while pipelined requests are found to be dropped). */
   maxInFlight: number
 }
 

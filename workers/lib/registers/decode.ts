@@ -1,5 +1,5 @@
 import { GENERAL_ERRORS, SYSTEM_ERRORS, SYSTEM_ERROR_REGISTERS } from './errors'
-import { CDU_UNIT, DIAG, GTEMP, HENV, PDU, POWER_METER, FCDU, unitOrdinal } from './units'
+import { CDU_UNIT, DIAG, GTEMP, HENV, PDU, POWER_METER, FCDU, unitName, unitOrdinal } from './units'
 import { vendorFields } from './vendors'
 import type {
   CduData, ContainerRunStatus, ContainerSnapshot, ContainerVendor, DecodedScalar, DiagData, EnvData,
@@ -130,16 +130,40 @@ export function deriveStatus (errors: readonly RawError[], cdu: CduData): Contai
   return 'stopped'
 }
 
+/** In `stats.errors` when the status could not be derived because its inputs were not read. */
+export const ERR_SNAPSHOT_INCOMPLETE = 'ERR_SNAPSHOT_INCOMPLETE'
+
+/** Unit 1 registers the status is derived from: named system error bits, general error flags, the vendor's pump status. */
+function statusInputs (vendor: ContainerVendor): number[] {
+  const regs = new Set<number>()
+  for (let bit = 0; bit < SYSTEM_ERRORS.length; bit++) regs.add(SYSTEM_ERROR_REGISTERS.start + Math.floor(bit / 16))
+  for (const { reg } of GENERAL_ERRORS) regs.add(reg)
+  for (const f of vendorFields(FCDU.kind, vendor)) if (f.field === 'circulation_pump_running_status') regs.add(f.reg)
+  return [...regs]
+}
+
+const STATUS_INPUTS: Readonly<Record<ContainerVendor, readonly number[]>> = {
+  kehua: statusInputs('kehua'),
+  wonderint: statusInputs('wonderint')
+}
+
+export interface DecodeOptions {
+  /** Units of which a planned read failed (reported as `stats.incomplete`). */
+  incomplete?: readonly UnitId[]
+}
+
 function presentUnits (image: RegisterImage, def: UnitDef): UnitId[] {
   return def.ids.filter((id) => image.hasUnit(id))
 }
 
 /**
- * The snapshot of worker.md §5 from a register image. Units that were not read contribute
- * nothing: missing power meters / PDUs are left out of their arrays, missing sensors leave
- * their fields out, and derived totals become null rather than partial.
+ * The snapshot of worker.md §5 from a register image. Nothing is derived from registers that
+ * were not read: missing power meters / PDUs are left out of their arrays, missing sensors
+ * leave their fields out, derived totals become null rather than partial, and a status whose
+ * inputs are missing is `error` with ERR_SNAPSHOT_INCOMPLETE. `opts.incomplete` names the
+ * units that were not fully read.
  */
-export function decodeSnapshot (image: RegisterImage, vendor: ContainerVendor): ContainerSnapshot {
+export function decodeSnapshot (image: RegisterImage, vendor: ContainerVendor, opts: DecodeOptions = {}): ContainerSnapshot {
   const unit1 = FCDU.ids[0]
   const cdu = decodeUnit(image, unit1, FCDU, vendor) as CduData
 
@@ -174,9 +198,15 @@ export function decodeSnapshot (image: RegisterImage, vendor: ContainerVendor): 
     powerW = Math.round(kw * 1000 * 1000) / 1000
   }
 
+  const statusKnown = STATUS_INPUTS[vendor].every((reg) => image.get(CDU_UNIT, reg) !== undefined)
+  const errors: RawError[] = rawErrors.map((e) => ({ ...e }))
+  if (!statusKnown) errors.push({ name: ERR_SNAPSHOT_INCOMPLETE })
+  const incomplete = [...new Set(opts.incomplete ?? [])].sort((a, b) => a - b).map(unitName)
+
   const stats: ContainerSnapshot['stats'] = {
-    status: deriveStatus(rawErrors, cdu),
-    ...(rawErrors.length > 0 ? { errors: rawErrors.map((e) => ({ ...e })) } : {}),
+    status: statusKnown ? deriveStatus(rawErrors, cdu) : 'error',
+    ...(errors.length > 0 ? { errors } : {}),
+    ...(incomplete.length > 0 ? { incomplete } : {}),
     power_w: powerW,
     ambient_temp_c: gtemp.temperature ?? null,
     humidity_percent: gtemp.humidity ?? null,

@@ -201,10 +201,22 @@ export type DiagData = {
 }
 
 export type ContainerStats = {
+  /**
+   * Derived from the error registers and the pump status register; `error` (never
+   * `running`/`stopped`) when any of them was not read.
+   */
   status: ContainerRunStatus
-  /** Same entries as `raw_errors`; present only when there are errors (reference shape). */
+  /**
+   * The entries of `raw_errors`, plus `{ name: 'ERR_SNAPSHOT_INCOMPLETE' }` when the status could
+   * not be derived; present only when not empty (reference shape).
+   */
   errors?: RawError[]
-  /** W; null when not every power meter answered. */
+  /**
+   * Units (registers.md names, e.g. `pdu03`) of which at least one planned read failed after
+   * its retries, in unit-id order; absent when every read succeeded.
+   */
+  incomplete?: string[]
+  /** W; null unless every power meter's total_active_power was read (never a partial sum). */
   power_w: number | null
   /** °C from the gtemp sensor; null when it did not answer. */
   ambient_temp_c: number | null

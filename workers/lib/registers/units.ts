@@ -184,6 +184,13 @@ export function unitOrdinal (unit: UnitId): number {
   return def === undefined ? 0 : def.ids.indexOf(unit) + 1
 }
 
+/** The unit's name in registers.md: `fcdu`, `gtemp`, `henv`, `powermeter01`…`04`, `diag`, `pdu01`…`12`. */
+export function unitName (unit: UnitId): string {
+  const def = BY_ID.get(unit)
+  if (def === undefined) return `unit${unit}`
+  return def.ids.length > 1 ? `${def.kind}${String(unitOrdinal(unit)).padStart(2, '0')}` : def.kind
+}
+
 /** Signedness of any register of a unit (registers not listed as unsigned are signed). */
 export function registerType (unit: UnitId, reg: number): 's' | 'u' {
   const def = BY_ID.get(unit)

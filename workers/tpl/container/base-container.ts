@@ -13,27 +13,6 @@ export function isWriteAction (value: unknown): value is ContainerWriteAction {
   return typeof value === 'string' && (WRITE_METHODS as readonly string[]).includes(value)
 }
 
-/** What the platform appends to the params of an approved action (worker.md §12). */
-export interface ActionContext {
-  actionId?: unknown
-  user?: unknown
-}
-
-/** A plain object whose keys are only `actionId` and/or `user` (at least one). */
-export function isActionContext (value: unknown): value is ActionContext {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
-  const proto: unknown = Object.getPrototypeOf(value)
-  if (proto !== Object.prototype && proto !== null) return false
-  const keys = Object.keys(value)
-  return keys.length > 0 && keys.every((k) => k === 'actionId' || k === 'user')
-}
-
-/** `params` without ONE trailing `{actionId, user}` object. */
-export function stripActionContext (params: readonly unknown[]): unknown[] {
-  const last = params[params.length - 1]
-  return params.length > 0 && isActionContext(last) ? params.slice(0, -1) : [...params]
-}
-
 // ---- Arguments of the write actions -----------------------------------------------------------
 
 /** As sent by callers: `[pduIndex, socketIndex, enabled]`, indexes as strings, '-1' = all. */
@@ -64,7 +43,7 @@ export interface NumericRange {
   max: number
 }
 
-/** Limits the argument validators apply; a container brand sets its own. */
+/** Limits the argument validators apply; a container brand gives its PDU layout. */
 export interface ContainerLimits {
   pduCount: number
   socketsPerPdu: number
@@ -72,15 +51,14 @@ export interface ContainerLimits {
   temperature: NumericRange
 }
 
-export const DEFAULT_CONTAINER_LIMITS: ContainerLimits = {
-  pduCount: 12,
-  socketsPerPdu: 20,
+/** Ranges of the cooling-fan thresholds when a brand does not set its own. */
+export const DEFAULT_THRESHOLD_LIMITS: Pick<ContainerLimits, 'runningSpeed' | 'temperature'> = {
   runningSpeed: { min: 0, max: 100 },
   temperature: { min: -20, max: 80 }
 }
 
 export interface BaseContainerOptions extends BaseThingOptions {
-  limits?: Partial<ContainerLimits>
+  limits: Pick<ContainerLimits, 'pduCount' | 'socketsPerPdu'> & Partial<ContainerLimits>
 }
 
 interface ValidatedArgs {
@@ -115,9 +93,9 @@ export abstract class BaseContainer<TSnap extends { success: true, stats: object
 
   protected readonly limits: ContainerLimits
 
-  constructor (opts: BaseContainerOptions = {}) {
+  constructor (opts: BaseContainerOptions) {
     super(opts)
-    this.limits = { ...DEFAULT_CONTAINER_LIMITS, ...opts.limits }
+    this.limits = { ...DEFAULT_THRESHOLD_LIMITS, ...opts.limits }
   }
 
   /** Write actions this container implements (default: all of WRITE_METHODS). */
@@ -132,12 +110,13 @@ export abstract class BaseContainer<TSnap extends { success: true, stats: object
 
   /**
    * Checks that `action` is a write action this container implements and that its arguments
-   * are valid, without touching the device. A trailing `{actionId, user}` is ignored. Returns 1.
+   * are valid, without touching the device. Returns 1. (The rack strips an approval trailer
+   * `{actionId, user}` before calling, workers/tpl/thing/action-context.ts.)
    */
   validateWriteAction (action: string, ...args: unknown[]): 1 {
     const name = this.supportedAction(action)
     if (!this.isConfigured()) throw new WrkError('ERR_THING_NOT_INITIALIZED', 'thing has no connection settings')
-    this.validateArgs(name, stripActionContext(args))
+    this.validateArgs(name, args)
     return 1
   }
 
@@ -200,32 +179,39 @@ export abstract class BaseContainer<TSnap extends { success: true, stats: object
     take('startTemp', this.limits.temperature)
     take('stopTemp', this.limits.temperature)
     if (Object.keys(out).length === 0) fail('give at least one of runningSpeed, startTemp, stopTemp')
-    if (out.startTemp !== undefined && out.stopTemp !== undefined && !(out.startTemp > out.stopTemp)) {
-      fail('startTemp must be above stopTemp')
+    // the product's documented example sets both to 25: equal is valid, start below stop is not
+    if (out.startTemp !== undefined && out.stopTemp !== undefined && out.startTemp < out.stopTemp) {
+      fail('startTemp must not be below stopTemp')
     }
     return out
   }
 
   // ---- Declared methods (extra trailing arguments such as {actionId, user} are ignored) -------
 
+  // A write is reported successful only once the device acknowledged it (the apply* methods
+  // resolve then); after it settles, getSnap() reads afresh (BaseThing.controlWrite).
+
   async switchSocket (ops: readonly SocketSwitchTuple[]): Promise<WriteResult> {
     const commands = this.validateArgs('switchSocket', [ops])
-    await this.applySwitchSocket(commands)
+    await this.controlWrite(() => this.applySwitchSocket(commands))
     return { success: true }
   }
 
   async switchContainer (enabled: boolean): Promise<WriteResult> {
-    await this.applySwitchContainer(this.validateArgs('switchContainer', [enabled]))
+    const on = this.validateArgs('switchContainer', [enabled])
+    await this.controlWrite(() => this.applySwitchContainer(on))
     return { success: true }
   }
 
   async switchCoolingSystem (enabled: boolean): Promise<WriteResult> {
-    await this.applySwitchCoolingSystem(this.validateArgs('switchCoolingSystem', [enabled]))
+    const on = this.validateArgs('switchCoolingSystem', [enabled])
+    await this.controlWrite(() => this.applySwitchCoolingSystem(on))
     return { success: true }
   }
 
   async setCoolingFanThreshold (thresholds: CoolingFanThresholds): Promise<WriteResult> {
-    await this.applyCoolingFanThreshold(this.validateArgs('setCoolingFanThreshold', [thresholds]))
+    const t = this.validateArgs('setCoolingFanThreshold', [thresholds])
+    await this.controlWrite(() => this.applyCoolingFanThreshold(t))
     return { success: true }
   }
 

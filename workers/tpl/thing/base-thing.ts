@@ -37,10 +37,18 @@ export const DEFAULT_OFFLINE_AFTER_MS = 120_000
 /** Codes that always mean "offline", whenever the device was last seen. */
 const OFFLINE_CODES: ReadonlySet<string> = new Set(['ERR_OFFLINE', 'ERR_THING_NOT_CONNECTED', 'ERR_THING_CLOSED'])
 
+/** A snapshot collection under way, and how many control writes had settled when it started. */
+interface Collection<TSnap> {
+  readonly promise: Promise<ThingSnap<TSnap>>
+  readonly writesSettled: number
+}
+
 /**
  * Vendor-neutral device controller: owns the "last seen" clock and turns any failure of
  * `collectSnap()` into an error or offline envelope, so that `getSnap()` never throws.
- * Concurrent `getSnap()` calls share one collection.
+ * Concurrent `getSnap()` calls share one collection, except that a `getSnap()` after a control
+ * write settled (see `controlWrite`) never joins a collection that started before it: it starts
+ * its own, so it reads what was written.
  */
 export abstract class BaseThing<TSnap extends { success: true }> {
   readonly offlineAfterMs: number
@@ -49,7 +57,12 @@ export abstract class BaseThing<TSnap extends { success: true }> {
   private seenAt: number | null = null
   private last: ThingSnap<TSnap> | null = null
   private lastError: string | null = null
-  private collecting: Promise<ThingSnap<TSnap>> | null = null
+  private collecting: Collection<TSnap> | null = null
+  /** Control writes settled so far (acknowledged or failed: a failed one may have landed in part). */
+  private writesSettled = 0
+  /** Collections started so far; `last` is the result of the latest-started one that finished. */
+  private collectionsStarted = 0
+  private lastFrom = 0
 
   constructor (opts: BaseThingOptions = {}) {
     this.offlineAfterMs = opts.offlineAfterMs ?? DEFAULT_OFFLINE_AFTER_MS
@@ -62,7 +75,7 @@ export abstract class BaseThing<TSnap extends { success: true }> {
     return this.seenAt
   }
 
-  /** The result of the latest `getSnap()`, or null before the first one. */
+  /** The result of the most recently started collection that has finished (a slower, older one never replaces it), or null before the first. */
   get lastSnap (): ThingSnap<TSnap> | null {
     return this.last
   }
@@ -83,26 +96,49 @@ export abstract class BaseThing<TSnap extends { success: true }> {
 
   /** Reads the device. Extra arguments (e.g. a trailing `{actionId, user}`) are ignored. Never throws. */
   getSnap (..._ignored: unknown[]): Promise<ThingSnap<TSnap>> {
-    if (this.collecting === null) {
-      this.collecting = this.collectSafely().finally(() => { this.collecting = null })
+    const current = this.collecting
+    if (current !== null && current.writesSettled === this.writesSettled) return current.promise
+    const seq = ++this.collectionsStarted
+    const collection: Collection<TSnap> = {
+      writesSettled: this.writesSettled,
+      promise: this.collectSafely(seq).finally(() => {
+        if (this.collecting === collection) this.collecting = null
+      })
     }
-    return this.collecting
+    this.collecting = collection
+    return collection.promise
   }
 
-  private async collectSafely (): Promise<ThingSnap<TSnap>> {
+  /**
+   * Runs a control write. Once it settles, later `getSnap()` calls no longer join a collection
+   * that started before: subclasses route every device write through this.
+   */
+  protected async controlWrite<T> (write: () => Promise<T>): Promise<T> {
+    try {
+      return await write()
+    } finally {
+      this.writesSettled++
+    }
+  }
+
+  private async collectSafely (seq: number): Promise<ThingSnap<TSnap>> {
     let snap: ThingSnap<TSnap>
+    let code: string | null = null
     try {
       snap = await this.collectSnap()
-      this.lastError = null
     } catch (err) {
-      const code = errorCode(err)
-      this.lastError = code
+      code = errorCode(err)
       this.logger.debug({ code }, 'snapshot failed')
       snap = this.isOnline() && !OFFLINE_CODES.has(code)
         ? { success: false, stats: { status: 'error', errors: [{ msg: code, timestamp: this.now() }] } }
         : { success: false, stats: { status: 'offline' } }
     }
-    this.last = snap
+    // An older collection that finishes late does not replace a newer result.
+    if (seq > this.lastFrom) {
+      this.lastFrom = seq
+      this.last = snap
+      this.lastError = code
+    }
     return snap
   }
 

@@ -46,6 +46,9 @@ export function thingsByTag (things: readonly ThingState[]): Map<string, ThingSt
 }
 
 export class StatTicks {
+  /** The logs each timeframe wrote at its last tick. */
+  private readonly open = new Map<string, Set<string>>()
+
   constructor (private readonly rack: RackParts, private readonly spec: () => StatSpec | null) {}
 
   /** Aggregates of every tag at this moment (what a tick writes). */
@@ -63,9 +66,15 @@ export class StatTicks {
   /** One tick of timeframe `tf` fired at `tick`. */
   async build (tf: string, tick: Date): Promise<void> {
     const ts = Math.floor(tick.getTime() / 1000) * 1000
+    const written = new Set<string>()
     for (const [tag, acc] of this.snapshot()) {
-      if (tf === RTD) await this.rack.logs.put(`stat-${RTD}-${tag}`, RTD_ENTRY_KEY, acc)
-      else await this.rack.logs.append(`stat-${tf}-${tag}`, ts, { ts, ...acc })
+      const key = `stat-${tf}-${tag}`
+      written.add(key)
+      if (tf === RTD) await this.rack.logs.put(key, RTD_ENTRY_KEY, acc)
+      else await this.rack.logs.append(key, ts, { ts, ...acc })
     }
+    // a tag no thing carries any more: its log stays on disk, closed
+    for (const key of this.open.get(tf) ?? []) if (!written.has(key)) await this.rack.logs.close(key)
+    this.open.set(tf, written)
   }
 }
