@@ -57,6 +57,7 @@ async function main (): Promise<void> {
     .option('rack', { type: 'string', demandOption: true, describe: 'id of this worker instance' })
     .option('debug', { type: 'boolean', default: false, describe: 'debug log level' })
     .option('root', { type: 'string', describe: 'project root holding config/, status/ and store/' })
+    .option('slave', { type: 'boolean', default: false, describe: 'read-only replica of the master named by replicaRpcPublicKey (base.thing.json)' })
     .strict(false)
     .fail((msg, err) => fail(err?.message ?? msg))
     .help()

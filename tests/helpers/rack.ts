@@ -218,14 +218,20 @@ export interface StartRackOptions {
   rack?: string
   baseThing?: JsonObject
   net?: JsonObject
+  /** Other config files by name (e.g. `'facs/miningos-net.config'`), deep-merged. */
+  files?: Record<string, JsonObject>
+  /** Extra worker context flags (e.g. `{ slave: true }`). */
+  ctx?: Partial<WorkerContext>
+  /** An existing root (e.g. to restart a worker on its store); the config files are left as they are. */
+  root?: string
 }
 
 /** A real worker class started in this process on a fresh root (development env). */
 export async function startRackInProcess (opts: StartRackOptions): Promise<InProcessRack> {
   const vendor = opts.vendor ?? 'kehua'
   const rack = opts.rack ?? 'r1'
-  const root = await makeRoot({ bootstrap: opts.bootstrap, baseThing: deepMerge(FAST_THING_CONF, opts.baseThing ?? {}), net: opts.net })
-  const ctx: WorkerContext = { wtype: WTYPE[vendor], env: 'development', rack, root }
+  const root = opts.root ?? await makeRoot({ bootstrap: opts.bootstrap, baseThing: deepMerge(FAST_THING_CONF, opts.baseThing ?? {}), net: opts.net, files: opts.files })
+  const ctx: WorkerContext = { ...opts.ctx, wtype: WTYPE[vendor], env: 'development', rack, root }
   const Cls = vendor === 'kehua' ? WrkContainerRackKehua : WrkContainerRackWonderint
   const worker: RackWorker = await startWorkerInProcess<RackWorker>(Cls, ctx)
   // The startup lines are enough; per-request info/audit lines would drown the test output.

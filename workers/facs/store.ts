@@ -9,6 +9,13 @@ import { WrkError } from '../tpl/errors'
 
 export type Bee<T = unknown> = Hyperbee<T>
 
+/** What the time logs need of a store: bees by name (the master's own, or a replica's copies). */
+export interface BeeStore {
+  getBee: <T = unknown>(name: string) => Promise<Bee<T>>
+  closeBee: (name: string) => Promise<void>
+  clearBee: (name: string) => Promise<void>
+}
+
 /** The store holds credentials: only the worker's own user may read it. */
 export const STORE_DIR_MODE = 0o700
 export const STORE_FILE_MODE = 0o600
@@ -64,10 +71,12 @@ async function restrictTree (dir: string): Promise<void> {
  * One Hypercore must never have two writers: `getBee` hands every caller of a name the same
  * instance, also while it is still opening (the opening promise is what is cached).
  */
-export class StoreFacility extends Facility {
+export class StoreFacility extends Facility implements BeeStore {
   readonly name = 'store'
   private store: Corestore | null = null
   private readonly bees = new Map<string, Promise<Bee>>()
+  /** Bees opened by core key (a read replica's copies of another store's cores). */
+  private readonly remote = new Set<Bee>()
 
   constructor (readonly dir: string) {
     super()
@@ -108,6 +117,44 @@ export class StoreFacility extends Facility {
       this.bees.set(name, opening)
     }
     return await opening as Bee<T>
+  }
+
+  /**
+   * A read-only bee over the core with `key` (another store's core, replicated into this one).
+   * A block read that has to wait for a peer fails after `timeoutMs`. The caller closes it with
+   * `closeRemote`; closing the store closes what is left.
+   */
+  async openByKey<T = unknown> (key: Buffer, timeoutMs: number): Promise<Bee<T>> {
+    if (!this.store) throw new WrkError('ERR_STORE_NOT_STARTED')
+    const bee = new Hyperbee<unknown>(this.store.get({ key, timeout: timeoutMs }), { keyEncoding: 'utf-8', valueEncoding: 'json', extension: false })
+    this.remote.add(bee)
+    try {
+      await bee.ready()
+    } catch (err) {
+      await this.closeRemote(bee)
+      throw new WrkError('ERR_STORE_OPEN', `cannot open core ${key.toString('hex').slice(0, 16)}…: ${(err as Error).message}`, { cause: err })
+    }
+    return bee as Bee<T>
+  }
+
+  /**
+   * The key and discovery key of the core called `name`, from a session of its own (closed
+   * again): a bee of that name that is open elsewhere is not touched.
+   */
+  async coreKeys (name: string): Promise<{ key: Buffer, discoveryKey: Buffer }> {
+    if (!this.store) throw new WrkError('ERR_STORE_NOT_STARTED')
+    const core = this.store.get({ name })
+    try {
+      await core.ready()
+      return { key: core.key, discoveryKey: core.discoveryKey }
+    } finally {
+      await core.close().catch(() => {})
+    }
+  }
+
+  async closeRemote (bee: Bee<unknown>): Promise<void> {
+    this.remote.delete(bee as Bee)
+    await bee.close().catch(() => {})
   }
 
   /** Whether a bee of that name is open (or opening) in this process. */
@@ -162,7 +209,12 @@ export class StoreFacility extends Facility {
     this.store = null
     const bees = [...this.bees.values()]
     this.bees.clear()
-    await Promise.allSettled(bees.map(async (opening) => { await (await opening).close() }))
+    const remote = [...this.remote]
+    this.remote.clear()
+    await Promise.allSettled([
+      ...bees.map(async (opening) => { await (await opening).close() }),
+      ...remote.map(async (bee) => { await bee.close() })
+    ])
     if (store) await store.close()
   }
 }

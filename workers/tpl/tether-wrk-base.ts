@@ -104,7 +104,14 @@ export class TetherWrkBase extends WrkBase {
     const decl = this.rpcMethods.get(method)
     if (!decl) throw new WrkError('ERR_METHOD_INVALID', `unknown method ${method}`)
     assertPlainJson(req)
+    const refused = this.refusal(method, kindOf(decl, req))
+    if (refused !== null) throw new WrkError(refused)
     return await decl.handler(parseParams(decl, req))
+  }
+
+  /** A code refusing a request before its handler runs, whoever calls (e.g. a read replica refuses writes); null = go on. */
+  protected refusal (_method: string, _kind: RpcKind): string | null {
+    return null
   }
 
   /**
@@ -131,6 +138,8 @@ export class TetherWrkBase extends WrkBase {
       if (this.isStopping) throw new WrkError('ERR_WRK_STOPPING')
       assertPlainJson(req)
       kind = kindOf(decl, req)
+      const refused = this.refusal(method, kind)
+      if (refused !== null) throw new WrkError(refused)
       if (kind === 'write' && this.net.accessOf(caller) !== 'full') throw new WrkError('ERR_PERMISSION_DENIED')
       const res = await decl.handler(parseParams(decl, req))
       if (kind === 'write') this.audit(method, req, callerKey, 'ok')

@@ -84,18 +84,73 @@ declare module '@hyperswarm/rpc' {
 
 declare module 'hypercore' {
   import { EventEmitter } from 'events'
+  import type { Duplex } from 'stream'
+  /** A live or bounded range download (`end: -1` keeps downloading what is appended). */
+  export interface Download { done (): Promise<void>, destroy (): void }
   export default class Hypercore extends EventEmitter {
+    /**
+     * Puts the hypercore protocol on `stream` (e.g. a Hyperswarm connection); `ondiscoverykey`
+     * is told of every core the remote opens that is not attached here yet.
+     */
+    static createProtocolStream (stream: Duplex, opts?: { ondiscoverykey?: (discoveryKey: Buffer) => unknown }): Duplex
     readonly key: Buffer
     readonly discoveryKey: Buffer
     readonly length: number
     readonly writable: boolean
+    readonly closing: Promise<void> | null
+    readonly closed: boolean
     ready (): Promise<void>
     close (): Promise<void>
     /** Deletes the stored blocks in [start, end). */
     clear (start: number, end?: number): Promise<unknown>
     /** Whether block `index` is stored locally. */
     has (index: number): Promise<boolean>
+    /** Block `index`; null when `wait: false` and it is not stored here. */
+    get (index: number, opts?: { wait?: boolean, timeout?: number, valueEncoding?: string }): Promise<Buffer | null>
     append (block: Buffer | Buffer[]): Promise<{ length: number, byteLength: number }>
+    /** Attaches this core to a connection (several cores share one connection). */
+    replicate (stream: Duplex): Duplex
+    download (range?: { start?: number, end?: number }): Download
+  }
+}
+
+declare module 'hyperswarm' {
+  import { EventEmitter } from 'events'
+  import type { Duplex } from 'stream'
+  import HyperDHT, { KeyPair } from 'hyperdht'
+  export interface SwarmConnection extends Duplex {
+    readonly remotePublicKey: Buffer
+    readonly publicKey: Buffer
+  }
+  export interface PeerDiscovery {
+    flushed (): Promise<void>
+    refresh (opts?: { server?: boolean, client?: boolean }): Promise<void>
+    destroy (): Promise<void>
+  }
+  export interface SwarmOptions {
+    keyPair?: KeyPair
+    dht?: HyperDHT
+    /** Return true to refuse a peer. */
+    firewall?: (remotePublicKey: Buffer) => boolean
+    /** Reconnect delays [short, medium, long, explicit-peer] in ms. */
+    backoffs?: [number, number, number, number]
+    jitter?: number
+  }
+  export default class Hyperswarm extends EventEmitter {
+    constructor (opts?: SwarmOptions)
+    readonly keyPair: KeyPair
+    readonly dht: HyperDHT
+    readonly connections: Set<SwarmConnection>
+    readonly destroyed: boolean
+    join (topic: Buffer, opts?: { server?: boolean, client?: boolean }): PeerDiscovery
+    leave (topic: Buffer): Promise<void>
+    joinPeer (publicKey: Buffer): void
+    leavePeer (publicKey: Buffer): void
+    flush (): Promise<boolean>
+    /** Destroys the swarm and its DHT node (also one passed in). */
+    destroy (opts?: { force?: boolean }): Promise<void>
+    on (event: 'connection', listener: (conn: SwarmConnection, info: unknown) => void): this
+    on (event: string, listener: (...args: unknown[]) => void): this
   }
 }
 
@@ -103,7 +158,10 @@ declare module 'corestore' {
   import Hypercore from 'hypercore'
   export default class Corestore {
     constructor (storage: string, opts?: { readOnly?: boolean, globalCache?: unknown })
-    get (opts: { name: string } | { key: Buffer } | Buffer): Hypercore
+    /** `timeout`: default bound (ms) of a block read that waits for peers (0 = none). */
+    get (opts: { name: string } | { key: Buffer, timeout?: number, writable?: boolean } | { discoveryKey: Buffer } | Buffer): Hypercore
+    /** Discovery keys of every core stored here. */
+    list (namespace?: Buffer): AsyncIterable<Buffer>
     namespace (name: string): Corestore
     replicate (isInitiator: boolean | object, opts?: object): NodeJS.ReadWriteStream
     ready (): Promise<void>
@@ -121,20 +179,25 @@ declare module 'hyperbee' {
     flush (): Promise<void>
     close (): Promise<void>
   }
+  export interface BeeDiff<T = unknown> { left: BeeEntry<T> | null, right: BeeEntry<T> | null }
   export default class Hyperbee<T = unknown> {
-    constructor (core: Hypercore, opts?: { keyEncoding?: string, valueEncoding?: string, readonly?: boolean })
+    constructor (core: Hypercore, opts?: { keyEncoding?: string, valueEncoding?: string, readonly?: boolean, extension?: boolean })
     readonly core: Hypercore
     readonly version: number
     readonly writable: boolean
     readonly closed: boolean
     ready (): Promise<void>
-    get (key: string): Promise<BeeEntry<T> | null>
+    get (key: string, opts?: { wait?: boolean, timeout?: number }): Promise<BeeEntry<T> | null>
     put (key: string, value: T): Promise<void>
     del (key: string): Promise<void>
     peek (range?: RangeOpts): Promise<BeeEntry<T> | null>
     batch (): BeeBatch
     createReadStream (range?: RangeOpts): AsyncIterable<BeeEntry<T>>
     sub (prefix: string, opts?: { keyEncoding?: string, valueEncoding?: string }): Hyperbee<T>
+    /** A read-only view at the current version. */
+    snapshot (): Hyperbee<T>
+    /** Changes from `version` to this view: `left` = here, `right` = there (null = absent). */
+    createDiffStream (version: number, range?: RangeOpts): AsyncIterable<BeeDiff<T>>
     close (): Promise<void>
   }
 }

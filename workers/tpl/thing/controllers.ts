@@ -19,6 +19,12 @@ export class ThingControllers {
   /** (Re)creates the thing's controller; resolves with the failure code, or null. */
   async connect (state: ThingState): Promise<string | null> {
     if (state.forgotten || this.closing) return 'ERR_THING_NOT_CONNECTED'
+    // waiting for its address from the DHCP service: not connected, and why
+    const pending = this.rack.dhcp.pendingCode(state)
+    if (pending !== null) {
+      await this.disconnect(state)
+      return pending
+    }
     const previous = state.ctrl
     try {
       await this.rack.hooks.connectThing(state)

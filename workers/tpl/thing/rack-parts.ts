@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../types'
 import type { AlertBook } from './alert-book'
+import type { DhcpAssigner } from './dhcp'
 import type { ThingRegistry } from './registry'
 import type { TimeLogs } from './time-log'
 import type { ThingConf } from './thing-conf'
@@ -29,13 +30,15 @@ export interface RackHooks {
   /** Creates `state.ctrl` from the record; leaves it null when the thing cannot be connected. */
   connectThing: (state: ThingState) => Promise<void>
   collectThingSnap: (state: ThingState) => Promise<Snap>
-  /** Called before a thing is deleted (e.g. to release a DHCP address). */
+  /** Called before a thing is deleted; the rack's own releases its DHCP address (call it from an override). */
   forgetThingHook: (state: ThingState) => Promise<void>
 }
 
 export interface RackParts {
   readonly hooks: RackHooks
   readonly alerts: AlertBook
+  /** Addresses from the DHCP service (things with `info.macAddress` and `info.subnet`). */
+  readonly dhcp: DhcpAssigner
   readonly rackId: string
   readonly thingConf: ThingConf
   readonly registry: ThingRegistry

@@ -5,21 +5,29 @@
  * type: subclasses say how to connect (`connectThing`) and which controller methods exist.
  */
 import { z } from 'zod'
+import HyperDHT from 'hyperdht'
 import { TetherWrkBase } from '../tether-wrk-base'
 import type { WorkerContext } from '../wrk-base'
 import { WrkError } from '../errors'
 import type { Bee } from '../../facs/store'
-import { defineMethod } from '../rpc/method'
+import { defineMethod, type RpcKind } from '../rpc/method'
 import { WriteCallsFacility } from '../../facs/write-calls'
+import { MiningOsNetFacility, parseMiningOsNetConf } from '../../facs/miningos-net'
+import { parseBootstrap, type NetConfig } from '../../facs/net'
+import { ReplicationFacility } from '../../facs/replication'
 import { AlertBook } from './alert-book'
 import type { Alert, AlertConf, AlertSpec } from './alerts'
 import { ThingComments } from './comments'
 import { ControllerCalls } from './controller-calls'
 import { ThingControllers } from './controllers'
+import { DhcpAssigner, type DhcpLease, type PendingRelease } from './dhcp'
 import { LogMethods } from './log-methods'
 import type { RackHooks, RackParts } from './rack-parts'
 import { ThingRegistry } from './registry'
 import { RegistryMethods } from './registry-methods'
+import { ReplicaSource, type ReplicaConf } from './replica-source'
+import { ReplicaView, parseReplicaSettings, type ReplicaParts, type ReplicaSettings } from './replica'
+import { openMainDb } from './secret-opts'
 import { WrkSettings } from './settings'
 import { SnapshotLoop } from './snapshot-loop'
 import { StatTicks, THING_TIMEFRAMES, mergeTimeframes, type Timeframe } from './stat-ticks'
@@ -35,6 +43,11 @@ const writeCallsSchema = z.object({
   params: z.array(z.unknown()).max(1000).optional(),
   rackActionId: z.string().min(1).max(256).optional()
 })
+
+/** On a read replica: what needs the device, answered by the master only. */
+const MASTER_ONLY = new Set(['queryThing', 'getWriteCalls'])
+/** On a read replica: answered before the master's data arrived. */
+const REPLICA_ALWAYS = new Set(['ping', 'echo', 'getInstanceId'])
 
 /** `scheduleAddlStatConfigTfs`: `[[name, cron], …]`; anything else is a configuration error. */
 function parseTimeframes (value: unknown): Timeframe[] {
@@ -57,6 +70,22 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
   private readonly settings = new WrkSettings(this)
   private readonly calls = new ControllerCalls(this, this.things)
   writeCalls!: WriteCallsFacility
+  readonly dhcp: DhcpAssigner = new DhcpAssigner(this, this.controllers, {
+    client: () => this.ctx.slave ? null : this.miningosNet,
+    retryMinMs: () => this.thingConf.collectSnapsItvMs,
+    retryMaxMs: () => this.miningosNet?.conf.dhcpRetryMaxMs ?? 600_000
+  })
+  miningosNet!: MiningOsNetFacility
+  /** Hyperswarm replication: on a master with replicaDiscoveryKey, and on a replica. */
+  replication: ReplicationFacility | null = null
+  /** The master's side of replication (null on a replica). */
+  replicaSource: ReplicaSource | null = null
+  /** The replica's copy of its master (`--slave` only). */
+  replica: ReplicaView | null = null
+  private replicaSettings: { discoveryKey: string | null, replica: ReplicaSettings | null } = { discoveryKey: null, replica: null }
+  private masterRackId: string | null = null
+  private mainDb: Bee | null = null
+  private backfilling: Promise<void> | null = null
 
   constructor (ctx: WorkerContext) {
     super(ctx)
@@ -78,6 +107,14 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
       ...new LogMethods(this).declarations(),
       ...this.settings.declarations(),
       defineMethod({ name: 'getWrkExtData', kind: 'read', summary: 'Worker-type specific data.', result: z.record(z.string(), z.unknown()), errors: [], handler: (req) => this.getWrkExtData(req) }),
+      defineMethod({
+        name: 'getReplicaConf',
+        kind: 'read',
+        summary: 'Where a read replica finds this rack\'s data: main and log core keys, replication topic, swarm key.',
+        result: z.object({ rackId: z.string(), replicaDiscoveryKey: z.string().nullable(), swarmPublicKey: z.string().nullable(), metaDiscoveryKeys: z.record(z.string(), z.string()) }),
+        errors: [],
+        handler: () => this.getReplicaConf()
+      }),
       defineMethod({ name: 'rackReboot', kind: 'write', summary: 'Replies 1, then stops the worker (the CLI exits 1 so a supervisor restarts it).', result: z.literal(1), errors: [], handler: () => this.rackReboot() })
     )
   }
@@ -86,8 +123,14 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     return this
   }
 
+  /** `<thing type>-<rack>`; a replica answers its master's. */
   get rackId (): string {
-    return `${this.getThingType()}-${this.ctx.rack}`
+    return this.masterRackId ?? `${this.getThingType()}-${this.ctx.rack}`
+  }
+
+  /** Whether this process is a read replica (`--slave`). */
+  get isReplica (): boolean {
+    return this.ctx.slave === true
   }
 
   // ---- extension points for the layers above (RackHooks) ---------------------------------
@@ -157,7 +200,10 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     return conf !== null && typeof conf === 'object' ? conf as AlertConf : undefined
   }
 
-  async forgetThingHook (_state: ThingState): Promise<void> {}
+  /** Releases the thing's DHCP address; an override calls it (`super.forgetThingHook`). */
+  async forgetThingHook (state: ThingState): Promise<void> {
+    await this.dhcp.forget(state)
+  }
 
   protected async getWrkExtData (_req: unknown): Promise<unknown> {
     return {}
@@ -173,19 +219,54 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
       validate: (id, action, params) => this.calls.queryThing({ id, method: 'validateWriteAction', params: [action, ...params] })
     }))
     this.writeCalls.whitelist(this.writeActions())
+    this.miningosNet = this.addFacility(new MiningOsNetFacility(parseMiningOsNetConf(this.loadConf('facs/miningos-net.config').n0), this.net))
+    this.replicaSettings = parseReplicaSettings(this.thingConf, this.isReplica)
+    if (this.isReplica || this.replicaSettings.discoveryKey !== null) {
+      const dhtOpts = ((this.loadConf('facs/net.config').r0 ?? {}) as NetConfig).dhtOpts ?? {}
+      this.replication = this.addFacility(new ReplicationFacility({
+        bootstrap: parseBootstrap(dhtOpts.bootstrap),
+        host: dhtOpts.host,
+        // the swarm key is the rpcClientKey: the allow lists that admit a replica's RPC admit its copy
+        keyPair: async () => HyperDHT.keyPair(await this.store.getSeed('dht')),
+        allow: (key) => this.replica ? this.replica.allowsPeer(key) : this.net.accessOf(key) !== null,
+        logger: this.logger
+      }))
+    }
+  }
+
+  /**
+   * A code that refuses a request before its handler runs: on a read replica, writes and device
+   * calls (ERR_SLAVE_BLOCK), and reads before the master's data arrived (ERR_REPLICA_NOT_READY).
+   */
+  protected override refusal (method: string, kind: RpcKind): string | null {
+    if (!this.isReplica) return null
+    if (kind === 'write' || MASTER_ONLY.has(method)) return 'ERR_SLAVE_BLOCK'
+    if (!REPLICA_ALWAYS.has(method) && !this.replica?.ready) return 'ERR_REPLICA_NOT_READY'
+    return null
   }
 
   protected override async onStart (): Promise<void> {
-    const db = await this.store.getBee('db')
+    if (this.isReplica) {
+      await this.startReplica()
+      return
+    }
+    const { db, name, secrets } = await openMainDb(this.store, this.secretOptKeys(), this.logger, this.thingConf.storeTimeoutMs)
+    this.mainDb = db
+    const source = new ReplicaSource(this.store, db, name, { logger: this.logger, writeTimeoutMs: this.thingConf.storeTimeoutMs })
+    await source.open()
+    this.replicaSource = source
+    await source.publish({ rackId: this.rackId, thingType: this.getThingType() }, this.thingConf)
+    await this.dhcp.open(db.sub('dhcp_leases') as Bee<DhcpLease>, db.sub('dhcp_releases') as Bee<PendingRelease>)
     this.settings.open(db.sub('settings'))
     this.alerts.open(db.sub('alerts_active') as Bee<Alert[]>)
-    this.logs = new TimeLogs(this.store, db.sub('meta_logs') as Bee<LogMeta>, {
+    // every log generation the master opens is announced to replicas (ReplicaSource)
+    this.logs = new TimeLogs(source, db.sub('meta_logs') as Bee<LogMeta>, {
       maxLength: this.thingConf.logRotateMaxLength,
       keepCount: this.thingConf.logKeepCount,
       writeTimeoutMs: this.thingConf.storeTimeoutMs,
       onCorrupt: (log, gen, err) => this.logger.error({ err, log, gen }, 'corrupt log generation skipped; writes continue in a fresh one')
     })
-    this.registry = new ThingRegistry(db.sub('things') as Bee<ThingRecord>, this.getThingType(), this.getThingTags(), this.thingConf.storeTimeoutMs)
+    this.registry = new ThingRegistry(db.sub('things') as Bee<ThingRecord>, this.getThingType(), this.getThingTags(), this.thingConf.storeTimeoutMs, secrets)
     await this.registry.load()
     await mapLimit(this.registry.all(), this.thingConf.thingQueryConcurrency, async (state) => {
       await this.controllers.connect(state)
@@ -204,12 +285,84 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
         throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: timeframe ${tf} has an invalid cron pattern "${cron}"`, { cause: err })
       }
     }
-    this.logger.info({ things: this.registry.size, rackId: this.rackId }, 'things loaded')
+    if (this.replication) {
+      this.replication.serve((discoveryKey) => source.resolve(discoveryKey))
+      if (this.replicaSettings.discoveryKey !== null) this.replication.join(Buffer.from(this.replicaSettings.discoveryKey, 'hex'))
+      // generations written before they were announced (a store from an older version)
+      const meta = db.sub('meta_logs') as Bee<LogMeta>
+      this.backfilling = source.backfill(meta, this.logs.maxHeight).then((n) => {
+        if (n > 0) this.logger.info({ logs: n }, 'log generations announced to replicas')
+      }, (err: unknown) => {
+        if (!this.isStopping) this.logger.warn({ err }, 'announcing older log generations failed')
+      })
+    }
+    this.logger.info({ things: this.registry.size, rackId: this.rackId, replicas: this.replication !== null }, 'things loaded')
+  }
+
+  /**
+   * A read replica: no devices, no collection, no stats; the registry, logs, alerts and
+   * settings are the master's, copied (ReplicaView). RPC is served at once; reads answer
+   * ERR_REPLICA_NOT_READY until the master's data arrived.
+   */
+  private async startReplica (): Promise<void> {
+    const settings = this.replicaSettings.replica
+    const replication = this.replication
+    if (!settings || !replication) throw new WrkError('ERR_CONFIG_INVALID', 'a replica needs replicaRpcPublicKey')
+    this.replica = new ReplicaView({
+      store: this.store,
+      logger: this.logger,
+      replication,
+      thingType: () => this.getThingType(),
+      thingTags: () => this.getThingTags(),
+      askMaster: (timeoutMs) => this.net.request(Buffer.from(settings.masterRpcKey, 'hex'), 'getReplicaConf', {}, timeoutMs),
+      adopt: (parts) => this.adoptMaster(parts)
+    }, settings)
+    await this.replica.start()
+    await super.onStart()
+    this.logger.info({ master: settings.masterRpcKey, ready: this.replica.ready }, 'read replica started')
+  }
+
+  /** The master's rack as the replica copied it. */
+  private adoptMaster (parts: ReplicaParts): void {
+    this.masterRackId = parts.rackId
+    try {
+      this.thingConf = parseThingConf(parts.thingConf)
+    } catch (err) {
+      this.logger.warn({ err }, 'replica: the master\'s configuration does not parse; keeping this one')
+    }
+    this.mainDb = parts.db
+    this.registry = parts.registry
+    this.logs = parts.logs
+    this.settings.open(parts.db.sub('settings'))
+    this.alerts.open(parts.db.sub('alerts_active') as Bee<Alert[]>)
+  }
+
+  /** `getReplicaConf`: the master's keys (a replica answers the configuration it uses). */
+  private async getReplicaConf (): Promise<ReplicaConf> {
+    if (this.replica) {
+      const conf = this.replica.replicaConf
+      if (!conf) throw new WrkError('ERR_REPLICA_NOT_READY')
+      return conf
+    }
+    if (!this.replicaSource || !this.mainDb) throw new WrkError('ERR_WRK_STOPPING')
+    const swarmKey = this.replication?.opened ? this.replication.publicKey.toString('hex') : null
+    try {
+      return await this.replicaSource.conf(this.rackId, this.replicaSettings.discoveryKey, swarmKey, this.mainDb.sub('meta_logs') as Bee<LogMeta>, this.logs.maxHeight)
+    } catch (err) {
+      // the store closed under the read: the worker is stopping
+      if (this.isStopping) throw new WrkError('ERR_WRK_STOPPING', 'stopping', { cause: err })
+      throw err
+    }
   }
 
   protected override async onStop (): Promise<void> {
     this.interval.clear('collectSnaps')
     for (const name of this.scheduler.names()) if (name.startsWith('stat-')) this.scheduler.remove(name)
+    await this.replica?.close()
+    this.replicaSource?.close()
+    await this.backfilling
+    // a DHCP attempt in flight ends within its timeout
+    await this.dhcp.close()
     // Closing the devices first ends in-flight collections quickly instead of waiting them out.
     const things = this.registry?.all() ?? []
     await this.controllers.closeAll(things)
@@ -220,6 +373,9 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
 
   /** One collection cycle of every thing (the interval's job; tests call it directly). */
   async collectSnaps (): Promise<void> {
+    if (this.isReplica) return
+    // things waiting for a DHCP address whose pause is over ask again (in the background)
+    this.dhcp.tick()
     await this.snapshots.collectSnaps()
   }
 

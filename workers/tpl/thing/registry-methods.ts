@@ -83,12 +83,16 @@ export class RegistryMethods {
   async registerThing (req: Req<'registerThing'>): Promise<1> {
     this.checkOpts(req.opts)
     const state = await this.rack.registry.register(req)
-    await this.controllers.connect(state)
+    // a thing with a MAC and subnet but no address gets one first (one DHCP attempt at most)
+    if (!(await this.rack.dhcp.onThingWritten(state))) await this.controllers.connect(state)
     return 1
   }
 
   async updateThing (req: Req<'updateThing'>): Promise<1> {
-    return await this.rack.thingLock.run(req.id, () => this.updateLocked(req))
+    await this.rack.thingLock.run(req.id, () => this.updateLocked(req))
+    // a new MAC or subnet (or a removed address) asks the DHCP service again
+    if (this.rack.registry.has(req.id)) await this.rack.dhcp.onThingWritten(this.rack.registry.get(req.id))
+    return 1
   }
 
   private async updateLocked (req: Req<'updateThing'>): Promise<1> {

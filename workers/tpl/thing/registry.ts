@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { assertStorable, type Bee } from '../../facs/store'
 import { WrkError, errorCode } from '../errors'
+import { entryKey, type SecretOpts, type StoredThingRecord } from './secret-opts'
 import { withTimeout } from './util'
 import type { ThingId, ThingRecord, ThingState, JsonMap } from './types'
 
@@ -16,18 +17,52 @@ const CODE_MAX_NUMBER = 999_999_999
  * Every write has a bounded duration (`writeTimeoutMs`, then ERR_STORE_TIMEOUT). A write that
  * timed out may still land later; the record as memory has it is then written again behind it
  * (Hyperbee applies writes in call order), so the disk converges to what callers were told.
+ *
+ * With `secrets`, the secret opts keys are written to their own bee (never replicated) under a
+ * fresh reference before the record that names it; the record in `db` never holds them.
  */
 export class ThingRegistry {
   private readonly things = new Map<ThingId, ThingState>()
   private readonly reservedCodes = new Set<string>()
   private readonly reservedIds = new Set<ThingId>()
+  /** Thing id → reference of its stored secrets. */
+  private readonly secretRefs = new Map<ThingId, string>()
 
   constructor (
     private readonly db: Bee<ThingRecord>,
     readonly thingType: string,
     private readonly layerTags: string[],
-    private readonly writeTimeoutMs = 10_000
+    private readonly writeTimeoutMs = 10_000,
+    private readonly secrets: SecretOpts | null = null
   ) {}
+
+  /** The record as written to `db`: without the secret opts, with the reference to them. */
+  private stored (record: ThingRecord, ref: string | undefined): StoredThingRecord {
+    if (!this.secrets) return record
+    const { open } = this.secrets.split(record.opts)
+    return { ...record, opts: open, ...(ref !== undefined ? { secretRef: ref } : {}) }
+  }
+
+  /** The reference for the secrets of `next`: the current one when they did not change, else a new entry. */
+  private async secretRefFor (id: ThingId, next: JsonMap, prev: JsonMap | null): Promise<string | undefined> {
+    if (!this.secrets) return undefined
+    const { secret } = this.secrets.split(next)
+    if (!secret) return undefined
+    const current = this.secretRefs.get(id)
+    if (current !== undefined && prev && JSON.stringify(this.secrets.split(prev).secret) === JSON.stringify(secret)) return current
+    let ref: string | undefined
+    await this.write(id, this.secrets.put(id, secret).then((r) => { ref = r }))
+    return ref
+  }
+
+  /** After a record write: the secrets entries it no longer names go. */
+  private settleSecrets (id: ThingId, ref: string | undefined): void {
+    if (!this.secrets) return
+    const before = this.secretRefs.get(id)
+    if (ref === undefined) this.secretRefs.delete(id)
+    else this.secretRefs.set(id, ref)
+    if (before !== undefined && before !== ref) void this.secrets.drop(id, ref)
+  }
 
   /** Runs one store write of thing `id` within the time bound; failures get a named code. */
   private async write (id: ThingId, write: Promise<unknown>): Promise<void> {
@@ -43,7 +78,7 @@ export class ThingRegistry {
   private async reconcile (id: ThingId): Promise<void> {
     const state = this.things.get(id)
     try {
-      if (state && !state.forgotten) await this.db.put(id, state.record)
+      if (state && !state.forgotten) await this.db.put(id, this.stored(state.record, this.secretRefs.get(id)))
       else await this.db.del(id)
     } catch {
       // The store is failing; the next write of this thing tries again.
@@ -57,14 +92,54 @@ export class ThingRegistry {
 
   async load (): Promise<ThingRecord[]> {
     const records: ThingRecord[] = []
-    for await (const entry of this.db.createReadStream()) records.push(entry.value)
+    const stored = new Map<string, JsonMap>(this.secrets ? await this.secrets.all() : [])
+    const referenced = new Set<string>()
+    const inline: ThingId[] = []
+    for await (const entry of this.db.createReadStream()) {
+      const { secretRef, ...record } = entry.value as StoredThingRecord
+      if (secretRef !== undefined) {
+        const key = entryKey(record.id, secretRef)
+        referenced.add(key)
+        this.secretRefs.set(record.id, secretRef)
+        record.opts = { ...record.opts, ...stored.get(key) }
+      } else if (this.secrets?.split(record.opts ?? {}).secret) {
+        inline.push(record.id)
+      }
+      records.push(record)
+    }
     for (const record of records) this.things.set(record.id, { record, ctrl: null, last: {}, collecting: false, lastStoredTs: 0, forgotten: false })
     // Things registered without a code (older data) get the next free codes, in id order.
     for (const state of [...this.things.values()].filter((s) => !s.record.code)) {
       const code = this.nextCode()
       await this.save({ ...state.record, code, tags: this.buildTags({ ...state.record, code }, state.record.tags) })
     }
+    // Credentials still inside a record move to the secrets bee; entries nothing refers to go.
+    for (const id of inline) await this.save(this.get(id).record, { movingSecrets: true })
+    if (this.secrets) for (const key of stored.keys()) if (!referenced.has(key)) await this.secrets.del(key).catch(() => {})
     return records
+  }
+
+  /**
+   * A read replica's view of a record changed by the master (null: deleted). Nothing is
+   * written; the state object of a known thing is kept (its `last` stays).
+   */
+  applyReplicated (id: ThingId, stored: ThingRecord | null): ThingState | null {
+    const state = this.things.get(id)
+    if (!stored) {
+      if (state) {
+        state.forgotten = true
+        this.things.delete(id)
+      }
+      return null
+    }
+    const { secretRef: _ref, ...record } = stored as StoredThingRecord
+    if (state) {
+      state.record = record
+      return state
+    }
+    const fresh: ThingState = { record, ctrl: null, last: {}, collecting: false, lastStoredTs: 0, forgotten: false }
+    this.things.set(id, fresh)
+    return fresh
   }
 
   get size (): number {
@@ -160,7 +235,9 @@ export class ThingRegistry {
         comments: input.comment && input.user ? [{ id: randomUUID(), ts: now, comment: input.comment, user: input.user }] : []
       }
       assertStorable(record, 'thing record')
-      await this.write(id, this.db.put(id, record))
+      const ref = await this.secretRefFor(id, record.opts, null)
+      await this.write(id, this.db.put(id, this.stored(record, ref)))
+      this.settleSecrets(id, ref)
       const state: ThingState = { record, ctrl: null, last: {}, collecting: false, lastStoredTs: 0, forgotten: false }
       this.things.set(id, state)
       return state
@@ -174,7 +251,7 @@ export class ThingRegistry {
    * Persists a new version of a thing's record, then swaps it in memory. A changed code is
    * checked and reserved while the write is in flight.
    */
-  async save (record: ThingRecord): Promise<ThingState> {
+  async save (record: ThingRecord, opts: { movingSecrets?: boolean } = {}): Promise<ThingState> {
     const state = this.get(record.id)
     if (state.forgotten) throw new WrkError('ERR_THING_NOTFOUND')
     const newCode = record.code !== state.record.code ? record.code : null
@@ -184,7 +261,9 @@ export class ThingRegistry {
     }
     try {
       assertStorable(record, 'thing record')
-      await this.write(record.id, this.db.put(record.id, record))
+      const ref = await this.secretRefFor(record.id, record.opts, opts.movingSecrets ? null : state.record.opts)
+      await this.write(record.id, this.db.put(record.id, this.stored(record, ref)))
+      this.settleSecrets(record.id, ref)
       state.record = record
       return state
     } finally {
@@ -206,5 +285,6 @@ export class ThingRegistry {
       throw err
     }
     if (this.things.get(id) === state) this.things.delete(id)
+    if (this.secrets && this.secretRefs.delete(id)) await this.secrets.drop(id)
   }
 }

@@ -1,4 +1,4 @@
-import { assertStorable, type Bee, type StoreFacility } from '../../facs/store'
+import { assertStorable, type Bee, type BeeStore } from '../../facs/store'
 import { WrkError } from '../errors'
 import { KeyedLock, withTimeout } from './util'
 
@@ -28,6 +28,8 @@ export interface TimeLogOptions {
   writeTimeoutMs?: number
   /** Told when a corrupt generation is skipped or replaced, so that an operator sees it. */
   onCorrupt?: (key: string, gen: number, err: unknown) => void
+  /** Keep each log's metadata in memory (default); a read replica reads it fresh (another process writes it). */
+  cacheMeta?: boolean
 }
 
 /**
@@ -46,7 +48,7 @@ export class TimeLogs {
   private readonly lastStamp = new Map<string, { stamp: string, n: number }>()
 
   constructor (
-    private readonly store: StoreFacility,
+    private readonly store: BeeStore,
     private readonly meta: Bee<LogMeta>,
     private readonly opts: TimeLogOptions
   ) {}
@@ -61,7 +63,7 @@ export class TimeLogs {
     if (cached) return cached
     const entry = await this.meta.get(key)
     if (!entry) return null
-    this.metaCache.set(key, entry.value)
+    if (this.opts.cacheMeta !== false) this.metaCache.set(key, entry.value)
     return entry.value
   }
 

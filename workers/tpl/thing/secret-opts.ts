@@ -1,0 +1,151 @@
+/**
+ * Credentials stay on the master. The `opts` keys a rack names secret (`secretOptKeys`, e.g. a
+ * container's username and password) are kept in a bee of their own (`thing-secrets`), which is
+ * never offered for replication; the thing record in the main bee — what read replicas copy —
+ * holds only a reference (`secretRef`, a random id) to the entry with its secrets.
+ *
+ * A store written before this rule kept the credentials inside the records of the main bee,
+ * and an append-only core keeps every old block: such a store is migrated at start into a fresh
+ * main bee without them, and the old core's blocks are cleared.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Bee, StoreFacility } from '../../facs/store'
+import type { Logger } from '../types'
+import { withTimeout } from './util'
+import type { JsonMap, ThingRecord } from './types'
+
+/** The bee of the secret opts (never replicated). */
+export const SECRETS_BEE = 'thing-secrets'
+/** The main bee of a store written before credentials were kept apart. */
+export const LEGACY_MAIN_BEE = 'db'
+/** The main bee a legacy store is migrated into. */
+export const MIGRATED_MAIN_BEE = 'main-1'
+/** Key in the `wrk` bee naming the main bee in use. */
+const LAYOUT_KEY = 'layout:main'
+/** Prefix of the records in the main bee (`db.sub('things')`). */
+const THINGS_PREFIX = 'things\u0000'
+
+/** A record as stored in the main bee: opts without the secret keys, and the secrets' reference. */
+export type StoredThingRecord = ThingRecord & { secretRef?: string }
+
+export class SecretOpts {
+  constructor (
+    private readonly bee: Bee<JsonMap>,
+    readonly keys: readonly string[],
+    private readonly writeTimeoutMs = 10_000
+  ) {}
+
+  /** `opts` split into what may be stored with the record and the secrets (null: none). */
+  split (opts: JsonMap): { open: JsonMap, secret: JsonMap | null } {
+    const open: JsonMap = {}
+    const secret: JsonMap = {}
+    for (const [k, v] of Object.entries(opts)) {
+      if (this.keys.includes(k)) secret[k] = v
+      else open[k] = v
+    }
+    return { open, secret: Object.keys(secret).length > 0 ? secret : null }
+  }
+
+  /** Every stored entry: `<thing id>/<ref>` → secrets. */
+  async all (): Promise<Map<string, JsonMap>> {
+    const out = new Map<string, JsonMap>()
+    for await (const entry of this.bee.createReadStream()) out.set(entry.key, entry.value)
+    return out
+  }
+
+  /** Stores `secret` for thing `id` under a new reference, which it returns. */
+  async put (id: string, secret: JsonMap): Promise<string> {
+    const ref = randomUUID()
+    await withTimeout(this.bee.put(entryKey(id, ref), secret), this.writeTimeoutMs, 'ERR_STORE_TIMEOUT')
+    return ref
+  }
+
+  /** Deletes the entries of thing `id` except `keep` (best effort: a leftover is deleted at the next start). */
+  async drop (id: string, keep?: string): Promise<void> {
+    try {
+      for await (const entry of this.bee.createReadStream({ gte: `${id}/`, lt: `${id}/\uffff` })) {
+        const ref = entry.key.slice(id.length + 1)
+        // `a/b/<ref>` belongs to thing `a/b`, not to `a` (a reference never holds a slash)
+        if (!ref.includes('/') && ref !== keep) await this.bee.del(entry.key)
+      }
+    } catch {
+      // the next start removes entries no record refers to
+    }
+  }
+
+  async del (key: string): Promise<void> {
+    await this.bee.del(key)
+  }
+}
+
+export function entryKey (id: string, ref: string): string {
+  return `${id}/${ref}`
+}
+
+export interface MainDb {
+  db: Bee
+  /** Name of the main bee in this store. */
+  name: string
+  secrets: SecretOpts
+}
+
+/**
+ * Opens the rack's main bee and the secrets bee. A store whose main bee may still hold
+ * credentials (written before they were kept apart, recognised by the missing layout entry
+ * on a non-empty `db`) is first copied record by record into a fresh main bee with the secrets
+ * moved out; nothing else changes, and the old core's blocks are cleared afterwards.
+ */
+export async function openMainDb (store: StoreFacility, secretKeys: readonly string[], logger: Logger, writeTimeoutMs = 10_000): Promise<MainDb> {
+  const wrk = await store.getBee<{ name: string }>('wrk')
+  const secrets = new SecretOpts(await store.getBee<JsonMap>(SECRETS_BEE), secretKeys, writeTimeoutMs)
+  const layout = await wrk.get(LAYOUT_KEY)
+  if (layout && typeof layout.value?.name === 'string') {
+    const name = layout.value.name
+    // a migration stopped between its layout entry and clearing the old core: clear it now
+    if (name !== LEGACY_MAIN_BEE) await clearLegacy(store, logger)
+    return { db: await store.getBee(name), name, secrets }
+  }
+
+  const legacy = await store.getBee(LEGACY_MAIN_BEE)
+  if (legacy.core.length === 0) {
+    // a new store: its main bee never held a credential
+    await wrk.put(LAYOUT_KEY, { name: LEGACY_MAIN_BEE })
+    return { db: legacy, name: LEGACY_MAIN_BEE, secrets }
+  }
+
+  const db = await store.getBee(MIGRATED_MAIN_BEE)
+  let records = 0
+  let moved = 0
+  const batch = db.batch()
+  for await (const entry of legacy.createReadStream()) {
+    let value = entry.value
+    if (entry.key.startsWith(THINGS_PREFIX) && value !== null && typeof value === 'object') {
+      const record = value as StoredThingRecord
+      const { open, secret } = secrets.split(record.opts ?? {})
+      records++
+      if (secret) {
+        moved++
+        value = { ...record, opts: open, secretRef: await secrets.put(record.id, secret) }
+      }
+    }
+    await batch.put(entry.key, value)
+  }
+  await batch.flush()
+  // from here on the migrated bee is the main bee; the old one is never offered to a replica
+  await wrk.put(LAYOUT_KEY, { name: MIGRATED_MAIN_BEE })
+  await clearLegacy(store, logger)
+  logger.warn({ records, withSecrets: moved, from: LEGACY_MAIN_BEE, to: MIGRATED_MAIN_BEE }, 'store migrated: thing credentials moved out of the replicable main bee')
+  return { db, name: MIGRATED_MAIN_BEE, secrets }
+}
+
+/** Frees the blocks of the old main bee (they may hold credentials); closes it. */
+async function clearLegacy (store: StoreFacility, logger: Logger): Promise<void> {
+  try {
+    const legacy = await store.getBee(LEGACY_MAIN_BEE)
+    if (legacy.core.length > 0 && await legacy.core.has(legacy.core.length - 1)) await legacy.core.clear(0, legacy.core.length)
+  } catch (err) {
+    logger.warn({ err }, 'could not clear the old main bee after the migration')
+  } finally {
+    await store.closeBee(LEGACY_MAIN_BEE)
+  }
+}
