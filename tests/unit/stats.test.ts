@@ -98,3 +98,24 @@ describe('stat tick logs', () => {
     expect(closed).toEqual(['stat-5m-container-bay-2'])
   })
 })
+
+describe('stat ticks on stop', () => {
+  it('stop waits for a tick in flight and refuses later ticks', async () => {
+    const writes: string[] = []
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    const thing: ThingState = { record: { id: 'a', code: '', type: '', tags: ['t-x'], info: {}, opts: {}, comments: [] }, ctrl: null, last: {}, collecting: false, lastStoredTs: 0, forgotten: false }
+    const rack = { registry: { all: () => [thing] }, logs: { append: async (key: string) => { await gate; writes.push(key) }, put: async () => {}, close: async () => {} } }
+    const ticks = new StatTicks(rack as never, () => ({ n: { op: 'cnt' } }))
+    const tick = ticks.build('5m', new Date(1_000_000))
+    let stopped = false
+    const stopping = ticks.stop().then(() => { stopped = true })
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(stopped).toBe(false)
+    release()
+    await Promise.all([tick, stopping])
+    expect(writes).toEqual(['stat-5m-t-x'])
+    await ticks.build('5m', new Date(1_300_000))
+    expect(writes).toEqual(['stat-5m-t-x'])
+  })
+})

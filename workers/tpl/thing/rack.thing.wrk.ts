@@ -358,6 +358,7 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
   protected override async onStop (): Promise<void> {
     this.interval.clear('collectSnaps')
     for (const name of this.scheduler.names()) if (name.startsWith('stat-')) this.scheduler.remove(name)
+    await this.stats.stop()
     await this.replica?.close()
     this.replicaSource?.close()
     await this.backfilling

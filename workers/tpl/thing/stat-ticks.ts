@@ -48,6 +48,8 @@ export function thingsByTag (things: readonly ThingState[]): Map<string, ThingSt
 export class StatTicks {
   /** The logs each timeframe wrote at its last tick. */
   private readonly open = new Map<string, Set<string>>()
+  private readonly running = new Set<Promise<void>>()
+  private stopping = false
 
   constructor (private readonly rack: RackParts, private readonly spec: () => StatSpec | null) {}
 
@@ -63,8 +65,25 @@ export class StatTicks {
     return out
   }
 
-  /** One tick of timeframe `tf` fired at `tick`. */
+  /** One tick of timeframe `tf` fired at `tick`; refused once the rack is stopping. */
   async build (tf: string, tick: Date): Promise<void> {
+    if (this.stopping) return
+    const run = this.write(tf, tick)
+    this.running.add(run)
+    try {
+      await run
+    } finally {
+      this.running.delete(run)
+    }
+  }
+
+  /** No tick starts any more; resolves when the ticks in flight have written. */
+  async stop (): Promise<void> {
+    this.stopping = true
+    await Promise.allSettled([...this.running])
+  }
+
+  private async write (tf: string, tick: Date): Promise<void> {
     const ts = Math.floor(tick.getTime() / 1000) * 1000
     const written = new Set<string>()
     for (const [tag, acc] of this.snapshot()) {
