@@ -39,7 +39,7 @@ async function main (): Promise<void> {
     const r = replica
     const visible = async (id: string, timeoutMs: number): Promise<void> => {
       const deadline = Date.now() + timeoutMs
-      while (!(r.replica?.ready === true && r.registry.has(id))) {
+      while (!(r.replication.view?.ready === true && r.registry.has(id))) {
         if (Date.now() > deadline) throw new Error(`thing ${id} not on the replica within ${timeoutMs} ms`)
         await new Promise((resolve) => setImmediate(resolve))
       }

@@ -197,8 +197,8 @@ describe('a master and a replica', () => {
 
   it('a replica never connects to a device and never writes to a copied core', async () => {
     for (const state of replica.worker.registry.all()) expect(state.ctrl).toBeNull()
-    expect(replica.worker.replica?.ready).toBe(true)
-    const main = (replica.worker as unknown as { mainDb: { core: { writable: boolean } } }).mainDb
+    expect(replica.worker.replication.view?.ready).toBe(true)
+    const main = (replica.worker.replication as unknown as { mainDb: { core: { writable: boolean } } }).mainDb
     expect(main.core.writable).toBe(false)
   })
 
@@ -288,7 +288,7 @@ describe('who may replicate', () => {
     expect(outsiderKey).not.toBe(insiderKey)
     await waitFor(async () => (await new RackRpc(client, rIn.key).count().catch(() => 0)) === 1, SYNC_MS, 100)
     // the outsider's getReplicaConf is refused by the master's firewall like any request of an unknown key
-    expect(rOut.worker.replica?.ready).toBe(false)
+    expect(rOut.worker.replication.view?.ready).toBe(false)
     expect(await new RackRpc(client, rOut.key).error('listThings', {})).toBe('ERR_REPLICA_NOT_READY')
   })
 })

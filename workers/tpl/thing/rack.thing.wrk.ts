@@ -5,16 +5,15 @@
  * type: subclasses say how to connect (`connectThing`) and which controller methods exist.
  */
 import { z } from 'zod'
-import HyperDHT from 'hyperdht'
 import { TetherWrkBase } from '../tether-wrk-base'
 import type { WorkerContext } from '../wrk-base'
 import { WrkError } from '../errors'
 import type { Bee } from '../../facs/store'
 import { defineMethod, type RpcKind } from '../rpc/method'
 import { WriteCallsFacility } from '../../facs/write-calls'
+import { writeCallsMethod } from './write-call-method'
 import { MiningOsNetFacility, parseMiningOsNetConf } from '../../facs/miningos-net'
-import { parseBootstrap, type NetConfig } from '../../facs/net'
-import { ReplicationFacility } from '../../facs/replication'
+import type { NetConfig } from '../../facs/net'
 import { AlertBook } from './alert-book'
 import type { Alert, AlertConf, AlertSpec } from './alerts'
 import { ThingComments } from './comments'
@@ -25,37 +24,16 @@ import { LogMethods } from './log-methods'
 import type { RackHooks, RackParts } from './rack-parts'
 import { ThingRegistry } from './registry'
 import { RegistryMethods } from './registry-methods'
-import { ReplicaSource, type ReplicaConf } from './replica-source'
-import { ReplicaView, parseReplicaSettings, type ReplicaParts, type ReplicaSettings } from './replica'
-import { openMainDb } from './secret-opts'
+import type { ReplicaParts } from './replica'
+import { RackReplication } from './rack-replication'
 import { WrkSettings } from './settings'
 import { SnapshotLoop } from './snapshot-loop'
-import { StatTicks, THING_TIMEFRAMES, mergeTimeframes, type Timeframe } from './stat-ticks'
+import { StatTicks, THING_TIMEFRAMES, mergeTimeframes, parseTimeframes, type Timeframe } from './stat-ticks'
 import type { StatSpec } from './stats'
 import { THING_CONF_DEFAULTS, parseThingConf, type ThingConf } from './thing-conf'
 import { TimeLogs, type LogMeta } from './time-log'
 import { KeyedLock, mapLimit } from './util'
 import type { JsonMap, Snap, ThingRecord, ThingState } from './types'
-
-const writeCallsSchema = z.object({
-  query: z.record(z.string(), z.unknown()).optional(),
-  action: z.string().min(1).max(128),
-  params: z.array(z.unknown()).max(1000).optional(),
-  rackActionId: z.string().min(1).max(256).optional()
-})
-
-/** On a read replica: what needs the device, answered by the master only. */
-const MASTER_ONLY = new Set(['queryThing', 'getWriteCalls'])
-/** On a read replica: answered before the master's data arrived. */
-const REPLICA_ALWAYS = new Set(['ping', 'echo', 'getInstanceId'])
-
-/** `scheduleAddlStatConfigTfs`: `[[name, cron], …]`; anything else is a configuration error. */
-function parseTimeframes (value: unknown): Timeframe[] {
-  if (value === undefined) return []
-  const ok = Array.isArray(value) && value.every((t) => Array.isArray(t) && t.length === 2 && typeof t[0] === 'string' && /^[A-Za-z0-9]+$/.test(t[0]) && typeof t[1] === 'string')
-  if (!ok) throw new WrkError('ERR_CONFIG_INVALID', 'config base.thing.json: scheduleAddlStatConfigTfs must be [[name, cron], …]')
-  return value as Timeframe[]
-}
 
 export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks {
   thingConf: ThingConf = { ...THING_CONF_DEFAULTS }
@@ -76,31 +54,16 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     retryMaxMs: () => this.miningosNet?.conf.dhcpRetryMaxMs ?? 600_000
   })
   miningosNet!: MiningOsNetFacility
-  /** Hyperswarm replication: on a master with replicaDiscoveryKey, and on a replica. */
-  replication: ReplicationFacility | null = null
-  /** The master's side of replication (null on a replica). */
-  replicaSource: ReplicaSource | null = null
-  /** The replica's copy of its master (`--slave` only). */
-  replica: ReplicaView | null = null
-  private replicaSettings: { discoveryKey: string | null, replica: ReplicaSettings | null } = { discoveryKey: null, replica: null }
+  /** Read replicas: the master's side, or (`--slave`) the copy of the master. */
+  readonly replication: RackReplication = new RackReplication(this, this.ctx.slave === true)
   private masterRackId: string | null = null
-  private mainDb: Bee | null = null
-  private backfilling: Promise<void> | null = null
 
   constructor (ctx: WorkerContext) {
     super(ctx)
     const calls = this.calls
     this.registerRpc(
       ...this.alerts.declarations(),
-      defineMethod({
-        name: 'getWriteCalls',
-        kind: 'read',
-        summary: 'The things a whitelisted control action would touch (each validated first) and the votes it needs.',
-        params: writeCallsSchema,
-        result: z.object({ reqVotes: z.number().int(), calls: z.array(z.object({ id: z.string(), tags: z.array(z.string()) })) }),
-        errors: ['ERR_QUERY_INVALID', 'ERR_THING_NOT_INITIALIZED', 'ERR_THING_METHOD_NOTFOUND', ...this.controllerErrors()],
-        handler: (req) => this.writeCalls.getWriteCalls(req)
-      }),
+      writeCallsMethod(() => this.writeCalls, this.controllerErrors()),
       ...this.things.declarations(() => this.net.rpcPublicKey.toString('hex')),
       ...calls.declarations(),
       ...new ThingComments(this).declarations(),
@@ -113,7 +76,7 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
         summary: 'Where a read replica finds this rack\'s data: main and log core keys, replication topic, swarm key.',
         result: z.object({ rackId: z.string(), replicaDiscoveryKey: z.string().nullable(), swarmPublicKey: z.string().nullable(), metaDiscoveryKeys: z.record(z.string(), z.string()) }),
         errors: [],
-        handler: () => this.getReplicaConf()
+        handler: () => this.replication.replicaConf(this.logs)
       }),
       defineMethod({ name: 'rackReboot', kind: 'write', summary: 'Replies 1, then stops the worker (the CLI exits 1 so a supervisor restarts it).', result: z.literal(1), errors: [], handler: () => this.rackReboot() })
     )
@@ -220,29 +183,13 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     }))
     this.writeCalls.whitelist(this.writeActions())
     this.miningosNet = this.addFacility(new MiningOsNetFacility(parseMiningOsNetConf(this.loadConf('facs/miningos-net.config').n0), this.net))
-    this.replicaSettings = parseReplicaSettings(this.thingConf, this.isReplica)
-    if (this.isReplica || this.replicaSettings.discoveryKey !== null) {
-      const dhtOpts = ((this.loadConf('facs/net.config').r0 ?? {}) as NetConfig).dhtOpts ?? {}
-      this.replication = this.addFacility(new ReplicationFacility({
-        bootstrap: parseBootstrap(dhtOpts.bootstrap),
-        host: dhtOpts.host,
-        // the swarm key is the rpcClientKey: the allow lists that admit a replica's RPC admit its copy
-        keyPair: async () => HyperDHT.keyPair(await this.store.getSeed('dht')),
-        allow: (key) => this.replica ? this.replica.allowsPeer(key) : this.net.accessOf(key) !== null,
-        logger: this.logger
-      }))
-    }
+    const replication = this.replication.configure((this.loadConf('facs/net.config').r0 ?? {}) as NetConfig)
+    if (replication) this.addFacility(replication)
   }
 
-  /**
-   * A code that refuses a request before its handler runs: on a read replica, writes and device
-   * calls (ERR_SLAVE_BLOCK), and reads before the master's data arrived (ERR_REPLICA_NOT_READY).
-   */
+  /** On a read replica: writes, device calls and reads before the master's data arrived are refused. */
   protected override refusal (method: string, kind: RpcKind): string | null {
-    if (!this.isReplica) return null
-    if (kind === 'write' || MASTER_ONLY.has(method)) return 'ERR_SLAVE_BLOCK'
-    if (!REPLICA_ALWAYS.has(method) && !this.replica?.ready) return 'ERR_REPLICA_NOT_READY'
-    return null
+    return this.replication.refusal(method, kind)
   }
 
   protected override async onStart (): Promise<void> {
@@ -250,12 +197,7 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
       await this.startReplica()
       return
     }
-    const { db, name, secrets } = await openMainDb(this.store, this.secretOptKeys(), this.logger, this.thingConf.storeTimeoutMs)
-    this.mainDb = db
-    const source = new ReplicaSource(this.store, db, name, { logger: this.logger, writeTimeoutMs: this.thingConf.storeTimeoutMs })
-    await source.open()
-    this.replicaSource = source
-    await source.publish({ rackId: this.rackId, thingType: this.getThingType() }, this.thingConf)
+    const { db, secrets, source } = await this.replication.openMaster()
     await this.dhcp.open(db.sub('dhcp_leases') as Bee<DhcpLease>, db.sub('dhcp_releases') as Bee<PendingRelease>)
     this.settings.open(db.sub('settings'))
     this.alerts.open(db.sub('alerts_active') as Bee<Alert[]>)
@@ -278,25 +220,9 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     // The tick does not wait for slow things: each thing is collected on its own, and a thing
     // still collecting is skipped by the next tick.
     this.interval.add('collectSnaps', () => { void this.collectSnaps() }, this.thingConf.collectSnapsItvMs)
-    for (const [tf, cron] of mergeTimeframes(this.statTimeframes(), parseTimeframes(this.thingConf.scheduleAddlStatConfigTfs))) {
-      try {
-        this.scheduler.add(`stat-${tf}`, cron, (tick) => this.stats.build(tf, tick))
-      } catch (err) {
-        throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: timeframe ${tf} has an invalid cron pattern "${cron}"`, { cause: err })
-      }
-    }
-    if (this.replication) {
-      this.replication.serve((discoveryKey) => source.resolve(discoveryKey))
-      if (this.replicaSettings.discoveryKey !== null) this.replication.join(Buffer.from(this.replicaSettings.discoveryKey, 'hex'))
-      // generations written before they were announced (a store from an older version)
-      const meta = db.sub('meta_logs') as Bee<LogMeta>
-      this.backfilling = source.backfill(meta, this.logs.maxHeight).then((n) => {
-        if (n > 0) this.logger.info({ logs: n }, 'log generations announced to replicas')
-      }, (err: unknown) => {
-        if (!this.isStopping) this.logger.warn({ err }, 'announcing older log generations failed')
-      })
-    }
-    this.logger.info({ things: this.registry.size, rackId: this.rackId, replicas: this.replication !== null }, 'things loaded')
+    this.stats.schedule(this.scheduler, mergeTimeframes(this.statTimeframes(), parseTimeframes(this.thingConf.scheduleAddlStatConfigTfs)))
+    this.replication.serveMaster(this.logs)
+    this.logger.info({ things: this.registry.size, rackId: this.rackId, replicas: this.replication.facility !== null }, 'things loaded')
   }
 
   /**
@@ -305,21 +231,9 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
    * ERR_REPLICA_NOT_READY until the master's data arrived.
    */
   private async startReplica (): Promise<void> {
-    const settings = this.replicaSettings.replica
-    const replication = this.replication
-    if (!settings || !replication) throw new WrkError('ERR_CONFIG_INVALID', 'a replica needs replicaRpcPublicKey')
-    this.replica = new ReplicaView({
-      store: this.store,
-      logger: this.logger,
-      replication,
-      thingType: () => this.getThingType(),
-      thingTags: () => this.getThingTags(),
-      askMaster: (timeoutMs) => this.net.request(Buffer.from(settings.masterRpcKey, 'hex'), 'getReplicaConf', {}, timeoutMs),
-      adopt: (parts) => this.adoptMaster(parts)
-    }, settings)
-    await this.replica.start()
+    const settings = await this.replication.startReplica((parts) => this.adoptMaster(parts))
     await super.onStart()
-    this.logger.info({ master: settings.masterRpcKey, ready: this.replica.ready }, 'read replica started')
+    this.logger.info({ master: settings.masterRpcKey, ready: this.replication.view?.ready }, 'read replica started')
   }
 
   /** The master's rack as the replica copied it. */
@@ -330,38 +244,16 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     } catch (err) {
       this.logger.warn({ err }, 'replica: the master\'s configuration does not parse; keeping this one')
     }
-    this.mainDb = parts.db
     this.registry = parts.registry
     this.logs = parts.logs
     this.settings.open(parts.db.sub('settings'))
     this.alerts.open(parts.db.sub('alerts_active') as Bee<Alert[]>)
   }
 
-  /** `getReplicaConf`: the master's keys (a replica answers the configuration it uses). */
-  private async getReplicaConf (): Promise<ReplicaConf> {
-    if (this.replica) {
-      const conf = this.replica.replicaConf
-      if (!conf) throw new WrkError('ERR_REPLICA_NOT_READY')
-      return conf
-    }
-    if (!this.replicaSource || !this.mainDb) throw new WrkError('ERR_WRK_STOPPING')
-    const swarmKey = this.replication?.opened ? this.replication.publicKey.toString('hex') : null
-    try {
-      return await this.replicaSource.conf(this.rackId, this.replicaSettings.discoveryKey, swarmKey, this.mainDb.sub('meta_logs') as Bee<LogMeta>, this.logs.maxHeight)
-    } catch (err) {
-      // the store closed under the read: the worker is stopping
-      if (this.isStopping) throw new WrkError('ERR_WRK_STOPPING', 'stopping', { cause: err })
-      throw err
-    }
-  }
-
   protected override async onStop (): Promise<void> {
     this.interval.clear('collectSnaps')
-    for (const name of this.scheduler.names()) if (name.startsWith('stat-')) this.scheduler.remove(name)
-    await this.stats.stop()
-    await this.replica?.close()
-    this.replicaSource?.close()
-    await this.backfilling
+    await this.stats.stop(this.scheduler)
+    await this.replication.close()
     // a DHCP attempt in flight ends within its timeout
     await this.dhcp.close()
     // Closing the devices first ends in-flight collections quickly instead of waiting them out.

@@ -4,6 +4,7 @@
  * `stat-<tf>-<tag>` with `ts` = the tick time floored to the second; `rtd` is one overwritten
  * record without `ts`. A tick never overlaps the previous tick of its timeframe.
  */
+import { WrkError } from '../errors'
 import type { RackParts } from './rack-parts'
 import { aggregate, type StatEntry, type StatSpec } from './stats'
 import type { ThingState } from './types'
@@ -31,6 +32,20 @@ export function mergeTimeframes (base: readonly Timeframe[], extra: readonly Tim
   return [...out].map(([name, cron]) => [name, cron] as const)
 }
 
+/** `scheduleAddlStatConfigTfs`: `[[name, cron], …]`; anything else is a configuration error. */
+export function parseTimeframes (value: unknown): Timeframe[] {
+  if (value === undefined) return []
+  const ok = Array.isArray(value) && value.every((t) => Array.isArray(t) && t.length === 2 && typeof t[0] === 'string' && /^[A-Za-z0-9]+$/.test(t[0]) && typeof t[1] === 'string')
+  if (!ok) throw new WrkError('ERR_CONFIG_INVALID', 'config base.thing.json: scheduleAddlStatConfigTfs must be [[name, cron], …]')
+  return value as Timeframe[]
+}
+
+/** The scheduler slice the ticks run on. */
+export interface TickScheduler {
+  add: (name: string, cron: string, fn: (tick: Date) => Promise<void>) => void
+  remove: (name: string) => void
+}
+
 /** Things per tag, in registry order. */
 export function thingsByTag (things: readonly ThingState[]): Map<string, ThingState[]> {
   const out = new Map<string, ThingState[]>()
@@ -49,6 +64,7 @@ export class StatTicks {
   /** The logs each timeframe wrote at its last tick. */
   private readonly open = new Map<string, Set<string>>()
   private readonly running = new Set<Promise<void>>()
+  private readonly scheduled: string[] = []
   private stopping = false
 
   constructor (private readonly rack: RackParts, private readonly spec: () => StatSpec | null) {}
@@ -77,9 +93,22 @@ export class StatTicks {
     }
   }
 
+  /** One scheduler job `stat-<tf>` per timeframe; an invalid cron is a configuration error. */
+  schedule (scheduler: TickScheduler, timeframes: readonly Timeframe[]): void {
+    for (const [tf, cron] of timeframes) {
+      try {
+        scheduler.add(`stat-${tf}`, cron, (tick) => this.build(tf, tick))
+      } catch (err) {
+        throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: timeframe ${tf} has an invalid cron pattern "${cron}"`, { cause: err })
+      }
+      this.scheduled.push(`stat-${tf}`)
+    }
+  }
+
   /** No tick starts any more; resolves when the ticks in flight have written. */
-  async stop (): Promise<void> {
+  async stop (scheduler?: TickScheduler): Promise<void> {
     this.stopping = true
+    for (const name of this.scheduled.splice(0)) scheduler?.remove(name)
     await Promise.allSettled([...this.running])
   }
 
