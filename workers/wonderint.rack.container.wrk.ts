@@ -1,4 +1,4 @@
-import { WrkContainerRackMbt } from './lib/worker-base'
+import { WrkContainerRackMbt } from './lib/rack.mbt.wrk'
 import type { WorkerContext } from './tpl/wrk-base'
 
 /** Worker for MicroBT containers with a Wonderint cooling/power controller. */
