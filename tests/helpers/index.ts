@@ -36,7 +36,8 @@ import { RpcClient as SharedRpcClient } from '../../workers/tpl/rpc/client'
 import { encodeRequest, errorCodeOfReply, parseReply } from '../../workers/tpl/rpc/codec'
 
 export type { DHTNodeAddress }
-export type JsonObject = Record<string, unknown>
+export type { JsonObject } from '../../workers/tpl/types'
+import type { JsonObject } from '../../workers/tpl/types'
 
 /** Repository root (the folder holding package.json, config/, dist/). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..')

@@ -11,8 +11,9 @@ import { performance } from 'node:perf_hooks'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  MAX_REGEX_INPUT, MAX_REGEX_LENGTH, assertSafeFields, match, project, regexRefusal, select, type Doc
+  MAX_REGEX_INPUT, MAX_REGEX_LENGTH, assertSafeFields, match, project, regexRefusal, select
 } from '../../workers/tpl/thing/query'
+import type { JsonObject } from '../../workers/tpl/types'
 import { WrkError } from '../../workers/tpl/errors'
 
 /** The WrkError `fn` throws, or a failure when it throws nothing or something else. */
@@ -28,7 +29,7 @@ function thrown (fn: () => unknown): WrkError {
 
 const codeOf = (fn: () => unknown): string => thrown(fn).code
 
-const things: Doc[] = Array.from({ length: 21 }, (_, i) => ({
+const things: JsonObject[] = Array.from({ length: 21 }, (_, i) => ({
   id: `${String(i).padStart(8, '0')}-aaaa-bbbb-cccc-dddddddddddd`,
   code: `MBT-KEHUA-${String(i + 1).padStart(4, '0')}`,
   type: 'container-mbt-kehua',
@@ -164,10 +165,10 @@ describe('the hostile corpus is refused before anything runs', () => {
     ['$', { 'tags.$': 1 }],
     ['$$ROOT', { 'x.$$ROOT': 1 }]
   ])('a computing or positional projection with %s: ERR_FIELDS_INVALID naming it', (op, fields) => {
-    const err = thrown(() => project(things, fields as Doc))
+    const err = thrown(() => project(things, fields as JsonObject))
     expect(err.code).toBe('ERR_FIELDS_INVALID')
     expect(err.message).toContain(op)
-    expect(codeOf(() => select(things, { fields: fields as Doc, limit: 1 }))).toBe('ERR_FIELDS_INVALID')
+    expect(codeOf(() => select(things, { fields: fields as JsonObject, limit: 1 }))).toBe('ERR_FIELDS_INVALID')
   })
 
   it.each([
@@ -179,9 +180,9 @@ describe('the hostile corpus is refused before anything runs', () => {
     ['null', { id: null }],
     ['an empty object', { info: {} }],
     ['an empty path segment', { 'info..pos': 1 }],
-    ['fields that are an array', [1] as unknown as Doc]
+    ['fields that are an array', [1] as unknown as JsonObject]
   ])('%s in fields: ERR_FIELDS_INVALID', (_label, fields) => {
-    expect(codeOf(() => project(things, fields as Doc))).toBe('ERR_FIELDS_INVALID')
+    expect(codeOf(() => project(things, fields as JsonObject))).toBe('ERR_FIELDS_INVALID')
   })
 
   it.each(CODE_OPERATORS)('the code-evaluating %s stays ERR_QUERY_INVALID in fields (as documented before)', (op) => {
@@ -200,7 +201,7 @@ describe('the hostile corpus is refused before anything runs', () => {
       { tags: { $elemMatch: { $regex: pattern } } },
       { tags: { $all: [{ $elemMatch: { $regex: pattern } }] } }
     ]) {
-      const err = thrown(() => match(things, query as Doc))
+      const err = thrown(() => match(things, query as JsonObject))
       expect(err.code).toBe('ERR_QUERY_INVALID')
       expect(err.message).toContain('$regex')
     }
@@ -227,7 +228,7 @@ describe('the hostile corpus is refused before anything runs', () => {
     ['a property escape', { $regex: '\\p{L}' }],
     ['a repeat count above 100', { $regex: 'a{101}' }]
   ])('$regex with %s: ERR_QUERY_INVALID', (_label, cond) => {
-    expect(codeOf(() => match(things, { id: cond as Doc }))).toBe('ERR_QUERY_INVALID')
+    expect(codeOf(() => match(things, { id: cond as JsonObject }))).toBe('ERR_QUERY_INVALID')
   })
 
   it.each([
@@ -267,7 +268,7 @@ describe('the hostile corpus is refused before anything runs', () => {
     ['a path segment starting with $', { 'tags.$': 'x' }],
     ['a query that is an array item scalar', { $and: [5] }]
   ])('%s: ERR_QUERY_INVALID', (_label, query) => {
-    expect(codeOf(() => match(things, query as Doc))).toBe('ERR_QUERY_INVALID')
+    expect(codeOf(() => match(things, query as JsonObject))).toBe('ERR_QUERY_INVALID')
   })
 
   it(`a $regex tested on a value longer than ${MAX_REGEX_INPUT} characters fails the query (a $not cannot turn it into a match)`, () => {
@@ -282,7 +283,7 @@ describe('the hostile corpus is refused before anything runs', () => {
 // ---- what keeps working ------------------------------------------------------------------------
 
 describe('the allow list keeps the platform\'s queries working', () => {
-  const ids = (docs: Doc[]): string[] => docs.map((d) => String(d.code).slice(-2))
+  const ids = (docs: JsonObject[]): string[] => docs.map((d) => String(d.code).slice(-2))
 
   it.each(ORDINARY)('the ordinary pattern %s passes the guard and runs', (pattern) => {
     expect(regexRefusal(pattern)).toBeNull()
@@ -344,7 +345,7 @@ describe('select', () => {
     const out = select(things, { query: { tags: 'grp-even' }, sort: { 'info.pos': -1 }, offset: 1, limit: 3, fields: { code: 1 } })
     const expected = things
       .filter((t) => (t.tags as string[]).includes('grp-even'))
-      .sort((a, b) => Number(String((b.info as Doc).pos).slice(4)) - Number(String((a.info as Doc).pos).slice(4)))
+      .sort((a, b) => Number(String((b.info as JsonObject).pos).slice(4)) - Number(String((a.info as JsonObject).pos).slice(4)))
       .slice(1, 4)
       .map((t) => ({ code: t.code }))
     expect(out).toEqual(expected)
@@ -352,8 +353,8 @@ describe('select', () => {
 
   it('projects only the page: fields are read from `limit` documents, not from every match', () => {
     let reads = 0
-    const docs: Doc[] = things.map((t) => {
-      const d: Doc = { ...t }
+    const docs: JsonObject[] = things.map((t) => {
+      const d: JsonObject = { ...t }
       Object.defineProperty(d, 'heavy', { enumerable: true, get: () => { reads++; return 'x' } })
       return d
     })

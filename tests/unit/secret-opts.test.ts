@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreFacility, type Bee } from '../../workers/facs/store'
 import { ThingRegistry } from '../../workers/tpl/thing/registry'
 import { LEGACY_MAIN_BEE, MIGRATED_MAIN_BEE, SECRETS_BEE, SecretOpts, openMainDb } from '../../workers/tpl/thing/secret-opts'
-import type { JsonMap, ThingRecord } from '../../workers/tpl/thing/types'
+import type { JsonObject, ThingRecord } from '../../workers/tpl/thing/types'
 import { silentLogger } from '../../workers/tpl/types'
 
 const KEYS = ['username', 'password']
@@ -51,7 +51,7 @@ describe('secret opts', () => {
     const [stored] = await entries(db.sub('things') as Bee<ThingRecord & { secretRef?: string }>)
     expect(stored.value.opts).toEqual({ address: '10.0.0.1', port: 502 })
     expect(stored.value.secretRef).toMatch(/^[0-9a-f-]{36}$/)
-    const secretsBee = await store.getBee<JsonMap>(SECRETS_BEE)
+    const secretsBee = await store.getBee<JsonObject>(SECRETS_BEE)
     expect(await entries(secretsBee)).toEqual([{ key: `a/${stored.value.secretRef}`, value: { username: 'u', password: 'p' } }])
 
     const again = await registryOn(db, secrets)
@@ -64,7 +64,7 @@ describe('secret opts', () => {
     const registry = await registryOn(db, secrets)
     await registry.register({ id: 'a', opts: { port: 1, username: 'u', password: 'p' }, info: {} })
     await registry.register({ id: 'a/b', opts: { username: 'x', password: 'y' }, info: {} })
-    const secretsBee = await store.getBee<JsonMap>(SECRETS_BEE)
+    const secretsBee = await store.getBee<JsonObject>(SECRETS_BEE)
     const first = (await entries(secretsBee)).filter((e) => e.key.startsWith('a/') && !e.key.startsWith('a/b/'))
     await registry.save({ ...registry.get('a').record, opts: { port: 2, username: 'u', password: 'p' } })
     expect((await entries(secretsBee)).filter((e) => !e.key.startsWith('a/b/'))).toEqual(first)
@@ -81,7 +81,7 @@ describe('secret opts', () => {
   it('credentials still inside a record move out at load; entries nothing refers to are deleted', async () => {
     const { db, secrets } = await openMainDb(store, KEYS, silentLogger)
     await db.sub('things').put('old', { id: 'old', code: 'MBT-KEHUA-0001', type: 'container-mbt-kehua', tags: [], info: {}, opts: { port: 1, password: 'p' }, comments: [] })
-    const secretsBee = await store.getBee<JsonMap>(SECRETS_BEE)
+    const secretsBee = await store.getBee<JsonObject>(SECRETS_BEE)
     await secretsBee.put('ghost/00000000-0000-4000-8000-000000000000', { password: 'gone' })
     const registry = await registryOn(db, secrets)
     expect(registry.get('old').record.opts).toEqual({ port: 1, password: 'p' })

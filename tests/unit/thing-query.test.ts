@@ -5,7 +5,8 @@
  * paging, and select (filter → sort → page → project).
  */
 import { describe, expect, it } from 'vitest'
-import { assertSafeQuery, getPath, match, mayBacktrack, naturalSort, page, project, select, type Doc } from '../../workers/tpl/thing/query'
+import { assertSafeQuery, getPath, match, mayBacktrack, naturalSort, page, project, select } from '../../workers/tpl/thing/query'
+import type { JsonObject } from '../../workers/tpl/types'
 import { WrkError } from '../../workers/tpl/errors'
 
 function codeOf (fn: () => unknown): string | null {
@@ -17,7 +18,7 @@ function codeOf (fn: () => unknown): string | null {
   return null
 }
 
-const things: Doc[] = [
+const things: JsonObject[] = [
   { id: 'a', code: 'MBT-KEHUA-0001', tags: ['t-container', 'grp-x'], info: { pos: 'pos-10', container: 'c1' }, last: { snap: { success: true } } },
   { id: 'b', code: 'MBT-KEHUA-0002', tags: ['t-container', 'grp-y'], info: { pos: 'pos-2', container: 'c2' }, last: { snap: { success: false } } },
   { id: 'c', code: 'MBT-KEHUA-0003', tags: ['t-container', 'grp-x'], info: { pos: 'pos-1', container: 'c1' }, last: {} }
@@ -61,7 +62,7 @@ describe('match', () => {
   })
 
   it('assertSafeQuery bounds the nesting depth and accepts plain queries', () => {
-    let deep: Doc = { id: 'a' }
+    let deep: JsonObject = { id: 'a' }
     for (let i = 0; i < 40; i++) deep = { $and: [deep] }
     expect(codeOf(() => assertSafeQuery(deep))).toBe('ERR_QUERY_INVALID')
     expect(codeOf(() => assertSafeQuery({ $and: [{ a: 1 }, { b: { $gt: 2 } }] }))).toBeNull()
@@ -115,8 +116,8 @@ describe('select', () => {
 })
 
 describe('naturalSort', () => {
-  const pos = (docs: Doc[]): unknown[] => docs.map((d) => getPath(d, 'info.pos'))
-  const docs: Doc[] = [
+  const pos = (docs: JsonObject[]): unknown[] => docs.map((d) => getPath(d, 'info.pos'))
+  const docs: JsonObject[] = [
     { id: '1', info: { pos: 'pos-10' } },
     { id: '2', info: {} },
     { id: '3', info: { pos: 'pos-2' } },
@@ -139,7 +140,7 @@ describe('naturalSort', () => {
   })
 
   it('compares numbers numerically and breaks ties with the next key', () => {
-    const rows: Doc[] = [
+    const rows: JsonObject[] = [
       { g: 'b', n: 10, id: 'x' },
       { g: 'a', n: 9, id: 'y' },
       { g: 'b', n: 2, id: 'z' },
@@ -159,7 +160,7 @@ describe('naturalSort', () => {
   })
 
   it('sorts codes like MBT-KEHUA-0009 < MBT-KEHUA-0010 and case-insensitively', () => {
-    const rows: Doc[] = [{ c: 'MBT-KEHUA-0010' }, { c: 'mbt-kehua-0009' }, { c: 'MBT-KEHUA-0100' }]
+    const rows: JsonObject[] = [{ c: 'MBT-KEHUA-0010' }, { c: 'mbt-kehua-0009' }, { c: 'MBT-KEHUA-0100' }]
     expect(naturalSort(rows, { c: 1 }).map((r) => r.c)).toEqual(['mbt-kehua-0009', 'MBT-KEHUA-0010', 'MBT-KEHUA-0100'])
   })
 })

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { WrkContainerRack } from '../tpl/container/rack.container.wrk'
 import type { WorkerContext } from '../tpl/wrk-base'
-import type { JsonMap, ThingRecord, ThingState } from '../tpl/thing/types'
+import type { JsonObject, ThingRecord, ThingState } from '../tpl/thing/types'
 import { WrkError } from '../tpl/errors'
 import { isHostOrIp } from '../tpl/thing/address'
 import type { AlertSpec } from '../tpl/thing/alerts'
@@ -79,7 +79,7 @@ export class WrkContainerRackMbt extends WrkContainerRack {
     return MBT_STAT_SPEC
   }
 
-  override selectThingInfo (record: ThingRecord): JsonMap {
+  override selectThingInfo (record: ThingRecord): JsonObject {
     return { address: record.opts.address, port: record.opts.port }
   }
 
@@ -90,7 +90,7 @@ export class WrkContainerRackMbt extends WrkContainerRack {
     this.containerConf = parsed.data
   }
 
-  override validateThingOpts (opts: JsonMap): void {
+  override validateThingOpts (opts: JsonObject): void {
     const res = OPTS_SCHEMA.safeParse(opts)
     if (!res.success) throw new WrkError('ERR_THING_OPTS_INVALID', `invalid opts.${String(res.error.issues[0]?.path[0] ?? '')}`)
   }

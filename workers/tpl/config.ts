@@ -5,7 +5,8 @@ import { WrkError } from './errors'
 export const ENVS = ['production', 'development', 'staging', 'test'] as const
 export type Env = typeof ENVS[number]
 
-export type JsonObject = Record<string, unknown>
+export type { JsonObject } from './types'
+import type { JsonObject } from './types'
 
 /**
  * Loads `config/<env>.<name>.json` if it exists, else `config/<name>.json`. A top-level key equal

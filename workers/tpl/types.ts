@@ -1,3 +1,6 @@
+/** A JSON object: requests, records, snapshots, documents of queries. */
+export type JsonObject = Record<string, unknown>
+
 /** The slice of a pino logger that lower layers use, so they can be tested without pino. */
 export interface Logger {
   debug: (obj: object | string, msg?: string) => void

@@ -8,10 +8,10 @@ import type { Bee } from '../../facs/store'
 import { capReply } from '../rpc/limits'
 import { defineMethod, type RpcMethod } from '../rpc/method'
 import { evaluateAlerts, sameAlertSet, startedAlerts, type Alert, type AlertConf, type AlertSpec } from './alerts'
-import { match, type Doc } from './query'
+import { match } from './query'
 import type { RackParts } from './rack-parts'
 import { INFO_HISTORY_LOG } from './registry-methods'
-import type { JsonMap, Snap, ThingState } from './types'
+import type { JsonObject, Snap, ThingState } from './types'
 
 export const ALERTS_LOG = 'thing-alerts'
 /** Most entries one getHistoricalLogs reply may hold (a range without limit returns all up to this). */
@@ -75,13 +75,13 @@ export class AlertBook {
   }
 
   /** The public identity of a thing in a history entry (minimal for a forgotten one). */
-  private thingOf (id: string): JsonMap {
+  private thingOf (id: string): JsonObject {
     if (!this.rack.registry.has(id)) return { id }
     const r = this.rack.registry.get(id).record
     return { id: r.id, code: r.code, type: r.type, tags: r.tags, info: r.info }
   }
 
-  async historicalLogs (req: HistoryReq): Promise<Doc[]> {
+  async historicalLogs (req: HistoryReq): Promise<JsonObject[]> {
     const offset = req.offset ?? 0
     const key = req.logType === 'alerts' ? ALERTS_LOG : INFO_HISTORY_LOG
     // Alerts: every entry in the range when no limit is given (the platform asks so).
@@ -92,9 +92,9 @@ export class AlertBook {
       // a query filters after reading: read the whole range then
       limit: limit === undefined || req.query ? MAX_HISTORY_ENTRIES : Math.min(offset + limit, MAX_HISTORY_ENTRIES)
     }) ?? []
-    let docs: Doc[] = req.logType === 'alerts'
+    let docs: JsonObject[] = req.logType === 'alerts'
       ? (entries as Array<Alert & { thingId: string }>).map(({ thingId, ...alert }) => ({ ...alert, thing: this.thingOf(thingId) }))
-      : (entries as Array<{ ts: number, id: string, changes: JsonMap, user?: string }>).map(({ id, ...change }) => ({ ...change, thing: this.thingOf(id) }))
+      : (entries as Array<{ ts: number, id: string, changes: JsonObject, user?: string }>).map(({ id, ...change }) => ({ ...change, thing: this.thingOf(id) }))
     docs = match(docs, req.query)
     // a page over MAX_REPLY_BYTES is cut at a whole entry: page on with offset
     return capReply(docs.slice(offset, limit === undefined ? undefined : offset + limit))

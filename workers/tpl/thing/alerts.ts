@@ -4,7 +4,7 @@
  * alert that persists keeps its `uuid` and `createdAt`; one that clears and returns is new.
  */
 import { randomUUID } from 'node:crypto'
-import type { JsonMap, Snap } from './types'
+import type { JsonObject, Snap } from './types'
 
 export type AlertSeverity = 'critical' | 'high' | 'medium' | 'warning' | 'low'
 
@@ -22,14 +22,14 @@ export interface Alert {
 export interface AlertConfEntry {
   description?: string
   severity?: string
-  params?: JsonMap
+  params?: JsonObject
 }
 export type AlertConf = Readonly<Record<string, AlertConfEntry>>
 
 /** A threshold check: fires when `check` is true; skipped when its name is not configured. */
 export interface AlertSpec {
   name: string
-  check: (snap: Snap, params: JsonMap, info: JsonMap) => boolean
+  check: (snap: Snap, params: JsonObject, info: JsonObject) => boolean
 }
 
 /** One entry of a snapshot's `raw_errors`. */
@@ -57,7 +57,7 @@ export interface AlertInput {
   snap: Snap | null
   /** `last.err` of the collection (describes a missing snapshot). */
   err: string | null
-  info: JsonMap
+  info: JsonObject
   conf: AlertConf
   specs: readonly AlertSpec[]
   /** The thing's previous alerts, whose identities persist. */

@@ -3,7 +3,8 @@ import { z } from 'zod'
 import { WrkError } from '../errors'
 import { capReply } from '../rpc/limits'
 import { defineMethod, type RpcMethod } from '../rpc/method'
-import { project, type Doc } from './query'
+import { project } from './query'
+import type { JsonObject } from '../types'
 import type { RackParts } from './rack-parts'
 import { schemas, type Req } from './schemas'
 import { groupByRange } from './util'
@@ -34,7 +35,7 @@ export class LogMethods {
     if (entries === null) throw new WrkError('ERR_LOG_NOTFOUND')
     const out = req.groupRange ? groupByRange(entries, req.groupRange, req.shouldCalculateAvg) : entries
     // a page over MAX_REPLY_BYTES is cut at a whole entry: page on with `end` = its oldest ts − 1
-    return capReply(project(out as Doc[], req.fields))
+    return capReply(project(out as JsonObject[], req.fields))
   }
 
   declarations (): RpcMethod[] {

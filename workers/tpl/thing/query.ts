@@ -25,7 +25,7 @@ import { $regex as mingoRegex } from 'mingo/operators/query/evaluation'
 import { $elemMatch as projectElemMatch } from 'mingo/operators/projection'
 import { WrkError } from '../errors'
 
-export type Doc = Record<string, unknown>
+import type { JsonObject } from '../types'
 export type SortSpec = Record<string, number>
 
 /** Longest `$regex` pattern accepted, in UTF-16 code units. */
@@ -530,7 +530,7 @@ function refuseOperator (op: string, code: ErrCode, where: string): never {
   throw new WrkError(code, `operator ${op} is not allowed ${where}`)
 }
 
-const isPlainObject = (v: unknown): v is Doc => v !== null && typeof v === 'object' && !Array.isArray(v)
+const isPlainObject = (v: unknown): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v)
 const isOperator = (k: string): boolean => k.startsWith('$')
 
 function checkDepth (depth: number, code: ErrCode): void {
@@ -632,7 +632,7 @@ function checkCondition (cond: unknown, code: ErrCode, depth: number): void {
 }
 
 /** `$elemMatch` criteria: operators on the element itself, or a query on element documents (as mingo reads it). */
-function checkElemMatch (criteria: Doc, code: ErrCode, depth: number): void {
+function checkElemMatch (criteria: JsonObject, code: ErrCode, depth: number): void {
   const keys = Object.keys(criteria)
   if (keys.length > 0 && keys.every((k) => isOperator(k) && !LOGICAL.has(k))) checkCondition(criteria, code, depth)
   else checkQuery(criteria, code, depth)
@@ -675,7 +675,7 @@ export function assertSafeFields (fields: unknown, depth = 0): void {
     if (op !== '$elemMatch') refuseOperator(op, code, 'in fields (only inclusion, exclusion and $elemMatch)')
     if (depth > 0 || k.includes('.')) throw new WrkError(code, '$elemMatch is only allowed on a top-level field')
     if (!isPlainObject(v[op])) throw new WrkError(code, '$elemMatch expects an object')
-    checkElemMatch(v[op] as Doc, code, depth + 2)
+    checkElemMatch(v[op] as JsonObject, code, depth + 2)
   }
 }
 
@@ -697,7 +697,7 @@ function rethrow (err: unknown, code: ErrCode): never {
   throw new WrkError(code, (err as Error).message)
 }
 
-function compile (query: Doc): Query {
+function compile (query: JsonObject): Query {
   assertSafeQuery(query)
   try {
     return new Query(query, { context: CONTEXT })
@@ -707,7 +707,7 @@ function compile (query: Doc): Query {
 }
 
 /** Documents matching a MongoDB-style query (mingo, allow-listed operators); `{}` or undefined matches all. */
-export function match<T extends Doc> (docs: T[], query: Doc | undefined): T[] {
+export function match<T extends JsonObject> (docs: T[], query: JsonObject | undefined): T[] {
   if (!query || Object.keys(query).length === 0) return docs
   const q = compile(query)
   try {
@@ -718,11 +718,11 @@ export function match<T extends Doc> (docs: T[], query: Doc | undefined): T[] {
 }
 
 /** MongoDB-style projection of each document: inclusion / exclusion (and a top-level `$elemMatch`) only. */
-export function project (docs: Doc[], fields: Doc | undefined): Doc[] {
+export function project (docs: JsonObject[], fields: JsonObject | undefined): JsonObject[] {
   if (!fields || Object.keys(fields).length === 0) return docs
   assertSafeFields(fields)
   try {
-    return new Query({}, { context: CONTEXT }).find<Doc>(docs, fields).all()
+    return new Query({}, { context: CONTEXT }).find<JsonObject>(docs, fields).all()
   } catch (err) {
     rethrow(err, 'ERR_FIELDS_INVALID')
   }
@@ -732,7 +732,7 @@ export function getPath (doc: unknown, dotted: string): unknown {
   let cur: unknown = doc
   for (const part of dotted.split('.')) {
     if (cur === null || typeof cur !== 'object') return undefined
-    cur = (cur as Doc)[part]
+    cur = (cur as JsonObject)[part]
   }
   return cur
 }
@@ -773,7 +773,7 @@ export function page<T> (docs: T[], { offset = 0, limit }: PageOpts): T[] {
   return limit === undefined ? docs.slice(from) : docs.slice(from, from + Math.max(0, limit))
 }
 
-export interface SelectOpts extends PageOpts { query?: Doc, sort?: SortSpec, fields?: Doc }
+export interface SelectOpts extends PageOpts { query?: JsonObject, sort?: SortSpec, fields?: JsonObject }
 
 /**
  * The listing pipeline: filter (`query`), sort, page (`offset`/`limit`), then project (`fields`).
@@ -781,7 +781,7 @@ export interface SelectOpts extends PageOpts { query?: Doc, sort?: SortSpec, fie
  * unprojected documents, so a sort key need not be in `fields`; the projection runs only on the
  * page, so its cost is bounded by `limit`, not by the number of documents.
  */
-export function select (docs: Doc[], { query, sort, offset = 0, limit, fields }: SelectOpts): Doc[] {
+export function select (docs: JsonObject[], { query, sort, offset = 0, limit, fields }: SelectOpts): JsonObject[] {
   const hasFields = fields !== undefined && Object.keys(fields).length > 0
   if (hasFields) assertSafeFields(fields)
   return project(page(naturalSort(match(docs, query), sort), { offset, limit }), hasFields ? fields : undefined)

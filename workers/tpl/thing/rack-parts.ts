@@ -10,14 +10,14 @@ import type { ThingRegistry } from './registry'
 import type { TimeLogs } from './time-log'
 import type { ThingConf } from './thing-conf'
 import type { KeyedLock } from './util'
-import type { JsonMap, Snap, ThingRecord, ThingState } from './types'
+import type { JsonObject, Snap, ThingRecord, ThingState } from './types'
 
 /** The extension points the layers above override. */
 export interface RackHooks {
   /** Thing type, e.g. `container-mbt-kehua`. */
   getThingType: () => string
   /** Extra public fields of a listed thing, derived from its record. */
-  selectThingInfo: (record: ThingRecord) => JsonMap
+  selectThingInfo: (record: ThingRecord) => JsonObject
   /** Controller methods callable through queryThing/applyThings. */
   readMethods: () => readonly string[]
   writeMethods: () => readonly string[]
@@ -26,7 +26,7 @@ export interface RackHooks {
   /** `opts` keys that are credentials: stored and used to connect, never returned or queried. */
   secretOptKeys: () => readonly string[]
   /** Checks `opts` of a register/update request; throws ERR_THING_OPTS_INVALID. */
-  validateThingOpts: (opts: JsonMap) => void
+  validateThingOpts: (opts: JsonObject) => void
   /** Creates `state.ctrl` from the record; leaves it null when the thing cannot be connected. */
   connectThing: (state: ThingState) => Promise<void>
   collectThingSnap: (state: ThingState) => Promise<Snap>

@@ -33,7 +33,7 @@ import type { StatSpec } from './stats'
 import { THING_CONF_DEFAULTS, parseThingConf, type ThingConf } from './thing-conf'
 import { TimeLogs, type LogMeta } from './time-log'
 import { KeyedLock, mapLimit } from './util'
-import type { JsonMap, Snap, ThingRecord, ThingState } from './types'
+import type { JsonObject, Snap, ThingRecord, ThingState } from './types'
 
 export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks {
   thingConf: ThingConf = { ...THING_CONF_DEFAULTS }
@@ -107,7 +107,7 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     return []
   }
 
-  selectThingInfo (_record: ThingRecord): JsonMap {
+  selectThingInfo (_record: ThingRecord): JsonObject {
     return {}
   }
 
@@ -127,7 +127,7 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     return []
   }
 
-  validateThingOpts (_opts: JsonMap): void {}
+  validateThingOpts (_opts: JsonObject): void {}
 
   async connectThing (_state: ThingState): Promise<void> {}
 

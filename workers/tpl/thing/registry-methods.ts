@@ -9,11 +9,11 @@ import { WrkError, errorCode } from '../errors'
 import { capReply } from '../rpc/limits'
 import { defineMethod, type RpcMethod } from '../rpc/method'
 import type { ThingControllers } from './controllers'
-import { match, select as selectDocs, type Doc } from './query'
+import { match, select as selectDocs } from './query'
 import type { RackParts } from './rack-parts'
 import { schemas, type Req } from './schemas'
 import { thingLogKey } from './snapshot-loop'
-import type { JsonMap, ThingRecord, ThingState } from './types'
+import type { JsonObject, ThingRecord, ThingState } from './types'
 
 /** The log of info changes (getHistoricalLogs `info`). */
 export const INFO_HISTORY_LOG = 'thing-history-log'
@@ -21,8 +21,8 @@ export const INFO_HISTORY_LOG = 'thing-history-log'
 const STORE_ERRORS = ['ERR_VALUE_TOO_LARGE', 'ERR_STORE_TIMEOUT', 'ERR_STORE_WRITE_FAILED'] as const
 
 /** The info-history entry of an update, or null when no info field changed. */
-function infoChange (prev: ThingRecord, next: ThingRecord, ts: number, user?: string): JsonMap | null {
-  const changes: JsonMap = {}
+function infoChange (prev: ThingRecord, next: ThingRecord, ts: number, user?: string): JsonObject | null {
+  const changes: JsonObject = {}
   for (const key of new Set([...Object.keys(prev.info), ...Object.keys(next.info)])) {
     if (key === 'updatedAt') continue
     if (JSON.stringify(prev.info[key]) !== JSON.stringify(next.info[key])) changes[key] = { old: prev.info[key], new: next.info[key] }
@@ -32,21 +32,21 @@ function infoChange (prev: ThingRecord, next: ThingRecord, ts: number, user?: st
 }
 
 export interface SelectRequest {
-  query?: Doc
+  query?: JsonObject
   sort?: Record<string, number>
   offset?: number
   limit?: number
-  fields?: Doc
+  fields?: JsonObject
 }
 
 export class RegistryMethods {
   constructor (private readonly rack: RackParts, private readonly controllers: ThingControllers) {}
 
   /** The document queries run on: the public view plus `last` and the non-secret opts. */
-  thingDoc (state: ThingState): Doc & { id: string } {
+  thingDoc (state: ThingState): JsonObject & { id: string } {
     const r = state.record
     const secret = new Set(this.rack.hooks.secretOptKeys())
-    const safeOpts: JsonMap = {}
+    const safeOpts: JsonObject = {}
     for (const [k, v] of Object.entries(r.opts)) if (!secret.has(k)) safeOpts[k] = v
     return {
       id: r.id,
@@ -63,16 +63,16 @@ export class RegistryMethods {
   }
 
   /** Things matching a query, sorted, paged, then projected (only the page is projected). */
-  select (req: SelectRequest): Doc[] {
+  select (req: SelectRequest): JsonObject[] {
     return selectDocs(this.rack.registry.all().map((s) => this.thingDoc(s)), req)
   }
 
   /** The things a query picks (each by its registry state). */
-  matching (query: Doc | undefined, req: Omit<SelectRequest, 'query' | 'fields'> = {}): ThingState[] {
+  matching (query: JsonObject | undefined, req: Omit<SelectRequest, 'query' | 'fields'> = {}): ThingState[] {
     return this.select({ ...req, query }).map((d) => this.rack.registry.get(d.id))
   }
 
-  private checkOpts (opts: JsonMap): void {
+  private checkOpts (opts: JsonObject): void {
     try {
       this.rack.hooks.validateThingOpts(opts)
     } catch (err) {
@@ -147,7 +147,7 @@ export class RegistryMethods {
     return 1
   }
 
-  listThings (req: Req<'listThings'>): Doc[] {
+  listThings (req: Req<'listThings'>): JsonObject[] {
     const docs = this.select({ ...req, limit: req.limit ?? 100 })
     // a page over MAX_REPLY_BYTES is cut at a whole thing: page on with offset
     return capReply(docs.map(({ opts: _opts, last, ...item }) => ({ ...item, rack: this.rack.rackId, ...(req.status ? { last } : {}) })))

@@ -3,7 +3,7 @@ import { assertStorable, type Bee } from '../../facs/store'
 import { WrkError, errorCode } from '../errors'
 import { entryKey, type SecretOpts, type StoredThingRecord } from './secret-opts'
 import { withTimeout } from './util'
-import type { ThingId, ThingRecord, ThingState, JsonMap } from './types'
+import type { ThingId, ThingRecord, ThingState, JsonObject } from './types'
 
 /** Digits of a code's number: padded to 4, at most 9 (so max + 1 stays exact and short). */
 const CODE_MIN_DIGITS = 4
@@ -44,7 +44,7 @@ export class ThingRegistry {
   }
 
   /** The reference for the secrets of `next`: the current one when they did not change, else a new entry. */
-  private async secretRefFor (id: ThingId, next: JsonMap, prev: JsonMap | null): Promise<string | undefined> {
+  private async secretRefFor (id: ThingId, next: JsonObject, prev: JsonObject | null): Promise<string | undefined> {
     if (!this.secrets) return undefined
     const { secret } = this.secrets.split(next)
     if (!secret) return undefined
@@ -92,7 +92,7 @@ export class ThingRegistry {
 
   async load (): Promise<ThingRecord[]> {
     const records: ThingRecord[] = []
-    const stored = new Map<string, JsonMap>(this.secrets ? await this.secrets.all() : [])
+    const stored = new Map<string, JsonObject>(this.secrets ? await this.secrets.all() : [])
     const referenced = new Set<string>()
     const inline: ThingId[] = []
     for await (const entry of this.db.createReadStream()) {
@@ -196,7 +196,7 @@ export class ThingRegistry {
   }
 
   /** Type tags (`t-container`, `t-container-mbt`…), layer tags, caller tags, id/code/pos/container. */
-  buildTags (thing: { id: ThingId, code: string, info: JsonMap }, extra: string[] = []): string[] {
+  buildTags (thing: { id: ThingId, code: string, info: JsonObject }, extra: string[] = []): string[] {
     const parts = this.thingType.split('-')
     const tags: string[] = []
     for (let i = 1; i <= parts.length; i++) tags.push(`t-${parts.slice(0, i).join('-')}`)
@@ -215,7 +215,7 @@ export class ThingRegistry {
    * Registers a thing; the code is reserved while the write is in flight so that two
    * concurrent registrations never get the same code.
    */
-  async register (input: { id?: string, code?: string, opts: JsonMap, info?: JsonMap, tags?: string[], comment?: string, user?: string }): Promise<ThingState> {
+  async register (input: { id?: string, code?: string, opts: JsonObject, info?: JsonObject, tags?: string[], comment?: string, user?: string }): Promise<ThingState> {
     const id = input.id ?? randomUUID()
     if (this.things.has(id) || this.reservedIds.has(id)) throw new WrkError('ERR_THING_WITH_ID_ALREADY_EXISTS')
     const code = input.code ?? this.nextCode()

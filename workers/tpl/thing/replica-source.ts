@@ -15,7 +15,7 @@ import type { Bee, BeeStore, StoreFacility } from '../../facs/store'
 import type { Logger } from '../types'
 import type { LogMeta } from './time-log'
 import { withTimeout } from './util'
-import type { JsonMap } from './types'
+import type { JsonObject } from './types'
 
 /** Sub-database of the main bee: bee name of a log generation → its core key. */
 export const LOG_CORES_SUB = 'log_cores'
@@ -136,7 +136,7 @@ export class ReplicaSource implements BeeStore {
   }
 
   /** Writes the rack identity and configuration a replica serves, when they changed. */
-  async publish (rack: PublishedRack, thingConf: JsonMap): Promise<void> {
+  async publish (rack: PublishedRack, thingConf: JsonObject): Promise<void> {
     const sub = this.db.sub(PUBLISHED_SUB)
     for (const [key, value] of [['rack', rack], ['thing', thingConf]] as const) {
       const current = await sub.get(key)

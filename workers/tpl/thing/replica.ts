@@ -27,7 +27,7 @@ import { LOG_CORES_SUB, MAIN_CORE, PUBLISHED_SUB, parseLogBeeName, type LogCore,
 import { ThingRegistry } from './registry'
 import { thingLogKey } from './snapshot-loop'
 import { TimeLogs, type LogMeta } from './time-log'
-import type { JsonMap, Snap, ThingRecord } from './types'
+import type { JsonObject, Snap, ThingRecord } from './types'
 
 export interface ReplicaSettings {
   /** RPC key of the master (`replicaRpcPublicKey`). */
@@ -45,7 +45,7 @@ export interface ReplicaSettings {
 /** What the replica hands the rack once it knows the master's rack. */
 export interface ReplicaParts {
   rackId: string
-  thingConf: JsonMap
+  thingConf: JsonObject
   db: Bee
   registry: ThingRegistry
   logs: TimeLogs
@@ -290,7 +290,7 @@ export class ReplicaView implements BeeStore {
       const published = snap.sub(PUBLISHED_SUB)
       const rack = (await published.get('rack'))?.value as PublishedRack | undefined
       if (!rack) return
-      const thingConf = ((await published.get('thing'))?.value ?? {}) as JsonMap
+      const thingConf = ((await published.get('thing'))?.value ?? {}) as JsonObject
       const text = JSON.stringify([rack, thingConf])
       if (this.parts === null || text !== this.publishedText) this.adopt(db, rack, thingConf, text)
       const { registry } = this.parts as ReplicaParts
@@ -339,7 +339,7 @@ export class ReplicaView implements BeeStore {
     }
   }
 
-  private adopt (db: Bee, rack: PublishedRack, thingConf: JsonMap, text: string): void {
+  private adopt (db: Bee, rack: PublishedRack, thingConf: JsonObject, text: string): void {
     const registry = this.parts?.registry ?? new ThingRegistry(db.sub('things') as Bee<ThingRecord>, this.host.thingType(), this.host.thingTags())
     const logs = new TimeLogs(this, db.sub('meta_logs') as Bee<LogMeta>, {
       maxLength: Number(thingConf.logRotateMaxLength ?? 10_000),
@@ -454,7 +454,7 @@ export class ReplicaView implements BeeStore {
 }
 
 /** The replication settings of base.thing.json, checked (the replica's only with `--slave`). */
-export function parseReplicaSettings (conf: JsonMap, slave: boolean): { discoveryKey: string | null, replica: ReplicaSettings | null } {
+export function parseReplicaSettings (conf: JsonObject, slave: boolean): { discoveryKey: string | null, replica: ReplicaSettings | null } {
   const invalid = (what: string): WrkError => new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: ${what}`)
   const key = (name: string): string | null => {
     const v = conf[name]

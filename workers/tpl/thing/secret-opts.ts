@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto'
 import type { Bee, StoreFacility } from '../../facs/store'
 import type { Logger } from '../types'
 import { withTimeout } from './util'
-import type { JsonMap, ThingRecord } from './types'
+import type { JsonObject, ThingRecord } from './types'
 
 /** The bee of the secret opts (never replicated). */
 export const SECRETS_BEE = 'thing-secrets'
@@ -30,15 +30,15 @@ export type StoredThingRecord = ThingRecord & { secretRef?: string }
 
 export class SecretOpts {
   constructor (
-    private readonly bee: Bee<JsonMap>,
+    private readonly bee: Bee<JsonObject>,
     readonly keys: readonly string[],
     private readonly writeTimeoutMs = 10_000
   ) {}
 
   /** `opts` split into what may be stored with the record and the secrets (null: none). */
-  split (opts: JsonMap): { open: JsonMap, secret: JsonMap | null } {
-    const open: JsonMap = {}
-    const secret: JsonMap = {}
+  split (opts: JsonObject): { open: JsonObject, secret: JsonObject | null } {
+    const open: JsonObject = {}
+    const secret: JsonObject = {}
     for (const [k, v] of Object.entries(opts)) {
       if (this.keys.includes(k)) secret[k] = v
       else open[k] = v
@@ -47,14 +47,14 @@ export class SecretOpts {
   }
 
   /** Every stored entry: `<thing id>/<ref>` → secrets. */
-  async all (): Promise<Map<string, JsonMap>> {
-    const out = new Map<string, JsonMap>()
+  async all (): Promise<Map<string, JsonObject>> {
+    const out = new Map<string, JsonObject>()
     for await (const entry of this.bee.createReadStream()) out.set(entry.key, entry.value)
     return out
   }
 
   /** Stores `secret` for thing `id` under a new reference, which it returns. */
-  async put (id: string, secret: JsonMap): Promise<string> {
+  async put (id: string, secret: JsonObject): Promise<string> {
     const ref = randomUUID()
     await withTimeout(this.bee.put(entryKey(id, ref), secret), this.writeTimeoutMs, 'ERR_STORE_TIMEOUT')
     return ref
@@ -97,7 +97,7 @@ export interface MainDb {
  */
 export async function openMainDb (store: StoreFacility, secretKeys: readonly string[], logger: Logger, writeTimeoutMs = 10_000): Promise<MainDb> {
   const wrk = await store.getBee<{ name: string }>('wrk')
-  const secrets = new SecretOpts(await store.getBee<JsonMap>(SECRETS_BEE), secretKeys, writeTimeoutMs)
+  const secrets = new SecretOpts(await store.getBee<JsonObject>(SECRETS_BEE), secretKeys, writeTimeoutMs)
   const layout = await wrk.get(LAYOUT_KEY)
   if (layout && typeof layout.value?.name === 'string') {
     const name = layout.value.name

@@ -6,7 +6,7 @@ import { project } from './query'
 import type { RackParts } from './rack-parts'
 import { MAX_SETTINGS_BYTES, schemas } from './schemas'
 import { WrkError } from '../errors'
-import type { JsonMap } from './types'
+import type { JsonObject } from './types'
 
 export class WrkSettings {
   private db: Bee<unknown> | null = null
@@ -23,14 +23,14 @@ export class WrkSettings {
     return this.db
   }
 
-  async all (): Promise<JsonMap> {
-    const out: JsonMap = {}
+  async all (): Promise<JsonObject> {
+    const out: JsonObject = {}
     for await (const entry of this.bee.createReadStream()) out[entry.key] = entry.value
     return out
   }
 
   /** Merges `entries`; refused (nothing written) when all settings together would pass MAX_SETTINGS_BYTES. */
-  async save (entries: JsonMap): Promise<1> {
+  async save (entries: JsonObject): Promise<1> {
     const next = { ...(await this.all()), ...entries }
     if (Buffer.byteLength(JSON.stringify(next)) > MAX_SETTINGS_BYTES) throw new WrkError('ERR_SETTINGS_TOO_LARGE', `all settings together would be over ${MAX_SETTINGS_BYTES} bytes`)
     const batch = this.bee.batch()

@@ -3,7 +3,7 @@
  * field to an op; `aggregate` runs a spec over the entries of one tag's things. Absent values
  * are left out, never invented: a sum or average with no numeric input is omitted.
  */
-import type { JsonMap } from './types'
+import type { JsonObject } from './types'
 
 export type StatOp =
   | { op: 'sum' | 'avg', src: string }
@@ -16,8 +16,8 @@ export type StatSpec = Readonly<Record<string, StatOp>>
 
 /** What a stat op reads of one thing. */
 export interface StatEntry {
-  last: JsonMap
-  info: JsonMap
+  last: JsonObject
+  info: JsonObject
 }
 
 /** Severities always present in an `alerts_group_cnt` result (others are added when seen). */
@@ -62,8 +62,8 @@ function groupKey (entry: StatEntry, group: string): string | null {
 }
 
 /** `{<group>: value}`; things without a group key or without the value are left out. */
-export function group (entries: readonly StatEntry[], src: string, by: string): JsonMap {
-  const out: JsonMap = {}
+export function group (entries: readonly StatEntry[], src: string, by: string): JsonObject {
+  const out: JsonObject = {}
   for (const e of entries) {
     const k = groupKey(e, by)
     const v = valueAt(e, src)
@@ -73,12 +73,12 @@ export function group (entries: readonly StatEntry[], src: string, by: string): 
 }
 
 /** `{<group>: {<name>: value, …}}` for several sources. */
-export function groupMultipleStats (entries: readonly StatEntry[], srcs: ReadonlyArray<{ name: string, src: string }>, by: string): JsonMap {
-  const out: JsonMap = {}
+export function groupMultipleStats (entries: readonly StatEntry[], srcs: ReadonlyArray<{ name: string, src: string }>, by: string): JsonObject {
+  const out: JsonObject = {}
   for (const e of entries) {
     const k = groupKey(e, by)
     if (k === null) continue
-    const values: JsonMap = {}
+    const values: JsonObject = {}
     for (const s of srcs) {
       const v = valueAt(e, s.src)
       if (v !== undefined && v !== null) values[s.name] = v
@@ -114,8 +114,8 @@ function apply (op: StatOp, entries: readonly StatEntry[]): unknown {
 }
 
 /** Every field of `spec` over `entries`; undefined results are left out. */
-export function aggregate (spec: StatSpec, entries: readonly StatEntry[]): JsonMap {
-  const out: JsonMap = {}
+export function aggregate (spec: StatSpec, entries: readonly StatEntry[]): JsonObject {
+  const out: JsonObject = {}
   for (const [field, op] of Object.entries(spec)) {
     const v = apply(op, entries)
     if (v !== undefined) out[field] = v

@@ -1,7 +1,8 @@
 import type { Alert } from './alerts'
 
 export type ThingId = string
-export type JsonMap = Record<string, unknown>
+export type { JsonObject } from '../types'
+import type { JsonObject } from '../types'
 
 export interface ThingComment {
   id: string
@@ -17,8 +18,8 @@ export interface ThingRecord {
   code: string
   type: string
   tags: string[]
-  info: JsonMap
-  opts: JsonMap
+  info: JsonObject
+  opts: JsonObject
   comments: ThingComment[]
 }
 

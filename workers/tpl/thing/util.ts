@@ -1,4 +1,5 @@
 import { WrkError } from '../errors'
+import type { JsonObject } from '../types'
 
 /** Runs `fn` over `items` with at most `limit` in flight; results keep input order. */
 export async function mapLimit<T, R> (items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -27,11 +28,10 @@ export function rangeMs (groupRange: string): number {
   return Number(m[1]) * RANGE_MS[m[2]]
 }
 
-type Json = Record<string, unknown>
 
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
-function mergeInto (acc: Json, counts: Map<string, number>, entry: Json, prefix: string): void {
+function mergeInto (acc: JsonObject, counts: Map<string, number>, entry: JsonObject, prefix: string): void {
   for (const [k, v] of Object.entries(entry)) {
     if (UNSAFE_KEYS.has(k)) continue
     const path = prefix + k
@@ -40,20 +40,20 @@ function mergeInto (acc: Json, counts: Map<string, number>, entry: Json, prefix:
       acc[k] = (typeof prev === 'number' ? prev : 0) + v
       counts.set(path, (counts.get(path) ?? 0) + 1)
     } else if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const child = (Object.hasOwn(acc, k) && acc[k] !== null && typeof acc[k] === 'object' && !Array.isArray(acc[k]) ? acc[k] : {}) as Json
+      const child = (Object.hasOwn(acc, k) && acc[k] !== null && typeof acc[k] === 'object' && !Array.isArray(acc[k]) ? acc[k] : {}) as JsonObject
       acc[k] = child
-      mergeInto(child, counts, v as Json, `${path}.`)
+      mergeInto(child, counts, v as JsonObject, `${path}.`)
     } else if (!(k in acc)) {
       acc[k] = v
     }
   }
 }
 
-function averageIn (acc: Json, counts: Map<string, number>, prefix: string): void {
+function averageIn (acc: JsonObject, counts: Map<string, number>, prefix: string): void {
   for (const [k, v] of Object.entries(acc)) {
     const path = prefix + k
     if (typeof v === 'number' && counts.has(path)) acc[k] = v / (counts.get(path) ?? 1)
-    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) averageIn(v as Json, counts, `${path}.`)
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) averageIn(v as JsonObject, counts, `${path}.`)
   }
 }
 
@@ -62,12 +62,12 @@ function averageIn (acc: Json, counts: Map<string, number>, prefix: string): voi
  * leaves are summed (or averaged with `avg`); other leaves keep the newest entry's value.
  * Each bucket reports `ts` = bucket start and `count` = entries merged.
  */
-export function groupByRange (entries: unknown[], groupRange: string, avg = false): Json[] {
+export function groupByRange (entries: unknown[], groupRange: string, avg = false): JsonObject[] {
   const span = rangeMs(groupRange)
-  const buckets = new Map<number, { acc: Json, counts: Map<string, number>, n: number }>()
+  const buckets = new Map<number, { acc: JsonObject, counts: Map<string, number>, n: number }>()
   for (const e of entries) {
     if (e === null || typeof e !== 'object') continue
-    const entry = e as Json
+    const entry = e as JsonObject
     const ts = typeof entry.ts === 'number' ? entry.ts : NaN
     if (!Number.isFinite(ts)) continue
     const start = Math.floor(ts / span) * span
