@@ -1,5 +1,5 @@
 /**
- * Regression tests of the review fixes at the RPC / registry / snapshot-loop level, against the
+ * Request edge cases at the RPC / registry / snapshot-loop level, against the
  * real Kehua worker class in this process, a real `@hyperswarm/rpc` client over a local HyperDHT
  * testnet and mock containers:
  * prototype keys in requests, read-only keys without an allow list, concurrent writes to one
