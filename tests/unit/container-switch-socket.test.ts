@@ -3,28 +3,8 @@ import { describe, expect, it } from 'vitest'
 import { MicroBTContainer } from '../../workers/lib/container'
 import type { ModbusClient, ModbusClientStats, RequestOptions } from '../../workers/lib/modbus/types'
 import type { SocketSwitchTuple } from '../../workers/tpl/container/base-container'
-import { WrkError } from '../../workers/tpl/errors'
+import { rejectionCode, thrownCode } from '../helpers/errors'
 
-/** The code of the WrkError `fn` throws (fails the test when it throws nothing or something else). */
-function thrownCode (fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(WrkError)
-    return (err as WrkError).code
-  }
-  throw new Error('expected a WrkError')
-}
-
-async function rejectionCode (p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-  } catch (err) {
-    expect(err).toBeInstanceOf(WrkError)
-    return (err as WrkError).code
-  }
-  throw new Error('expected a rejection')
-}
 // ---- MicroBTContainer.switchSocket -------------------------------------------------------------
 
 /** Accepts any authentication and records the FC06 writes as [unit, address, value]. */

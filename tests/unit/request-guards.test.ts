@@ -7,19 +7,10 @@ import { assertPlainJson } from '../../workers/tpl/rpc/limits'
 import { assertSafeQuery, match, project } from '../../workers/tpl/thing/query'
 import { KeyedLock, groupByRange } from '../../workers/tpl/thing/util'
 import { WrkError } from '../../workers/tpl/errors'
+import { thrownCode } from '../helpers/errors'
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** The code of the WrkError `fn` throws (fails the test when it throws nothing or something else). */
-function thrownCode (fn: () => unknown): string {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(WrkError)
-    return (err as WrkError).code
-  }
-  throw new Error('expected a WrkError')
-}
 /** Object.prototype must never receive a key from data. */
 function prototypeIsClean (): boolean {
   const probe: Record<string, unknown> = {}
