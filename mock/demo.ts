@@ -1,144 +1,300 @@
 /**
- * `npm run demo`: a local HyperDHT bootstrap node, one Kehua and one Wonderint mock container,
- * the two real worker processes, containers registered over RPC, a live table, and control
- * actions through the same RPC calls an operator would make. `--once` runs the walkthrough and
- * exits 0 (used by the test suite). Ctrl-C stops everything.
+ * `npm run demo`: a local HyperDHT bootstrap node, one Kehua and one Wonderint mock container
+ * (with the mock control API), the two real worker processes, and a walkthrough of the RPC
+ * calls an operator makes — register, read a snapshot, set fan thresholds by tag, switch a
+ * socket, raise an alert through the control API and clear it — each printed as the `mbt-rpc`
+ * (or `curl`) command that repeats it from another terminal while the demo runs.
+ *
+ * On a terminal one screen is redrawn in place (cursor home, clear); piped, the output scrolls.
+ * `--once` runs the walkthrough and exits 0 (the test suite does). Ctrl-C stops everything.
+ * Requests, key handling and printing are the CLI's (workers/cli/rpc.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import createTestnet from 'hyperdht/testnet'
-import { createServer, type MockServer } from './server'
-import { RpcClient } from '../workers/tpl/rpc/client'
+import { createControlServer, createServer } from './server'
+import { callRpc, createClient, formatFailure, keyFromStatusFile, mbtRpcCommand, type Outcome } from '../workers/cli/rpc'
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const ONCE = process.argv.includes('--once')
+const TTY = process.stdout.isTTY === true
+const VENDORS = ['kehua', 'wonderint'] as const
+/** The live view's refresh period; the workers collect every 2 s. */
+const REFRESH_MS = 1000
+/** circulating_pump_fault (critical): system error bit 3. */
+const ALERT_BIT = 3
 
-interface DemoWorker { vendor: string, wtype: string, proc: ChildProcess, key: string, mock: MockServer }
+interface DemoWorker { vendor: string, key: string, things: Thing[], stats: unknown }
+interface Alert { name: string, severity: string, description?: string }
+interface Thing {
+  id: string
+  code: string
+  last?: { snap?: { stats?: Record<string, unknown> } | null, alerts?: Alert[] | null, err?: string | null }
+}
+type Cdu = Record<string, number | string | undefined>
+interface Specific { cdu?: Cdu, pdu_data?: Array<{ sockets?: Array<{ enabled: boolean }> }> }
 
-function prepareRoot (bootstrapPort: number): string {
+let stopping = false
+const cleanup: Array<() => Promise<unknown> | void> = []
+let stopped: Promise<void> | null = null
+function stopAll (): Promise<void> {
+  stopped ??= (async () => {
+    stopping = true
+    for (const fn of cleanup.reverse()) await Promise.resolve().then(fn).catch(() => {})
+    if (TTY) process.stdout.write('\x1b[?25h')
+  })()
+  return stopped
+}
+
+// ------------------------------------------------------------------ the screen
+
+const header: string[] = []
+const steps: Array<{ title: string, command: string, result: string }> = []
+const notes: string[] = []
+const workers: DemoWorker[] = []
+
+const num = (v: unknown, digits = 1): string => typeof v === 'number' ? v.toFixed(digits) : '-'
+const COLUMNS = ['container'.padEnd(18), 'vendor'.padEnd(10), 'status'.padEnd(8), 'power kW'.padStart(8), 'inlet°C'.padStart(7),
+  'outlet°C'.padStart(8), 'fan start/stop°C'.padStart(16), 'sockets'.padStart(8), 'alerts'].join(' ')
+
+function severities (alerts: readonly Alert[]): string {
+  const count = new Map<string, number>()
+  for (const a of alerts) count.set(a.severity, (count.get(a.severity) ?? 0) + 1)
+  return [...count].map(([s, n]) => `${n} ${s}`).join(', ') || '-'
+}
+
+function row (vendor: string, t: Thing): string {
+  const stats = t.last?.snap?.stats ?? {}
+  const cs = (stats.container_specific ?? {}) as Specific
+  const cdu = cs.cdu ?? {}
+  const sockets = (cs.pdu_data ?? []).flatMap((p) => p.sockets ?? [])
+  const power = typeof stats.power_w === 'number' ? stats.power_w / 1000 : undefined
+  return [
+    t.code.padEnd(18), vendor.padEnd(10), String(stats.status ?? (t.last?.err ? 'offline' : '-')).padEnd(8), num(power).padStart(8),
+    num(cdu.unit_inlet_temp_t2).padStart(7), num(cdu.unit_outlet_temp_t3).padStart(8),
+    `${num(cdu.cooling_fan_start_temperature_threshold)}/${num(cdu.cooling_fan_stop_temperature_threshold)}`.padStart(16),
+    `${sockets.filter((s) => s.enabled).length}/${sockets.length}`.padStart(8), severities(t.last?.alerts ?? [])
+  ].join(' ')
+}
+
+function table (): string[] {
+  const lines = [COLUMNS]
+  const active: string[] = []
+  for (const w of workers) {
+    for (const t of w.things) {
+      lines.push(row(w.vendor, t))
+      for (const a of t.last?.alerts ?? []) active.push(`  ${t.code.padEnd(18)} ${a.severity.padEnd(8)} ${a.name}  ${a.description ?? ''}`)
+    }
+  }
+  lines.push('', active.length > 0 ? 'active alerts (listThings {status: 1} → last.alerts):' : 'active alerts: none', ...active)
+  const stats = workers.map((w) => {
+    const s = (Array.isArray(w.stats) ? w.stats[0] : undefined) as { container_power_w_sum?: number, alerts_cnt?: Record<string, number> } | undefined
+    if (s === undefined) return `${w.vendor}: first tick within 5 s`
+    const alerts = Object.entries(s.alerts_cnt ?? {}).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`).join(', ') || 'no alerts'
+    return `${w.vendor}: ${num((s.container_power_w_sum ?? 0) / 1000)} kW, ${alerts}`
+  })
+  lines.push(`rack stats (tailLog stat-rtd t-container): ${stats.join('; ')}`)
+  return lines
+}
+
+function render (): void {
+  if (!TTY || stopping) return
+  const lines = [...header, '', ...table(), '', 'steps — repeat any of them from another terminal while the demo runs:']
+  const width = process.stdout.columns ?? 120
+  const height = (text: string): number => Math.max(1, Math.ceil(text.length / width))
+  const stepLines = steps.map((s, i) => [`${String(i + 1).padStart(2)}. ${s.title}  ${s.result}`, `    ${s.command}`])
+  const budget = (process.stdout.rows ?? 50) - 2 - notes.slice(-3).length
+  let used = lines.reduce((n, l) => n + height(l), 0)
+  const shown: string[][] = []
+  for (const s of stepLines.reverse()) {
+    used += height(s[0]) + height(s[1])
+    if (used > budget) break
+    shown.unshift(s)
+  }
+  lines.push(...shown.flat(), ...notes.slice(-3), ONCE ? '' : 'Ctrl-C stops the demo')
+  process.stdout.write('\x1b[H' + lines.map((l) => l + '\x1b[K').join('\n') + '\x1b[J')
+}
+
+/** A line of the screen's header; printed at once when the output scrolls. */
+function head (text: string): void {
+  header.push(text)
+  if (!TTY) console.log(text)
+  render()
+}
+
+function note (text: string): void {
+  if (TTY) notes.push(text)
+  else console.log(text)
+  render()
+}
+
+function printTable (): void {
+  if (!TTY) console.log(table().join('\n'))
+}
+
+/** One line for a reply: the compact JSON, cut at 100 characters. */
+function summary (outcome: Outcome): string {
+  if (!outcome.ok) return `→ ${formatFailure(outcome)}`
+  return `→ ${outcome.text.length > 100 ? outcome.text.slice(0, 99) + '…' : outcome.text}`
+}
+
+async function step (title: string, command: string, action: () => Promise<string>): Promise<void> {
+  if (!TTY) console.log(`\n== ${title}\n$ ${command}`)
+  const entry = { title, command, result: '…' }
+  steps.push(entry)
+  render()
+  entry.result = await action()
+  if (!TTY) console.log(entry.result)
+  render()
+}
+
+// ------------------------------------------------------------------ the walkthrough
+
+function prepareRoot (bootstrap: string): string {
   const root = mkdtempSync(path.join(os.tmpdir(), 'mbt-demo-'))
   mkdirSync(path.join(root, 'config', 'facs'), { recursive: true })
   const write = (name: string, value: unknown): void => writeFileSync(path.join(root, 'config', name), JSON.stringify(value, null, 2))
   const example = (name: string): Record<string, unknown> => JSON.parse(readFileSync(path.join(ROOT, 'config', `${name}.example`), 'utf8')) as Record<string, unknown>
   write('common.json', example('common.json'))
-  write('base.thing.json', { ...example('base.thing.json'), collectSnapsItvMs: 2000, storeSnapItvMs: 10000 })
-  write('facs/net.config.json', { r0: { dhtOpts: { bootstrap: [`127.0.0.1:${bootstrapPort}`], host: '127.0.0.1' } } })
+  // collect every 2 s and write the rack stats (stat-rtd, normally every 30 s) every 5 s
+  write('base.thing.json', { ...example('base.thing.json'), collectSnapsItvMs: 2000, storeSnapItvMs: 10000, scheduleAddlStatConfigTfs: [['rtd', '*/5 * * * * *']] })
+  write('facs/net.config.json', { r0: { dhtOpts: { bootstrap: [bootstrap], host: '127.0.0.1' } } })
   return root
 }
 
-async function waitForStatus (file: string, proc: ChildProcess): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    if (proc.exitCode !== null) throw new Error(`worker exited with code ${proc.exitCode}`)
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { rpcPublicKey: string }).rpcPublicKey
-    await new Promise((resolve) => setTimeout(resolve, 100))
+async function waitFor (what: string, ok: () => boolean, timeoutMs = 20_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !ok();) {
+    if (stopping) throw new Error('stopped')
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`)
+    await sleep(200)
   }
-  throw new Error(`no status file ${file}`)
-}
-
-interface Listed { code: string, address: string, port: number, last?: { snap?: { stats?: Record<string, unknown> }, err?: string | null } }
-
-function row (vendor: string, t: Listed): string {
-  const stats = t.last?.snap?.stats ?? {}
-  const cs = (stats.container_specific ?? {}) as { cdu?: Record<string, unknown>, pdu_data?: Array<{ sockets?: Array<{ enabled: boolean }> }> }
-  const sockets = (cs.pdu_data ?? []).flatMap((p) => p.sockets ?? [])
-  const on = sockets.filter((s) => s.enabled).length
-  const num = (v: unknown, d = 1): string => typeof v === 'number' ? v.toFixed(d) : '-'
-  return [
-    t.code.padEnd(18), vendor.padEnd(10), String(stats.status ?? '-').padEnd(8),
-    num(typeof stats.power_w === 'number' ? stats.power_w / 1000 : undefined).padStart(8),
-    num(cs.cdu?.unit_inlet_temp_t2).padStart(7), num(cs.cdu?.cooling_fan_start_temperature_threshold).padStart(8),
-    `${on}/${sockets.length}`.padStart(8), String(t.last?.err ?? '')
-  ].join(' ')
 }
 
 async function main (): Promise<void> {
-  const cleanup: Array<() => Promise<void> | void> = []
-  const stopAll = async (): Promise<void> => {
-    for (const fn of cleanup.reverse()) await Promise.resolve(fn()).catch(() => {})
+  const testnet = await createTestnet(3, { host: '127.0.0.1' })
+  cleanup.push(() => testnet.destroy())
+  const bn = [`127.0.0.1:${testnet.bootstrap[0].port}`]
+  const root = prepareRoot(bn[0])
+  cleanup.push(() => rmSync(root, { recursive: true, force: true }))
+  const client = createClient({ bootstrap: bn })
+  cleanup.push(() => client.close())
+  const rpc = async (w: DemoWorker, method: string, data: unknown): Promise<Outcome> => await callRpc(client, w.key, method, data, 10_000)
+  const cmd = (w: DemoWorker, method: string, data?: unknown, file?: string): string => mbtRpcCommand({ bootstrap: bn, key: w.key, method, data, file })
+
+  const mocks = VENDORS.map((vendor) => createServer({ type: vendor, port: 0, id: vendor }))
+  const control = createControlServer(mocks)
+  cleanup.push(() => control.stop())
+  const { port: controlPort } = await control.start()
+  if (TTY) process.stdout.write('\x1b[?25l\x1b[2J')
+  head(`MicroBT container worker demo — DHT bootstrap ${bn[0]}, root ${root}`)
+  head(`mock control API http://127.0.0.1:${controlPort} (GET /things, POST /thing/<kehua|wonderint>, docs/mock.md)`)
+  for (const mock of mocks) {
+    const { port } = await mock.start()
+    cleanup.push(() => mock.exit())
+    const wtype = `wrk-container-rack-${mock.id}`
+    const proc: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker.js'), '--wtype', wtype, '--env', 'development', '--rack', `demo-${mock.id}`, '--root', root], { stdio: ['ignore', 'ignore', 'pipe'] })
+    proc.stderr?.setEncoding('utf8').on('data', (text: string) => note(`${wtype}: ${text.trim()}`))
+    cleanup.push(() => new Promise<void>((resolve) => { if (proc.exitCode !== null || proc.signalCode !== null) return resolve(); proc.once('exit', () => resolve()); proc.kill('SIGTERM') }))
+    const statusFile = path.join(root, 'status', `${wtype}-demo-${mock.id}.json`)
+    await waitFor(`${wtype} status file`, () => { if (proc.exitCode !== null) throw new Error(`${wtype} exited with code ${proc.exitCode}`); return existsSync(statusFile) })
+    const w: DemoWorker = { vendor: mock.id, key: keyFromStatusFile(statusFile), things: [], stats: undefined }
+    workers.push(w)
+    head(`${wtype.padEnd(28)} key ${w.key}  (${mock.id} mock on 127.0.0.1:${port}, admin/admin)`)
+    // the request is a file, so the command can be repeated as printed without showing the password
+    const file = path.join(root, `register-${mock.id}.json`)
+    writeFileSync(file, JSON.stringify({ opts: { address: '127.0.0.1', port, username: 'admin', password: 'admin' }, info: { container: `demo-${mock.id}`, pos: '1' }, tags: ['demo'] }), { mode: 0o600 })
+    await step(`register the ${mock.id} container`, cmd(w, 'registerThing', undefined, file), async () => summary(await rpc(w, 'registerThing', JSON.parse(readFileSync(file, 'utf8')))))
   }
-  process.on('SIGINT', () => { stopAll().finally(() => process.exit(0)) })
-  try {
-    const testnet = await createTestnet(3, { host: '127.0.0.1' })
-    cleanup.push(() => testnet.destroy())
-    const bootstrapPort = testnet.bootstrap[0].port
-    const cli = (key: string, method: string, data: unknown): string => `$ hp-rpc-cli --bn 127.0.0.1:${bootstrapPort} -s ${key} -m ${method} -d '${JSON.stringify(data)}'`
-    const root = prepareRoot(bootstrapPort)
-    cleanup.push(() => rmSync(root, { recursive: true, force: true }))
-    console.log(`demo root ${root}; DHT bootstrap 127.0.0.1:${bootstrapPort}`)
 
-    const client = new RpcClient({ bootstrap: testnet.bootstrap, host: '127.0.0.1' })
-    cleanup.push(() => client.close())
-    const workers: DemoWorker[] = []
-    for (const vendor of ['kehua', 'wonderint']) {
-      const mock = createServer({ type: vendor, port: 0 })
-      const { port } = await mock.start()
-      cleanup.push(() => mock.exit())
-      const wtype = `wrk-container-rack-${vendor}`
-      const proc = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker.js'), '--wtype', wtype, '--env', 'development', '--rack', `demo-${vendor}`, '--root', root], { stdio: ['ignore', 'ignore', 'inherit'] })
-      cleanup.push(() => new Promise<void>((resolve) => { if (proc.exitCode !== null) return resolve(); proc.once('exit', () => resolve()); proc.kill('SIGTERM') }))
-      const key = await waitForStatus(path.join(root, 'status', `${wtype}-demo-${vendor}.json`), proc)
-      console.log(`started ${wtype} (rpc key ${key.slice(0, 16)}…) and a ${vendor} mock on 127.0.0.1:${port}`)
-      const reg = { opts: { address: '127.0.0.1', port, username: 'admin', password: 'admin' }, info: { container: `demo-${vendor}`, pos: '1' }, tags: ['demo'] }
-      // Credentials stay out of what is printed; the mock's are admin/admin.
-      const { username: _u, password: _p, ...endpoint } = reg.opts
-      console.log(cli(key, 'registerThing', { ...reg, opts: endpoint }) + '   # plus opts.username and opts.password')
-      await client.request(key, 'registerThing', reg)
-      workers.push({ vendor, wtype, proc, key, mock })
+  const refresh = async (): Promise<void> => {
+    await Promise.all(workers.map(async (w) => {
+      const [list, stats] = await Promise.all([rpc(w, 'listThings', { status: 1 }), rpc(w, 'tailLog', { key: 'stat-rtd', tag: 't-container' })])
+      if (list.ok && Array.isArray(list.value)) w.things = list.value as Thing[]
+      w.stats = stats.ok ? stats.value : undefined
+    }))
+    render()
+  }
+  let refreshing = true
+  void (async () => {
+    while (refreshing && !stopping) {
+      await refresh().catch(() => {})
+      await sleep(REFRESH_MS)
     }
+  })()
+  cleanup.push(() => { refreshing = false })
+  const things = (): Thing[] => workers.flatMap((w) => w.things)
+  const specificOf = (t: Thing): Specific => (t.last?.snap?.stats?.container_specific ?? {}) as Specific
+  const socketsOn = (t: Thing): number => (specificOf(t).pdu_data ?? []).flatMap((p) => p.sockets ?? []).filter((s) => s.enabled).length
 
-    const show = async (): Promise<number> => {
-      let seen = 0
-      console.log(['code'.padEnd(18), 'vendor'.padEnd(10), 'status'.padEnd(8), 'kW'.padStart(8), 'inlet°C'.padStart(7), 'fanStart'.padStart(8), 'sockets'.padStart(8), 'err'].join(' '))
-      for (const w of workers) {
-        const things = await client.request(w.key, 'listThings', { status: true }) as Listed[]
-        for (const t of things) {
-          if (t.last?.snap?.stats) seen++
-          console.log(row(w.vendor, t))
-        }
-      }
-      return seen
-    }
-    const waitSnaps = async (): Promise<void> => {
-      for (let i = 0; i < 60; i++) {
-        const lists = await Promise.all(workers.map(async (w) => await client.request(w.key, 'listThings', { status: true, fields: { 'last.snap.success': 1 } }) as Listed[]))
-        if (lists.every((l) => l.length === 1 && l[0].last?.snap !== undefined)) return
-        await new Promise((resolve) => setTimeout(resolve, 250))
-      }
-      throw new Error('no snapshot within 15 s')
-    }
-    await waitSnaps()
-    if (await show() < workers.length) throw new Error('not every container reported a snapshot')
+  await waitFor('a snapshot of every container', () => things().length === workers.length && things().every((t) => t.last?.snap?.stats !== undefined))
+  printTable()
+  for (const w of workers) {
+    const data = { id: w.things[0].id, method: 'getSnap', params: [] }
+    await step(`read a snapshot of ${w.things[0].code}`, cmd(w, 'queryThing', data), async () => {
+      const out = await rpc(w, 'queryThing', data)
+      const stats = out.ok ? (out.value as { stats?: { status?: string, power_w?: number } }).stats : undefined
+      return out.ok ? `→ {success: true, stats: {status: ${stats?.status ?? '-'}, power_w: ${num(stats?.power_w, 0)}, …}}` : summary(out)
+    })
+  }
 
-    const k = workers[0]
-    const apply = { method: 'setCoolingFanThreshold', params: [{ startTemp: 38, stopTemp: 32 }], query: { tags: 'demo' } }
-    console.log('\n' + cli(k.key, 'applyThings', apply))
-    console.log('→', await client.request(k.key, 'applyThings', apply))
-    const [thing] = await client.request(k.key, 'listThings', { fields: { id: 1 } }) as Array<{ id: string }>
-    const query = { id: thing.id, method: 'switchSocket', params: [[['1', '1', false]]] }
-    console.log(cli(k.key, 'queryThing', query))
-    console.log('→', await client.request(k.key, 'queryThing', query))
-    await new Promise((resolve) => setTimeout(resolve, 2500))
-    await show()
+  const [k] = workers
+  const apply = { method: 'setCoolingFanThreshold', params: [{ startTemp: 38, stopTemp: 32 }], query: { tags: 'demo' } }
+  await step('set the fan thresholds of every container tagged "demo"', cmd(k, 'applyThings', apply), async () => summary(await rpc(k, 'applyThings', apply)))
+  const socket = { id: k.things[0].id, method: 'switchSocket', params: [[['1', '1', false]]] }
+  await step(`switch off socket 1 of PDU 1 of ${k.things[0].code}`, cmd(k, 'queryThing', socket), async () => summary(await rpc(k, 'queryThing', socket)))
+  const before = socketsOn(k.things[0])
+  await waitFor('the new thresholds and socket in a snapshot', () => specificOf(k.things[0]).cdu?.cooling_fan_start_temperature_threshold === 38 && socketsOn(k.things[0]) < before)
+  printTable()
 
-    if (ONCE) {
-      console.log('demo finished')
-      return
-    }
-    console.log('\nlive view every 3 s; Ctrl-C to stop')
-    for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, 3000))
-      console.log('')
-      await show()
-    }
-  } finally {
-    await stopAll()
+  const thingUrl = `http://127.0.0.1:${controlPort}/thing/${k.vendor}`
+  const post = async (body: unknown): Promise<string> => {
+    const res = await fetch(thingUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    return `→ HTTP ${res.status}`
+  }
+  const curl = (body: unknown): string => `curl -s -X POST ${thingUrl} -H 'content-type: application/json' -d '${JSON.stringify(body)}'`
+  const raise = { state: { systemErrorBits: [ALERT_BIT] } }
+  await step(`raise an alert on the ${k.vendor} mock (system error bit ${ALERT_BIT}: circulating pump fault)`, curl(raise), async () => await post(raise))
+  const hasAlert = (): boolean => (k.things[0].last?.alerts ?? []).some((a) => a.name === 'circulating_pump_fault')
+  await waitFor('the alert in the next collection', hasAlert)
+  const alerts = { status: 1, query: { 'last.alerts.severity': 'critical' }, fields: { code: 1, 'last.alerts.name': 1, 'last.alerts.severity': 1 } }
+  await step('list the containers with a critical alert', cmd(k, 'listThings', alerts), async () => summary(await rpc(k, 'listThings', alerts)))
+  await step('read the alert history', cmd(k, 'getHistoricalLogs', { logType: 'alerts' }), async () => summary(await rpc(k, 'getHistoricalLogs', { logType: 'alerts' })))
+  printTable()
+  const clear = { state: { systemErrorBits: [] } }
+  await step('clear the alert', curl(clear), async () => await post(clear))
+  await waitFor('the alert to clear', () => !hasAlert())
+  printTable()
+  const rtd = { key: 'stat-rtd', tag: 't-container' }
+  await waitFor('the first stats tick', () => Array.isArray(k.stats))
+  await step('read the rack stats (one record, rewritten on every tick)', cmd(k, 'tailLog', rtd), async () => summary(await rpc(k, 'tailLog', rtd)))
+
+  if (ONCE) {
+    note('demo finished')
+    return
+  }
+  note('live: the table refreshes every second; Ctrl-C stops the demo')
+  for (;;) {
+    await sleep(10_000)
+    if (stopping) return
+    printTable()
   }
 }
 
-main().then(() => process.exit(0), (err: unknown) => {
+const onSignal = (): void => {
+  stopAll().finally(() => {
+    console.log('\ndemo stopped')
+    process.exit(0)
+  })
+}
+process.once('SIGINT', onSignal)
+process.once('SIGTERM', onSignal)
+main().then(async () => { await stopAll(); process.exit(0) }, async (err: unknown) => {
+  const wasStopping = stopping
+  await stopAll()
+  if (wasStopping) return
   console.error(`demo failed: ${(err as Error).message}`)
   process.exit(1)
 })
-

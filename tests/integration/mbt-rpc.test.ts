@@ -1,0 +1,209 @@
+/**
+ * `mbt-rpc` (the package's bin, dist/workers/cli/mbt-rpc.js) as operators run it: a child
+ * process talking to a real worker on a loopback HyperDHT testnet. Replies on stdout (raw when
+ * piped), `[HRPC_ERR]` → exit 1 with the code on stderr, usage errors → exit 2 before anything
+ * is sent, keys from -s, --status-file and --rack, the client seed (--ds) against an allow list,
+ * and a process that ends by itself. Needs `npm run build` first.
+ */
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { chmodSync, existsSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import HyperDHT from 'hyperdht'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { run } from '../../workers/cli/rpc'
+import {
+  REPO_ROOT, cleanupAll, createBootstrap, makeRoot, spawnWorker,
+  type DHTNodeAddress, type WorkerStatus
+} from '../helpers'
+
+const BIN = path.join(REPO_ROOT, 'dist', 'workers', 'cli', 'mbt-rpc.js')
+const KEHUA = 'wrk-container-rack-kehua'
+
+interface CliResult { code: number | null, stdout: string, stderr: string, ms: number }
+
+/** Runs the built CLI with piped stdio (so stdout is not a terminal). */
+function mbtRpc (args: string[], opts: { cwd?: string, stdin?: string, timeoutMs?: number } = {}): Promise<CliResult> {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` before the tests`)
+  const started = Date.now()
+  const proc = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  proc.stdin.end(opts.stdin ?? '')
+  // a CLI that hangs (an open handle) fails the test instead of the suite's timeout
+  const kill = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 20_000)
+  return new Promise((resolve) => {
+    proc.on('exit', (code) => {
+      clearTimeout(kill)
+      resolve({ code, stdout, stderr, ms: Date.now() - started })
+    })
+  })
+}
+
+let bootstrap: DHTNodeAddress[]
+let bn: string
+let root: string
+let status: WorkerStatus
+let statusFile: string
+
+beforeAll(async () => {
+  ({ bootstrap } = await createBootstrap())
+  bn = bootstrap.map((b) => `${b.host}:${b.port}`).join(',')
+  root = await makeRoot({ bootstrap })
+  const worker = spawnWorker({ wtype: KEHUA, rack: 'cli', root })
+  status = await worker.waitForStatus()
+  statusFile = worker.statusFile
+}, 30_000)
+afterAll(cleanupAll)
+
+describe('mbt-rpc against a running worker', () => {
+  it('prints the reply raw when piped, exits 0, and ends by itself', async () => {
+    const r = await mbtRpc(['--bn', bn, '-s', status.rpcPublicKey, '-m', 'ping', '-d', '{"hello":"rack","n":[1,{"x":null}]}'])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    // exactly the reply text the worker sent, one line
+    expect(r.stdout).toBe('{"hello":"rack","n":[1,{"x":null}]}\n')
+    // a clean close: no handle keeps the process alive (the kill timer would give code null)
+    expect(r.ms).toBeLessThan(15_000)
+  })
+
+  it('registers a thing and lists it (-d), pretty with --pretty', async () => {
+    const reg = await mbtRpc(['--bn', bn, '-s', status.rpcPublicKey, '-m', 'registerThing', '-d', JSON.stringify({ opts: {}, info: { container: 'bay-1', pos: 'A1' }, tags: ['row-a'] })])
+    expect(reg.stderr).toBe('')
+    expect(reg.stdout).toBe('1\n')
+    const list = await mbtRpc(['--bn', bn, '-s', status.rpcPublicKey, '-m', 'listThings', '-d', '{"query":{"tags":"row-a"},"fields":{"code":1,"tags":1}}'])
+    expect(list.code).toBe(0)
+    expect(list.stdout.trim().split('\n')).toHaveLength(1)
+    const items = JSON.parse(list.stdout) as Array<{ code: string, tags: string[] }>
+    expect(items).toHaveLength(1)
+    expect(items[0].code).toBe('MBT-KEHUA-0001')
+    expect(items[0].tags).toContain('pos-A1')
+    const pretty = await mbtRpc(['--bn', bn, '-s', status.rpcPublicKey, '-m', 'listThings', '-d', '{"fields":{"code":1}}', '--pretty'])
+    expect(pretty.stdout).toBe(JSON.stringify(JSON.parse(pretty.stdout), null, 2) + '\n')
+    expect(pretty.stdout.split('\n').length).toBeGreaterThan(3)
+  })
+
+  it('pretty-prints on a terminal (the same code path, stdout a TTY)', async () => {
+    let out = ''
+    const code = await run(['--bn', bn, '-s', status.rpcPublicKey, '-m', 'getRack'], { stdout: (t) => { out += t }, stderr: () => {}, isTTY: true })
+    expect(code).toBe(0)
+    expect(out).toBe(JSON.stringify({ id: 'container-mbt-kehua-cli', rpcPubKey: status.rpcPublicKey }, null, 2) + '\n')
+  })
+
+  it('[HRPC_ERR] reply → exit 1, the code on stderr, nothing on stdout', async () => {
+    const r = await mbtRpc(['--bn', bn, '-s', status.rpcPublicKey, '-m', 'queryThing', '-d', '{"id":"nope","method":"getSnap"}'])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toMatch(/^ERR_THING_NOTFOUND\b/)
+    const unknown = await mbtRpc(['--bn', bn, '-s', status.rpcPublicKey, '-m', 'noSuchMethod'])
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toMatch(/^ERR_\w+/)
+  })
+
+  it('--status-file reads the key from the worker\'s status file', async () => {
+    const r = await mbtRpc(['--bn', bn, '--status-file', statusFile, '-m', 'getRack'])
+    expect(r.stderr).toBe('')
+    expect(JSON.parse(r.stdout)).toEqual({ id: 'container-mbt-kehua-cli', rpcPubKey: status.rpcPublicKey })
+  })
+
+  it('--rack <wtype>-<rack> finds status/<name>.json under --root, or under the current directory', async () => {
+    const withRoot = await mbtRpc(['--bn', bn, '--root', root, '--rack', `${KEHUA}-cli`, '-m', 'getInstanceId'])
+    expect(withRoot.stderr).toBe('')
+    expect(JSON.parse(withRoot.stdout)).toBe(status.instanceId)
+    const inCwd = await mbtRpc(['--bn', bn, '--rack', `${KEHUA}-cli`, '-m', 'getInstanceId'], { cwd: root })
+    expect(JSON.parse(inCwd.stdout)).toBe(status.instanceId)
+  })
+
+  it('-f reads the request from a file, or from standard input with -f -', async () => {
+    const file = path.join(root, 'req.json')
+    writeFileSync(file, '{"via":"file"}')
+    const fromFile = await mbtRpc(['--bn', bn, '-s', status.rpcPublicKey, '-m', 'echo', '-f', file])
+    expect(fromFile.stdout).toBe('{"via":"file"}\n')
+    const fromStdin = await mbtRpc(['--bn', bn, '-s', status.rpcPublicKey, '-m', 'echo', '-f', '-'], { stdin: '{"via":"stdin"}' })
+    expect(fromStdin.stdout).toBe('{"via":"stdin"}\n')
+  })
+
+  it('no reply (nobody serves the key) → exit 1 with an ERR_RPC_* code and a hint, within -t', async () => {
+    const r = await mbtRpc(['--bn', bn, '-s', randomBytes(32).toString('hex'), '-m', 'ping', '-t', '3000'])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).toMatch(/^ERR_RPC_(TIMEOUT|CONNECT_FAILED): /)
+    expect(r.stderr).toMatch(/hint: is the worker running/)
+    expect(r.ms).toBeLessThan(10_000)
+  })
+})
+
+describe('mbt-rpc usage errors: exit 2, nothing sent', () => {
+  const key = 'a'.repeat(64)
+  const cases: Array<[string, string[], RegExp]> = [
+    ['missing -m', ['-s', key], /missing -m/],
+    ['no key at all', ['-m', 'ping'], /no server key/],
+    ['a key that is not 64 hex characters', ['-s', 'abc', '-m', 'ping'], /64 hex/],
+    ['two key sources', ['-s', key, '--rack', 'x-y', '-m', 'ping'], /one of -s, --status-file, --rack/],
+    ['bad JSON in -d', ['-s', key, '-m', 'ping', '-d', '{bad'], /-d is not JSON/],
+    ['both -d and -f', ['-s', key, '-m', 'ping', '-d', '{}', '-f', 'x.json'], /either -d or -f/],
+    ['an unreadable -f file', ['-s', key, '-m', 'ping', '-f', '/nonexistent/req.json'], /cannot read file \/nonexistent\/req\.json \(ENOENT\)/],
+    ['a missing status file', ['--status-file', '/nonexistent/status.json', '-m', 'ping'], /cannot read status file/],
+    ['a --rack name with a path in it', ['--rack', '../etc/passwd', '-m', 'ping'], /--rack .*expected <wtype>-<rack>/],
+    ['a bad --bn', ['-s', key, '-m', 'ping', '--bn', 'localhost'], /--bn localhost: expected host:port/],
+    ['a bad --ds', ['-s', key, '-m', 'ping', '--ds', 'xyz'], /--ds: a seed is 64 hex/],
+    ['a bad -t', ['-s', key, '-m', 'ping', '-t', 'soon'], /-t: a timeout in ms/],
+    ['an unknown flag', ['-s', key, '-m', 'ping', '--nope'], /Unknown option '--nope'/]
+  ]
+  for (const [name, args, message] of cases) {
+    it(name, async () => {
+      const r = await mbtRpc(args)
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stdout).toBe('')
+      expect(r.stderr).toMatch(message)
+      expect(r.stderr).toContain('mbt-rpc --help')
+    })
+  }
+
+  it('a status file without rpcPublicKey, and one that is not readable', async () => {
+    const bad = path.join(root, 'bad-status.json')
+    writeFileSync(bad, '{"instanceId":"x"}')
+    const r = await mbtRpc(['--status-file', bad, '-m', 'ping'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/has no rpcPublicKey/)
+    if (process.getuid?.() !== 0) { // root reads any file
+      const locked = path.join(root, 'locked.json')
+      writeFileSync(locked, '{}')
+      chmodSync(locked, 0o000)
+      const denied = await mbtRpc(['-s', key, '-m', 'ping', '-f', locked])
+      expect(denied.code).toBe(2)
+      expect(denied.stderr).toMatch(/EACCES/)
+    }
+  })
+
+  it('--rack with a missing status file lists the status files that are there', async () => {
+    const r = await mbtRpc(['--root', root, '--rack', `${KEHUA}-nope`, '-m', 'ping'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain(`status files in ${path.join(root, 'status')}: ${KEHUA}-cli`)
+  })
+
+  it('--help prints the usage and exits 0', async () => {
+    const r = await mbtRpc(['--help'])
+    expect(r.code).toBe(0)
+    for (const flag of ['-s', '-m', '-d', '-f', '-t', '--bn', '--ds', '--status-file', '--rack', '--root']) expect(r.stdout).toContain(flag)
+  })
+})
+
+describe('mbt-rpc --ds (a stable client key for an allow list)', () => {
+  it('a worker that allows one key answers the client with that seed, and not a random client', async () => {
+    const seed = randomBytes(32)
+    const clientKey = HyperDHT.keyPair(seed).publicKey.toString('hex')
+    const allowRoot = await makeRoot({ bootstrap, net: { r0: { allow: [clientKey] } } })
+    const w = spawnWorker({ wtype: KEHUA, rack: 'allow', root: allowRoot })
+    const { rpcPublicKey } = await w.waitForStatus()
+    const allowed = await mbtRpc(['--bn', bn, '-s', rpcPublicKey, '--ds', seed.toString('hex'), '-m', 'ping', '-d', '{"ok":1}'])
+    expect(allowed.stderr).toBe('')
+    expect(allowed.stdout).toBe('{"ok":1}\n')
+    const refused = await mbtRpc(['--bn', bn, '-s', rpcPublicKey, '-m', 'ping', '-t', '3000'])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/^ERR_RPC_/)
+    expect(await w.stop()).toBe(0)
+  }, 30_000)
+})
