@@ -11,7 +11,6 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import HyperDHT from 'hyperdht'
 import { ERROR_CATALOGUE } from '../lib/error-catalogue'
 import { errorCode } from '../tpl/errors'
 import { RpcClient } from '../tpl/rpc/client'
@@ -218,28 +217,10 @@ export function parseCommandLine (argv: readonly string[], opts: { cwd?: string,
  * on loopback every node is reachable, and a firewalled client's first connect to a freshly
  * started worker stalls (~13 s) where a reachable one opens at once.
  */
-export class CliRpcClient extends RpcClient {
-  private readonly node: HyperDHT
-
-  constructor (opts: { bootstrap?: string[], seed?: Buffer } = {}) {
-    const loopback = opts.bootstrap !== undefined && isLoopback(opts.bootstrap)
-    const node = new HyperDHT({
-      bootstrap: opts.bootstrap,
-      keyPair: HyperDHT.keyPair(opts.seed),
-      ...(loopback ? { host: '127.0.0.1', firewalled: false } : {})
-    })
-    super({ dht: node })
-    this.node = node
-  }
-
-  override async close (): Promise<void> {
-    await super.close()
-    if (!this.node.destroyed) await this.node.destroy({ force: true })
-  }
-}
-
-export function createClient (opts: { bootstrap?: string[], seed?: Buffer } = {}): CliRpcClient {
-  return new CliRpcClient(opts)
+/** A client for the CLI and the demo; on a loopback bootstrap its node binds 127.0.0.1 and is reachable. */
+export function createClient (opts: { bootstrap?: string[], seed?: Buffer } = {}): RpcClient {
+  const loopback = opts.bootstrap !== undefined && isLoopback(opts.bootstrap)
+  return new RpcClient({ bootstrap: opts.bootstrap, seed: opts.seed, ...(loopback ? { host: '127.0.0.1', firewalled: false } : {}) })
 }
 
 export type Outcome =

@@ -28,7 +28,7 @@ export interface RpcConnectOptions {
 
 /** Either an existing DHT node (its key is the caller's key; never destroyed here) or a new one. */
 export type RpcClientOptions = RpcConnectOptions & (
-  | { dht: HyperDHT, bootstrap?: never, host?: never, seed?: never }
+  | { dht: HyperDHT, bootstrap?: never, host?: never, seed?: never, firewalled?: never }
   | {
       dht?: undefined
       bootstrap?: Array<DHTNodeAddress | string>
@@ -36,6 +36,11 @@ export type RpcClientOptions = RpcConnectOptions & (
       host?: string
       /** 32 bytes: a stable client key (for allow lists); random when absent. */
       seed?: Buffer
+      /**
+       * false: the node says it is reachable (a loopback testnet), which spares the first connect
+       * a holepunch that can stall for seconds there.
+       */
+      firewalled?: boolean
     }
 )
 
@@ -67,7 +72,7 @@ export class RpcClient {
       this.dht = opts.dht
       this.ownsDht = false
     } else {
-      this.dht = new HyperDHT({ bootstrap: opts.bootstrap, host: opts.host, keyPair: HyperDHT.keyPair(opts.seed) })
+      this.dht = new HyperDHT({ bootstrap: opts.bootstrap, host: opts.host, keyPair: HyperDHT.keyPair(opts.seed), ...(opts.firewalled === false ? { firewalled: false } : {}) })
       this.ownsDht = true
     }
     // Given a dht, @hyperswarm/rpc never destroys it; ours is destroyed in close().
