@@ -91,11 +91,11 @@ describe('stat tick logs', () => {
     }
     const ticks = new StatTicks(rack as never, () => ({ n: { op: 'cnt' } }))
     things = [t('a', ['t-x', 'container-bay-1']), t('b', ['t-x', 'container-bay-2'])]
-    await ticks.build('5m', new Date(1_000_500))
-    expect(written.sort()).toEqual(['stat-5m-container-bay-1', 'stat-5m-container-bay-2', 'stat-5m-t-x'])
+    await ticks.build('20s', new Date(1_000_500))
+    expect(written.sort()).toEqual(['stat-20s-container-bay-1', 'stat-20s-container-bay-2', 'stat-20s-t-x'])
     things = [t('a', ['t-x', 'container-bay-1'])]
-    await ticks.build('5m', new Date(1_300_000))
-    expect(closed).toEqual(['stat-5m-container-bay-2'])
+    await ticks.build('20s', new Date(1_300_000))
+    expect(closed).toEqual(['stat-20s-container-bay-2'])
   })
 })
 

@@ -128,6 +128,8 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
   /** The read plan grouped by unit, CDU first (rebuilt only after a split). */
   private plan: Array<[UnitId, ReadRequest[]]>
   private planStale = false
+  /** A register image no collection is using, kept for the next one (its arrays are reused). */
+  private spareImage: RegisterImage | null = null
 
   constructor (opts: MicroBTContainerOptions) {
     super({
@@ -206,7 +208,17 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
   protected async collectSnap (): Promise<ContainerSnapshot> {
     const client = this.obtainClient()
     await client.connect()
-    const image = new RegisterImage()
+    // the image of the previous snapshot is reused (collections of one container rarely overlap; when they do, the second gets its own)
+    const image = this.spareImage?.clear() ?? new RegisterImage()
+    this.spareImage = null
+    try {
+      return await this.readSnapshot(client, image)
+    } finally {
+      this.spareImage = image
+    }
+  }
+
+  private async readSnapshot (client: ModbusClient, image: RegisterImage): Promise<ContainerSnapshot> {
     const failures = new Map<UnitId, string>()
     const cycle = new CycleOutcome()
     const [[, [probe, ...cduRest]], ...others] = this.plan
@@ -219,7 +231,9 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
         if (code !== undefined && isUnitFatal(code)) throw new WrkError(code, 'the CDU (unit 1) did not answer')
       }
       const units: Array<[UnitId, ReadRequest[]]> = [[CDU_UNIT, cduRest], ...others]
-      await Promise.all(units.map(([unit, requests]) => this.readUnit(client, unit, requests, image, failures, cycle)))
+      // every unit settles before the image is decoded or handed on (see collectSnap)
+      const settled = await Promise.allSettled(units.map(([unit, requests]) => this.readUnit(client, unit, requests, image, failures, cycle)))
+      for (const r of settled) if (r.status === 'rejected') throw r.reason
     } finally {
       this.breaker.record(cycle)
       if (this.planStale) {

@@ -6,36 +6,75 @@ import type {
   FieldDef, ListDef, PduData, PowerMeterData, RawError, RegisterType, UnitDef, UnitId, ValueMapName
 } from './types'
 
+/** Registers of a unit's image are held densely up to this number (the Modbus register space). */
+const MAX_REGISTER = 0x10000
+const ABSENT = -1
+
 /**
  * Raw register values (uint16, 0…65535) as read from the device, per unit and 1-based register
- * number. Registers that were not read are simply absent.
+ * number. Registers that were not read are simply absent. One dense Int32Array per unit (-1 =
+ * not read), grown as needed: a snapshot fills a few thousand registers, and a Map per unit
+ * made the image most of a snapshot's garbage.
  */
 export class RegisterImage {
-  private readonly units = new Map<UnitId, Map<number, number>>()
+  private readonly units = new Map<UnitId, Int32Array>()
+  private readonly counts = new Map<UnitId, number>()
+
+  /** Forgets every value, keeping the arrays (an image reused for the next snapshot). */
+  clear (): this {
+    for (const regs of this.units.values()) regs.fill(ABSENT)
+    this.counts.clear()
+    return this
+  }
+
+  private regsFor (unit: UnitId, last: number): Int32Array {
+    let regs = this.units.get(unit)
+    if (regs === undefined || regs.length <= last) {
+      const size = Math.min(MAX_REGISTER + 1, Math.max(last + 1, regs === undefined ? 0 : regs.length * 2))
+      const grown = new Int32Array(size).fill(ABSENT)
+      if (regs !== undefined) grown.set(regs)
+      this.units.set(unit, grown)
+      regs = grown
+    }
+    return regs
+  }
 
   set (unit: UnitId, reg: number, raw: number): this {
     if (!Number.isInteger(raw) || raw < 0 || raw > 0xffff) throw new RangeError(`register value ${raw} is not a uint16`)
-    let regs = this.units.get(unit)
-    if (regs === undefined) {
-      regs = new Map()
-      this.units.set(unit, regs)
-    }
-    regs.set(reg, raw)
+    if (!Number.isInteger(reg) || reg < 0 || reg > MAX_REGISTER) throw new RangeError(`register ${reg} is outside 0…${MAX_REGISTER}`)
+    const regs = this.regsFor(unit, reg)
+    if (regs[reg] === ABSENT) this.counts.set(unit, (this.counts.get(unit) ?? 0) + 1)
+    regs[reg] = raw
     return this
   }
 
   /** Stores `values` at registers start, start+1, … */
   setBlock (unit: UnitId, start: number, values: readonly number[]): this {
-    values.forEach((raw, i) => this.set(unit, start + i, raw))
+    const n = values.length
+    if (n === 0) return this
+    for (let i = 0; i < n; i++) {
+      const raw = values[i] as number
+      if (!Number.isInteger(raw) || raw < 0 || raw > 0xffff) throw new RangeError(`register value ${raw} is not a uint16`)
+    }
+    const last = start + n - 1
+    if (!Number.isInteger(start) || start < 0 || last > MAX_REGISTER) throw new RangeError(`registers ${start}…${last} are outside 0…${MAX_REGISTER}`)
+    const regs = this.regsFor(unit, last)
+    let added = 0
+    for (let i = 0; i < n; i++) {
+      if (regs[start + i] === ABSENT) added++
+      regs[start + i] = values[i] as number
+    }
+    if (added > 0) this.counts.set(unit, (this.counts.get(unit) ?? 0) + added)
     return this
   }
 
   get (unit: UnitId, reg: number): number | undefined {
-    return this.units.get(unit)?.get(reg)
+    const v = this.units.get(unit)?.[reg]
+    return v === undefined || v === ABSENT ? undefined : v
   }
 
   hasUnit (unit: UnitId): boolean {
-    return (this.units.get(unit)?.size ?? 0) > 0
+    return (this.counts.get(unit) ?? 0) > 0
   }
 }
 
@@ -67,10 +106,11 @@ export function decodeField (image: RegisterImage, unit: UnitId, def: FieldDef):
 type DecodedList = Array<Record<string, string | boolean>>
 type DecodedObject = { [key: string]: DecodedScalar | DecodedObject | DecodedList }
 
-function setPath (target: DecodedObject, path: string, value: DecodedScalar): void {
-  const keys = path.split('.')
+function setPath (target: DecodedObject, keys: readonly string[], value: DecodedScalar): void {
   let obj = target
-  for (const key of keys.slice(0, -1)) {
+  const last = keys.length - 1
+  for (let i = 0; i < last; i++) {
+    const key = keys[i] as string
     const next = obj[key]
     if (typeof next === 'object' && !Array.isArray(next)) {
       obj = next
@@ -80,29 +120,90 @@ function setPath (target: DecodedObject, path: string, value: DecodedScalar): vo
       obj = created
     }
   }
-  obj[keys[keys.length - 1]] = value
+  obj[keys[last] as string] = value
 }
 
-function decodeList (image: RegisterImage, unit: UnitId, def: ListDef): DecodedList | undefined {
-  const out: DecodedList = []
+/** A field with its dotted path split once. */
+interface CompiledField { def: FieldDef, keys: readonly string[] }
+/** A list with its labels made once, and a maker of its entries (object literals of one shape, not computed keys). */
+interface CompiledList {
+  def: ListDef
+  labels: readonly string[]
+  entry: (label: string, on: boolean) => Record<string, string | boolean>
+  /** Lists already made, by their pattern (one character per register: '-' not read, '0', '1'). */
+  interned: Map<string, DecodedList>
+}
+
+function entryMaker (def: ListDef): CompiledList['entry'] {
+  if (def.key === 'socket' && def.value === 'enabled') return (socket, enabled) => ({ socket, enabled })
+  if (def.key === 'index' && def.value === 'status') return (index, status) => ({ index, status })
+  return (label, on) => ({ [def.key]: label, [def.value]: on })
+}
+interface CompiledUnit { fields: readonly CompiledField[], lists: readonly CompiledList[] }
+
+const compiled = new Map<UnitDef, Map<ContainerVendor, CompiledUnit>>()
+
+/** The fields and lists of a unit table for a vendor, prepared once (field paths split, list labels made). */
+function compileUnit (def: UnitDef, vendor: ContainerVendor): CompiledUnit {
+  let byVendor = compiled.get(def)
+  if (byVendor === undefined) compiled.set(def, byVendor = new Map())
+  let c = byVendor.get(vendor)
+  if (c === undefined) {
+    c = {
+      fields: vendorFields(def.kind, vendor).map((f) => ({ def: f, keys: f.field.split('.') })),
+      lists: def.lists.map((l) => ({ def: l, labels: Array.from({ length: l.end - l.start + 1 }, (_, i) => String(l.firstLabel + i)), entry: entryMaker(l), interned: new Map() }))
+    }
+    byVendor.set(vendor, c)
+  }
+  return c
+}
+
+/** Distinct lists kept per list definition (cleared when full: a bound, not an LRU). */
+const MAX_INTERNED_LISTS = 1024
+
+/**
+ * A list as shared, frozen arrays: the same entries (which registers were read, which were 1)
+ * give the same array, so the socket and alarm lists of every PDU of every container — most of
+ * a snapshot's objects, and nearly always one of a few patterns — exist once in memory instead
+ * of once per snapshot. Snapshots are values: nothing mutates them.
+ */
+function decodeList (image: RegisterImage, unit: UnitId, list: CompiledList): DecodedList | undefined {
+  const def = list.def
+  let key = ''
+  let present = 0
   for (let reg = def.start; reg <= def.end; reg++) {
     const value = readRegister(image, unit, reg, def.type)
-    if (value === undefined) continue
-    out.push({ [def.key]: String(def.firstLabel + reg - def.start), [def.value]: value === 1 })
+    key += value === undefined ? '-' : value === 1 ? '1' : '0'
+    if (value !== undefined) present++
   }
-  return out.length === 0 ? undefined : out
+  if (present === 0) return undefined
+  const hit = list.interned.get(key)
+  if (hit !== undefined) return hit
+  const out: DecodedList = []
+  for (let i = 0; i < key.length; i++) {
+    const c = key[i]
+    if (c !== '-') out.push(Object.freeze(list.entry(list.labels[i] as string, c === '1')))
+  }
+  Object.freeze(out)
+  if (list.interned.size >= MAX_INTERNED_LISTS) list.interned.clear()
+  list.interned.set(key, out)
+  return out
 }
 
-/** Decodes every field and list of one unit; fields whose register was not read are left out. */
-export function decodeUnit (image: RegisterImage, unit: UnitId, def: UnitDef, vendor: ContainerVendor): DecodedObject {
-  const out: DecodedObject = {}
-  for (const field of vendorFields(def.kind, vendor)) {
-    const value = decodeField(image, unit, field)
-    if (value !== undefined) setPath(out, field.field, value)
+/**
+ * Decodes every field and list of one unit into `into` (a new object by default); fields whose
+ * register was not read are left out.
+ */
+export function decodeUnit (image: RegisterImage, unit: UnitId, def: UnitDef, vendor: ContainerVendor, into: DecodedObject = {}): DecodedObject {
+  const out = into
+  const c = compileUnit(def, vendor)
+  for (const field of c.fields) {
+    const value = decodeField(image, unit, field.def)
+    if (value !== undefined) setPath(out, field.keys, value)
   }
-  for (const list of def.lists) {
+  for (const list of c.lists) {
     const entries = decodeList(image, unit, list)
-    if (entries !== undefined) out[list.field] = entries
+    if (entries !== undefined) out[list.def.field] = entries
   }
   return out
 }
@@ -167,14 +268,11 @@ export function decodeSnapshot (image: RegisterImage, vendor: ContainerVendor, o
   const unit1 = FCDU.ids[0]
   const cdu = decodeUnit(image, unit1, FCDU, vendor) as CduData
 
-  const powerMeters = presentUnits(image, POWER_METER).map((id): PowerMeterData => ({
-    index: String(unitOrdinal(id)).padStart(2, '0'),
-    ...decodeUnit(image, id, POWER_METER, vendor)
-  }))
-  const pdus = presentUnits(image, PDU).map((id): PduData => ({
-    pdu: String(unitOrdinal(id)),
-    ...decodeUnit(image, id, PDU, vendor)
-  }))
+  // the label first, then the fields (as `{index, ...fields}` would, without the copy)
+  const powerMeters = presentUnits(image, POWER_METER).map((id) =>
+    decodeUnit(image, id, POWER_METER, vendor, { index: String(unitOrdinal(id)).padStart(2, '0') }) as PowerMeterData)
+  const pdus = presentUnits(image, PDU).map((id) =>
+    decodeUnit(image, id, PDU, vendor, { pdu: String(unitOrdinal(id)) }) as PduData)
 
   const henv = decodeUnit(image, HENV.ids[0], HENV, vendor) as EnvData
   const gtemp = decodeUnit(image, GTEMP.ids[0], GTEMP, vendor) as EnvData

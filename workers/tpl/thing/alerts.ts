@@ -45,7 +45,8 @@ function rawErrorsOf (snap: Snap): RawError[] {
 }
 
 function make (name: string, description: string, severity: string, now: number, message?: string): Alert {
-  return { name, code: name, description, severity, createdAt: now, uuid: randomUUID(), ...(message !== undefined ? { message } : {}) }
+  // the uuid is given once the alert is known to be new (evaluateAlerts): a persisting one keeps its own
+  return { name, code: name, description, severity, createdAt: now, uuid: '', ...(message !== undefined ? { message } : {}) }
 }
 
 /** Same alert as before: same name and message. */
@@ -97,6 +98,8 @@ export function evaluateAlerts (input: AlertInput): Alert[] {
     if (before) {
       alert.uuid = before.uuid
       alert.createdAt = before.createdAt
+    } else {
+      alert.uuid = randomUUID()
     }
   }
   return unique

@@ -15,6 +15,13 @@ const debug = createDebug('thing:snap')
 
 export const OFFLINE_SNAP: Snap = { success: false, stats: { status: 'offline' } }
 
+/**
+ * A `thing-5m-<id>` log written this rarely (`storeSnapItvMs`) is closed after each append and
+ * after the restore at start, and reopened when next used: an open log is a Hypercore held in
+ * memory (tens of kB), one per thing otherwise.
+ */
+export const CLOSE_SNAP_LOG_FROM_MS = 60_000
+
 /** The snapshot log of one thing. */
 export function thingLogKey (id: string): string {
   return `thing-5m-${id}`
@@ -79,6 +86,7 @@ export class SnapshotLoop {
     } catch (err) {
       this.rack.logger.warn({ err, thingId: state.record.id }, 'could not restore last snapshot')
     }
+    if (this.rack.thingConf.storeSnapItvMs >= CLOSE_SNAP_LOG_FROM_MS) await this.rack.logs.close(thingLogKey(state.record.id)).catch(() => {})
   }
 
   /** One collection cycle; resolves when this cycle's collections are done. */
@@ -142,7 +150,9 @@ export class SnapshotLoop {
       await rack.alerts.record(state, prevAlerts, alerts)
       if (ts - state.lastStoredTs >= rack.thingConf.storeSnapItvMs) {
         state.lastStoredTs = ts
-        await rack.logs.append(thingLogKey(state.record.id), ts, { ts, err, snap })
+        const key = thingLogKey(state.record.id)
+        await rack.logs.append(key, ts, { ts, err, snap })
+        if (rack.thingConf.storeSnapItvMs >= CLOSE_SNAP_LOG_FROM_MS) await rack.logs.close(key)
       }
     } catch (e) {
       rack.logger.error({ err: e, thingId: state.record.id }, 'snapshot collection failed')

@@ -25,6 +25,28 @@ export const RTD = 'rtd'
 export const RTD_ENTRY_KEY = 'stat-rtd'
 const SKIP_TAG_PREFIXES = ['id-', 'code-']
 
+/**
+ * Stat logs of a timeframe at least this long are closed after each tick's write and reopened
+ * by the next (a few ms each, every 5 minutes or less often): with one `container-<name>` tag per
+ * container, keeping every timeframe's log open would hold thousands of Hypercores in memory.
+ */
+export const CLOSE_STAT_LOGS_FROM_MS = 5 * 60_000
+
+const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, D: 86_400_000, d: 86_400_000, W: 604_800_000, w: 604_800_000 }
+
+/** `20s` → 20 000, `5m` → 300 000, `1D` → 86 400 000; null for a name that is no duration (`rtd`). */
+export function timeframeMs (name: string): number | null {
+  const m = /^(\d+)([smhDdWw])$/.exec(name)
+  return m ? Number(m[1]) * (UNIT_MS[m[2] as string] as number) : null
+}
+
+/** Whether two tags' member lists are the same things in the same order (rack-wide tags usually are). */
+function sameMembers (a: readonly ThingState[], b: readonly ThingState[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
 /** Timeframes with `extra` added; an extra one with a known name replaces its cron. */
 export function mergeTimeframes (base: readonly Timeframe[], extra: readonly Timeframe[]): Timeframe[] {
   const out = new Map(base.map(([name, cron]) => [name, cron]))
@@ -74,9 +96,18 @@ export class StatTicks {
     const spec = this.spec()
     const out = new Map<string, Record<string, unknown>>()
     if (!spec) return out
+    // tags with the very same things (t-container, t-container-mbt…, the layer tags) share one aggregate
+    const done: Array<[readonly ThingState[], Record<string, unknown>]> = []
     for (const [tag, things] of thingsByTag(this.rack.registry.all())) {
+      const same = things.length > 1 ? done.find(([members]) => sameMembers(members, things)) : undefined
+      if (same) {
+        out.set(tag, same[1])
+        continue
+      }
       const entries: StatEntry[] = things.map((s) => ({ last: s.last as Record<string, unknown>, info: s.record.info }))
-      out.set(tag, aggregate(spec, entries))
+      const acc = aggregate(spec, entries)
+      if (things.length > 1) done.push([things, acc])
+      out.set(tag, acc)
     }
     return out
   }
@@ -115,11 +146,14 @@ export class StatTicks {
   private async write (tf: string, tick: Date): Promise<void> {
     const ts = Math.floor(tick.getTime() / 1000) * 1000
     const written = new Set<string>()
+    const period = timeframeMs(tf)
+    const closeAfter = period === null ? tf !== RTD : period >= CLOSE_STAT_LOGS_FROM_MS
     for (const [tag, acc] of this.snapshot()) {
       const key = `stat-${tf}-${tag}`
       written.add(key)
       if (tf === RTD) await this.rack.logs.put(key, RTD_ENTRY_KEY, acc)
       else await this.rack.logs.append(key, ts, { ts, ...acc })
+      if (closeAfter) await this.rack.logs.close(key)
     }
     // a tag no thing carries any more: its log stays on disk, closed
     for (const key of this.open.get(tf) ?? []) if (!written.has(key)) await this.rack.logs.close(key)

@@ -23,10 +23,24 @@ export interface StatEntry {
 /** Severities always present in an `alerts_group_cnt` result (others are added when seen). */
 export const ALERT_SEVERITIES = ['critical', 'high', 'medium', 'low'] as const
 
+/** Dotted paths split once (the paths come from stat specs: a handful). */
+const SPLIT_PATHS = new Map<string, readonly string[]>()
+const MAX_SPLIT_PATHS = 1024
+
+function splitPath (path: string): readonly string[] {
+  let keys = SPLIT_PATHS.get(path)
+  if (keys === undefined) {
+    keys = path.split('.')
+    if (SPLIT_PATHS.size >= MAX_SPLIT_PATHS) SPLIT_PATHS.clear()
+    SPLIT_PATHS.set(path, keys)
+  }
+  return keys
+}
+
 /** The value at a dotted path through own properties; undefined when any step is missing. */
 export function valueAt (root: unknown, path: string): unknown {
   let cur: unknown = root
-  for (const key of path.split('.')) {
+  for (const key of splitPath(path)) {
     if (cur === null || typeof cur !== 'object' || !Object.hasOwn(cur, key)) return undefined
     cur = (cur as Record<string, unknown>)[key]
   }
