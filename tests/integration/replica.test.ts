@@ -15,7 +15,7 @@ import type { MockServer } from '../../mock/server'
 import { StoreFacility, type Bee } from '../../workers/facs/store'
 import { TimeLogs, type LogMeta } from '../../workers/tpl/thing/time-log'
 import { cleanupAll, createBootstrap, createRpcClient, makeRoot, rpcErrorCode, waitFor, type DHTNodeAddress, type JsonObject, type RpcClient } from '../helpers'
-import { FAST_THING_CONF, MOCK_PASSWORD, MOCK_USER, RackRpc, mockOpts, patchConfig, startMock, startRackInProcess, stopMocks, type InProcessRack, type ListedThing } from '../helpers/rack'
+import { FAST_THING_CONF, MOCK_PASSWORD, MOCK_USER, RackRpc, mockOpts, patchConfig, startMock, startRackInProcess, stopMocks, type InProcessRack, type ListedThing, type StoredSnap } from '../helpers/rack'
 import { deepMerge } from '../helpers'
 
 const TOPIC = 'a1'.repeat(32)
@@ -153,6 +153,10 @@ describe('a master and a replica', () => {
     expect((off.alerts as Array<{ uuid: string }>)[0].uuid).toBe((masterOff.last?.alerts as Array<{ uuid: string }>)[0].uuid)
     const snaps = await waitFor(async () => { const s = await r.tail('live', { limit: 5 }); return s.length >= 2 ? s : null }, SYNC_MS, 100)
     expect(snaps[0].snap?.success).toBe(true)
+    // stored compressed (a snapshot is ~25 kB of JSON), read back by the copy exactly as the master reads it
+    const older = snaps[snaps.length - 1] as StoredSnap
+    const atMaster = (await m.tail('live', { start: older.ts, end: older.ts })).find((e) => e.ts === older.ts)
+    expect(JSON.stringify(older)).toBe(JSON.stringify(atMaster))
     const alerts = await waitFor(async () => {
       const a = await r.call<Array<{ name: string, thing: { id: string } }>>('getHistoricalLogs', { logType: 'alerts', start: 0, end: Date.now() })
       return a.some((x) => x.name === 'error_snap' && x.thing.id === 'off') ? a : null

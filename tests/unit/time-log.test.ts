@@ -81,3 +81,24 @@ describe('TimeLogs under concurrency', () => {
     expect(await log.read('z', 0, { start: 0 })).toEqual([{ t: 5 }, { t: 4 }, { t: 3 }, { t: 2 }, { t: 1 }])
   })
 })
+
+describe('TimeLogs closed while read', () => {
+  it('a close asked for during a read waits for it: the read returns every entry, then the log is closed', async () => {
+    const log = await logs(0, 1)
+    for (let ts = 1; ts <= 400; ts++) await log.append('k', ts * 1000, { ts: ts * 1000, pad: 'x'.repeat(200) })
+    for (let round = 0; round < 5; round++) {
+      const read = log.read('k', 0, {})
+      // the close lands while the read stream is walking the bee
+      await new Promise((resolve) => setTimeout(resolve, round))
+      const closed = log.close('k')
+      const entries = await read
+      await closed
+      expect(entries).toHaveLength(400)
+      expect((entries?.[0] as { ts: number }).ts).toBe(400_000)
+      await expect.poll(() => store.isOpen('log:k:0')).toBe(false)
+    }
+    // a write after the close reopens the log
+    await log.append('k', 401_000, { ts: 401_000 })
+    expect(await log.latest('k')).toEqual({ ts: 401_000 })
+  })
+})

@@ -3,6 +3,7 @@ import { chmod, mkdir, readdir } from 'node:fs/promises'
 import path from 'node:path'
 import Corestore from 'corestore'
 import Hyperbee from 'hyperbee'
+import Hypercore from 'hypercore'
 import Rache from 'rache'
 import { Facility } from './facility'
 import { WrkError } from '../tpl/errors'
@@ -26,10 +27,12 @@ export const STORE_FILE_MODE = 0o600
  */
 export const MAX_STORED_VALUE_BYTES = 1024 * 1024
 
-/** Refuses, before anything is written, a value that could not be stored as one entry. */
-export function assertStorable (value: unknown, what: string): void {
-  const bytes = Buffer.byteLength(JSON.stringify(value) ?? '')
+/** Refuses, before anything is written, a value that could not be stored as one entry; else its JSON text. */
+export function assertStorable (value: unknown, what: string): string {
+  const json = JSON.stringify(value) ?? 'null'
+  const bytes = Buffer.byteLength(json)
   if (bytes > MAX_STORED_VALUE_BYTES) throw new WrkError('ERR_VALUE_TOO_LARGE', `${what} is ${bytes} bytes; at most ${MAX_STORED_VALUE_BYTES} can be stored`)
+  return json
 }
 
 /**
@@ -37,6 +40,14 @@ export function assertStorable (value: unknown, what: string): void {
  * not per core: Hyperbee's default is 65 536 entries for each bee).
  */
 export const STORE_CACHE_ENTRIES = 2048
+
+/**
+ * Size of one RocksDB memtable (two may be held): writes are buffered in memory up to this before
+ * they are flushed to a table file. RocksDB's default, 64 MiB, lets the worker's resident memory
+ * grow by up to 128 MiB over a long run; 16 MiB bounds that to 32 MiB (flushes, on RocksDB's
+ * own threads, come more often — docs/performance.md).
+ */
+export const STORE_WRITE_BUFFER_BYTES = 16 * 1024 * 1024
 
 /** chmod that tolerates a file the storage engine removed meanwhile (compaction). */
 async function chmodIfThere (p: string, mode: number): Promise<void> {
@@ -88,7 +99,8 @@ export class StoreFacility extends Facility implements BeeStore {
     await mkdir(this.dir, { recursive: true, mode: STORE_DIR_MODE })
     await chmod(path.dirname(this.dir), STORE_DIR_MODE)
     await restrictTree(this.dir)
-    const store = new Corestore(this.dir, { globalCache: new Rache({ maxSize: STORE_CACHE_ENTRIES }) })
+    const storage = Hypercore.defaultStorage(this.dir, { writeBufferSize: STORE_WRITE_BUFFER_BYTES })
+    const store = new Corestore(storage, { globalCache: new Rache({ maxSize: STORE_CACHE_ENTRIES }) })
     try {
       await store.ready()
     } catch (err) {

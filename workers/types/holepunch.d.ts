@@ -87,12 +87,16 @@ declare module 'hypercore' {
   import type { Duplex } from 'stream'
   /** A live or bounded range download (`end: -1` keeps downloading what is appended). */
   export interface Download { done (): Promise<void>, destroy (): void }
+  /** hypercore-storage's store of cores (opaque here; handed to Corestore). */
+  export interface CoreStorage { readonly __coreStorage: unique symbol }
   export default class Hypercore extends EventEmitter {
     /**
      * Puts the hypercore protocol on `stream` (e.g. a Hyperswarm connection); `ondiscoverykey`
      * is told of every core the remote opens that is not attached here yet.
      */
     static createProtocolStream (stream: Duplex, opts?: { ondiscoverykey?: (discoveryKey: Buffer) => unknown }): Duplex
+    /** The storage Corestore would make of `directory` (hypercore-storage on RocksDB), with its options. */
+    static defaultStorage (directory: string, opts?: { writeBufferSize?: number }): CoreStorage
     readonly key: Buffer
     readonly discoveryKey: Buffer
     readonly length: number
@@ -155,9 +159,9 @@ declare module 'hyperswarm' {
 }
 
 declare module 'corestore' {
-  import Hypercore from 'hypercore'
+  import Hypercore, { type CoreStorage } from 'hypercore'
   export default class Corestore {
-    constructor (storage: string, opts?: { readOnly?: boolean, globalCache?: unknown })
+    constructor (storage: string | CoreStorage, opts?: { readOnly?: boolean, globalCache?: unknown })
     /** `timeout`: default bound (ms) of a block read that waits for peers (0 = none). */
     get (opts: { name: string } | { key: Buffer, timeout?: number, writable?: boolean } | { discoveryKey: Buffer } | Buffer): Hypercore
     /** Discovery keys of every core stored here. */
@@ -187,12 +191,13 @@ declare module 'hyperbee' {
     readonly writable: boolean
     readonly closed: boolean
     ready (): Promise<void>
-    get (key: string, opts?: { wait?: boolean, timeout?: number }): Promise<BeeEntry<T> | null>
-    put (key: string, value: T): Promise<void>
+    /** `valueEncoding` overrides the bee's for this call (e.g. 'binary': the stored bytes). */
+    get (key: string, opts?: { wait?: boolean, timeout?: number, valueEncoding?: string }): Promise<BeeEntry<T> | null>
+    put (key: string, value: T, opts?: { valueEncoding?: string }): Promise<void>
     del (key: string): Promise<void>
     peek (range?: RangeOpts): Promise<BeeEntry<T> | null>
     batch (): BeeBatch
-    createReadStream (range?: RangeOpts): AsyncIterable<BeeEntry<T>>
+    createReadStream (range?: RangeOpts, opts?: { valueEncoding?: string }): AsyncIterable<BeeEntry<T>>
     sub (prefix: string, opts?: { keyEncoding?: string, valueEncoding?: string }): Hyperbee<T>
     /** A read-only view at the current version. */
     snapshot (): Hyperbee<T>

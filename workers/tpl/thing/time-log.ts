@@ -1,5 +1,6 @@
 import { assertStorable, type Bee, type BeeStore } from '../../facs/store'
 import { WrkError } from '../errors'
+import { RAW_VALUE, decodeLogValue, encodeLogValue } from './log-codec'
 import { KeyedLock, withTimeout } from './util'
 
 export interface LogMeta { cur: number }
@@ -46,6 +47,10 @@ export class TimeLogs {
   private readonly metaCache = new Map<string, LogMeta>()
   private readonly writes = new KeyedLock()
   private readonly lastStamp = new Map<string, { stamp: string, n: number }>()
+  /** Reads in flight per log: a close waits for them (a bee closed under a read fails it). */
+  private readonly readers = new Map<string, number>()
+  /** Logs whose close was asked for while they were being read: closed by the last reader. */
+  private readonly closeAfterRead = new Set<string>()
 
   constructor (
     private readonly store: BeeStore,
@@ -92,7 +97,8 @@ export class TimeLogs {
 
   /** Writes `value` under a literal key (e.g. the single `stat-rtd` record) in the current generation. */
   async put (key: string, entryKey: string, value: unknown): Promise<void> {
-    assertStorable(value, `an entry of log ${key}`)
+    // stored compressed when large, decoded on every read (./log-codec.ts)
+    const stored = encodeLogValue(assertStorable(value, `an entry of log ${key}`))
     await this.writes.run(key, async () => {
       let meta = await this.getMeta(key)
       if (!meta) {
@@ -103,11 +109,11 @@ export class TimeLogs {
       // The header block is seq 0, so length - 1 entries have been written.
       if (this.opts.maxLength > 0 && bee.core.length - 1 >= this.opts.maxLength) bee = await this.rotate(key, meta)
       try {
-        await this.bounded(bee.put(entryKey, value))
+        await this.bounded(bee.put(entryKey, stored, RAW_VALUE))
       } catch (err) {
         if (!isCorrupt(err)) throw err
         this.opts.onCorrupt?.(key, meta.cur, err)
-        await this.bounded((await this.rotate(key, meta)).put(entryKey, value))
+        await this.bounded((await this.rotate(key, meta)).put(entryKey, stored, RAW_VALUE))
       }
     })
   }
@@ -127,12 +133,31 @@ export class TimeLogs {
    */
   async close (key: string): Promise<void> {
     await this.writes.run(key, async () => {
+      if (this.readers.has(key)) {
+        this.closeAfterRead.add(key)
+        return
+      }
       const meta = this.metaCache.get(key) ?? await this.getMeta(key)
       this.metaCache.delete(key)
       this.lastStamp.delete(key)
       if (!meta) return
       for (let gen = Math.max(0, meta.cur - this.maxHeight); gen <= meta.cur; gen++) await this.store.closeBee(`log:${key}:${gen}`)
     })
+  }
+
+  /** Runs a read of log `key`; a close asked for meanwhile happens when the last read ends. */
+  private async reading<T> (key: string, read: () => Promise<T>): Promise<T> {
+    this.readers.set(key, (this.readers.get(key) ?? 0) + 1)
+    try {
+      return await read()
+    } finally {
+      const left = (this.readers.get(key) ?? 1) - 1
+      if (left > 0) this.readers.set(key, left)
+      else {
+        this.readers.delete(key)
+        if (this.closeAfterRead.delete(key)) this.close(key).catch(() => {})
+      }
+    }
   }
 
   /** Frees a generation no read can reach any more (offset ≥ maxHeight); best effort. */
@@ -159,16 +184,18 @@ export class TimeLogs {
 
   /** A literal entry of the current generation (e.g. the single `stat-rtd` record). */
   async get (key: string, entryKey: string): Promise<unknown> {
-    const meta = await this.getMeta(key)
-    if (!meta) return null
-    try {
-      const entry = await (await this.generation(key, meta.cur)).get(entryKey)
-      return entry ? entry.value : null
-    } catch (err) {
-      if (!isCorrupt(err)) throw err
-      this.opts.onCorrupt?.(key, meta.cur, err)
-      return null
-    }
+    return await this.reading(key, async () => {
+      const meta = await this.getMeta(key)
+      if (!meta) return null
+      try {
+        const entry = await (await this.generation(key, meta.cur)).get(entryKey, RAW_VALUE)
+        return entry ? decodeLogValue(entry.value as Buffer) : null
+      } catch (err) {
+        if (!isCorrupt(err)) throw err
+        this.opts.onCorrupt?.(key, meta.cur, err)
+        return null
+      }
+    })
   }
 
   /** Newest entry of the current generation, or null. */
@@ -179,6 +206,10 @@ export class TimeLogs {
 
   /** Entries of one generation, newest first; null when that generation does not exist. */
   async readGeneration (key: string, offset: number, range: ReadRange): Promise<unknown[] | null> {
+    return await this.reading(key, async () => await this.readOpenGeneration(key, offset, range))
+  }
+
+  private async readOpenGeneration (key: string, offset: number, range: ReadRange): Promise<unknown[] | null> {
     const meta = await this.getMeta(key)
     if (!meta) return null
     const gen = meta.cur - offset
@@ -191,7 +222,7 @@ export class TimeLogs {
     // `~` sorts after the `.n` suffix of entries written in the same millisecond.
     if (range.end !== undefined) opts.lte = `${timeKey(range.end)}~`
     try {
-      for await (const entry of bee.createReadStream(opts)) out.push(entry.value)
+      for await (const entry of bee.createReadStream(opts, RAW_VALUE)) out.push(decodeLogValue(entry.value as Buffer))
     } catch (err) {
       if (!isCorrupt(err)) throw err
       this.opts.onCorrupt?.(key, gen, err)
