@@ -11,6 +11,7 @@ import { defineMethod, type RpcMethod } from '../rpc/method'
 import type { ThingControllers } from './controllers'
 import { match, select as selectDocs } from './query'
 import type { RackParts } from './rack-parts'
+import { ListCache } from './list-cache'
 import { schemas, type Req } from './schemas'
 import { thingLogKey } from './snapshot-loop'
 import type { JsonObject, ThingRecord, ThingState } from './types'
@@ -40,12 +41,16 @@ export interface SelectRequest {
 }
 
 export class RegistryMethods {
+  private readonly listCache = new ListCache<JsonObject[]>()
+  /** The rack type's secret opt keys (constant). */
+  private secretKeys: ReadonlySet<string> | null = null
+
   constructor (private readonly rack: RackParts, private readonly controllers: ThingControllers) {}
 
   /** The document queries run on: the public view plus `last` and the non-secret opts. */
   thingDoc (state: ThingState): JsonObject & { id: string } {
     const r = state.record
-    const secret = new Set(this.rack.hooks.secretOptKeys())
+    const secret = this.secretKeys ??= new Set(this.rack.hooks.secretOptKeys())
     const safeOpts: JsonObject = {}
     for (const [k, v] of Object.entries(r.opts)) if (!secret.has(k)) safeOpts[k] = v
     return {
@@ -148,9 +153,16 @@ export class RegistryMethods {
   }
 
   listThings (req: Req<'listThings'>): JsonObject[] {
+    // the same request while no thing changed gets the page computed before (./list-cache.ts)
+    const states = this.rack.registry.all()
+    const key = JSON.stringify(req)
+    const kept = this.listCache.get(key, states, this.rack.rackId)
+    if (kept !== undefined) return [...kept]
     const docs = this.select({ ...req, limit: req.limit ?? 100 })
     // a page over MAX_REPLY_BYTES is cut at a whole thing: page on with offset
-    return capReply(docs.map(({ opts: _opts, last, ...item }) => ({ ...item, rack: this.rack.rackId, ...(req.status ? { last } : {}) })))
+    const page = capReply(docs.map(({ opts: _opts, last, ...item }) => ({ ...item, rack: this.rack.rackId, ...(req.status ? { last } : {}) })))
+    this.listCache.set(key, states, this.rack.rackId, page)
+    return [...page]
   }
 
   getThingsCount (req: Req<'getThingsCount'>): number {

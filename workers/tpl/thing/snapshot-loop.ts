@@ -80,8 +80,9 @@ export class SnapshotLoop {
       // alert identities come from the active alerts the book restored
       const snap = latest.snap ?? null
       const err = latest.err ?? null
-      state.last = { ...state.last, snap, err, ts: latest.ts }
-      state.last.alerts = this.rack.alerts.evaluate(state, snap, err)
+      // `last` is replaced, never changed in place (./list-cache.ts relies on it)
+      const restored = { ...state.last, snap, err, ts: latest.ts }
+      state.last = { ...restored, alerts: this.rack.alerts.evaluate({ ...state, last: restored }, snap, err) }
       state.lastStoredTs = latest.ts ?? 0
     } catch (err) {
       this.rack.logger.warn({ err, thingId: state.record.id }, 'could not restore last snapshot')
