@@ -99,6 +99,36 @@ describe('stat tick logs', () => {
   })
 })
 
+describe('stat tick logs at scale', () => {
+  const t = (id: string, tags: string[]): ThingState => ({ record: { id, code: '', type: '', tags, info: {}, opts: {}, comments: [] }, ctrl: null, last: { snap: { success: true, stats: { power_w: Number(id) } } }, collecting: false, lastStoredTs: 0, forgotten: false })
+
+  function fakeRack (things: ThingState[]): { rack: unknown, written: Map<string, unknown[]>, closed: string[], reads: { n: number } } {
+    const written = new Map<string, unknown[]>()
+    const closed: string[] = []
+    const reads = { n: 0 }
+    const add = async (key: string, value: unknown): Promise<void> => { written.set(key, [...(written.get(key) ?? []), value]) }
+    const rack = {
+      registry: { all: () => { reads.n++; return things } },
+      logs: { append: async (key: string, _ts: number, v: unknown) => await add(key, v), put: async (key: string, _k: string, v: unknown) => await add(key, v), close: async (key: string) => { closed.push(key) } }
+    }
+    return { rack, written, closed, reads }
+  }
+
+  it('timeframes ticking in the same second share one aggregation; the next second aggregates afresh', async () => {
+    const things = [t('1', ['t-x']), t('2', ['t-x'])]
+    const { rack, written, reads } = fakeRack(things)
+    const ticks = new StatTicks(rack as never, () => ({ power_w_sum: { op: 'sum', src: 'last.snap.stats.power_w' } }))
+    await Promise.all([ticks.build('rtd', new Date(60_000)), ticks.build('20s', new Date(60_000)), ticks.build('1m', new Date(60_004))])
+    expect(reads.n).toBe(1)
+    expect(written.get('stat-rtd-t-x')).toEqual([{ power_w_sum: 3 }])
+    expect(written.get('stat-1m-t-x')).toEqual([{ ts: 60_000, power_w_sum: 3 }])
+    things[0] = t('10', ['t-x'])
+    await ticks.build('20s', new Date(80_000))
+    expect(reads.n).toBe(2)
+    expect(written.get('stat-20s-t-x')).toEqual([{ ts: 60_000, power_w_sum: 3 }, { ts: 80_000, power_w_sum: 12 }])
+  })
+})
+
 describe('stat ticks on stop', () => {
   it('stop waits for a tick in flight and refuses later ticks', async () => {
     const writes: string[] = []

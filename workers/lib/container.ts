@@ -128,8 +128,6 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
   /** The read plan grouped by unit, CDU first (rebuilt only after a split). */
   private plan: Array<[UnitId, ReadRequest[]]>
   private planStale = false
-  /** A register image no collection is using, kept for the next one (its arrays are reused). */
-  private spareImage: RegisterImage | null = null
 
   constructor (opts: MicroBTContainerOptions) {
     super({
@@ -208,14 +206,8 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
   protected async collectSnap (): Promise<ContainerSnapshot> {
     const client = this.obtainClient()
     await client.connect()
-    // the image of the previous snapshot is reused (collections of one container rarely overlap; when they do, the second gets its own)
-    const image = this.spareImage?.clear() ?? new RegisterImage()
-    this.spareImage = null
-    try {
-      return await this.readSnapshot(client, image)
-    } finally {
-      this.spareImage = image
-    }
+    // a fresh image per snapshot: kept ones would hold ~18 kB per container for the whole interval
+    return await this.readSnapshot(client, new RegisterImage())
   }
 
   private async readSnapshot (client: ModbusClient, image: RegisterImage): Promise<ContainerSnapshot> {
@@ -231,7 +223,7 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
         if (code !== undefined && isUnitFatal(code)) throw new WrkError(code, 'the CDU (unit 1) did not answer')
       }
       const units: Array<[UnitId, ReadRequest[]]> = [[CDU_UNIT, cduRest], ...others]
-      // every unit settles before the image is decoded or handed on (see collectSnap)
+      // every unit settles before the image is decoded (no read lands in it afterwards)
       const settled = await Promise.allSettled(units.map(([unit, requests]) => this.readUnit(client, unit, requests, image, failures, cycle)))
       for (const r of settled) if (r.status === 'rejected') throw r.reason
     } finally {

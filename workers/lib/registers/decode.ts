@@ -20,13 +20,6 @@ export class RegisterImage {
   private readonly units = new Map<UnitId, Int32Array>()
   private readonly counts = new Map<UnitId, number>()
 
-  /** Forgets every value, keeping the arrays (an image reused for the next snapshot). */
-  clear (): this {
-    for (const regs of this.units.values()) regs.fill(ABSENT)
-    this.counts.clear()
-    return this
-  }
-
   private regsFor (unit: UnitId, last: number): Int32Array {
     let regs = this.units.get(unit)
     if (regs === undefined || regs.length <= last) {

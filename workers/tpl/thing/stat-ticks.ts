@@ -27,8 +27,9 @@ const SKIP_TAG_PREFIXES = ['id-', 'code-']
 
 /**
  * Stat logs of a timeframe at least this long are closed after each tick's write and reopened
- * by the next (a few ms each, every 5 minutes or less often): with one `container-<name>` tag per
- * container, keeping every timeframe's log open would hold thousands of Hypercores in memory.
+ * by the next (every 5 minutes or less often). The shorter ones (rtd, 20s, 1m) stay open: with
+ * one `container-<name>` tag per container, reopening a thousand logs at every 20 s tick costs
+ * more CPU than their memory is worth (docs/performance.md).
  */
 export const CLOSE_STAT_LOGS_FROM_MS = 5 * 60_000
 
@@ -88,6 +89,8 @@ export class StatTicks {
   private readonly running = new Set<Promise<void>>()
   private readonly scheduled: string[] = []
   private stopping = false
+  /** The aggregates of the last tick second: timeframes ticking in the same second share them. */
+  private shared: { ts: number, aggregates: Map<string, Record<string, unknown>> } | null = null
 
   constructor (private readonly rack: RackParts, private readonly spec: () => StatSpec | null) {}
 
@@ -148,12 +151,14 @@ export class StatTicks {
     const written = new Set<string>()
     const period = timeframeMs(tf)
     const closeAfter = period === null ? tf !== RTD : period >= CLOSE_STAT_LOGS_FROM_MS
-    for (const [tag, acc] of this.snapshot()) {
+    // rtd, 20s and 1m tick together every minute: one aggregation for the three
+    if (this.shared?.ts !== ts) this.shared = { ts, aggregates: this.snapshot() }
+    for (const [tag, acc] of this.shared.aggregates) {
       const key = `stat-${tf}-${tag}`
-      written.add(key)
       if (tf === RTD) await this.rack.logs.put(key, RTD_ENTRY_KEY, acc)
       else await this.rack.logs.append(key, ts, { ts, ...acc })
       if (closeAfter) await this.rack.logs.close(key)
+      else written.add(key)
     }
     // a tag no thing carries any more: its log stays on disk, closed
     for (const key of this.open.get(tf) ?? []) if (!written.has(key)) await this.rack.logs.close(key)
