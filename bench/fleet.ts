@@ -9,9 +9,11 @@
  * getSnap against the worker, each for `--rpc-seconds` with `--rpc-concurrency` requests in
  * flight, while the fleet keeps being polled.
  *
- *   npm run bench:fleet -- --containers 1000 --minutes 5
+ *   npm run bench:fleet -- --containers 1000 --minutes 5   (= npm run bench -- --fleet 1000)
  *   (or: node dist/bench/fleet.js [--containers 1000] [--minutes 5] [--interval-ms 10000]
- *        [--mock-procs 2] [--rpc-seconds 15] [--rpc-concurrency 8] [--no-rpc] [--cpu-prof DIR] [--name fleet-1000])
+ *        [--mock-procs 2] [--rpc-seconds 15] [--rpc-concurrency 8] [--no-rpc] [--cpu-prof DIR] [--name fleet-1000]
+ *        [--worker-node-args "--max-old-space-size=256"] [--heap-sampling FILE] [--heap-snapshot FILE])
+ *   sweep: node dist/bench/fleet.js --sweep 50,100,250,500,1000 [--sweep-intervals 5000,30000] [--minutes 1]
  *   child modes: --worker <root> <things.json> [--cpu-prof DIR], spawned by the parent
  *
  * Writes bench/results/<name>.json (default fleet-<containers>).
@@ -63,7 +65,7 @@ interface PhaseStats {
 }
 
 /** The worker: registers the things, instruments the loop, answers `phase <name>` and `report` on stdin. */
-async function workerChild (root: string, thingsFile: string, heapFile: string | undefined): Promise<void> {
+async function workerChild (root: string, thingsFile: string, heapFile: string | undefined, noStats: boolean): Promise<void> {
   const heapProfile = heapFile !== undefined ? await startHeapSampling(heapFile) : null
   const ports = JSON.parse(await readFile(thingsFile, 'utf8')) as Array<{ port: number }>
   const worker = new WrkContainerRackKehua({ wtype: 'wrk-container-rack-kehua', env: 'development', rack: 'fleet', root })
@@ -77,7 +79,8 @@ async function workerChild (root: string, thingsFile: string, heapFile: string |
     })
   }
 
-  if (process.env.FLEET_EXPERIMENT === 'no-stats') worker.statSpec = () => null
+  // `--no-stats`: the snapshot path alone (collection, decode, alerts, `last`, thing-5m appends), no stat ticks
+  if (noStats) worker.statSpec = () => null
   const phases = new Map<string, PhaseStats>()
   let phase = 'warmup'
   const stats = (name: string): PhaseStats => {
@@ -287,6 +290,8 @@ interface FleetOptions {
   rpcConcurrency: number
   cpuProf?: string
   heapSampling?: string
+  /** The worker without stat ticks (its statSpec null): what the snapshot path alone costs. */
+  noStats?: boolean
   /** Extra node flags of the worker process (`--worker-node-args "--max-semi-space-size=32"`). */
   workerNodeArgs?: string[]
   /** Writes a heap snapshot of the worker at the end of the measurement (`--heap-snapshot FILE`). */
@@ -315,7 +320,7 @@ export async function runFleet (o: FleetOptions): Promise<Record<string, unknown
     await writeFile(thingsFile, JSON.stringify(ports.map((port) => ({ port }))))
 
     const nodeArgs = [...(o.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-dir', o.cpuProf] : []), ...(o.workerNodeArgs ?? [])]
-    const heapArgs = o.heapSampling !== undefined ? ['--heap-sampling', o.heapSampling] : []
+    const heapArgs = [...(o.heapSampling !== undefined ? ['--heap-sampling', o.heapSampling] : []), ...(o.noStats === true ? ['--no-stats'] : [])]
     worker = child([__filename, '--worker', bench.root, thingsFile, ...heapArgs], nodeArgs)
     const ready = await worker.next()
     if (ready.ready !== true) throw new Error(`worker did not start: ${JSON.stringify(ready)}`)
@@ -342,7 +347,7 @@ export async function runFleet (o: FleetOptions): Promise<Record<string, unknown
     const tStart = Date.now()
     const rpcResults: LoadResult[] = []
     let rpcWindow: { start: number, end: number } | null = null
-    const rpcTicks = o.rpc ? Math.ceil((4 * o.rpcSeconds * 1000 + 5000) / o.intervalMs) + 1 : 0
+    const rpcTicks = o.rpc ? Math.ceil((5 * o.rpcSeconds * 1000 + 5000) / o.intervalMs) + 1 : 0
     const steadyTicks = Math.max(1, Math.round(measureMs / o.intervalMs) - rpcTicks)
     const firstSteady = Math.ceil(steadyTicks / 2)
     worker.send('phase steady')
@@ -355,12 +360,15 @@ export async function runFleet (o: FleetOptions): Promise<Record<string, unknown
       worker.send('phase rpc')
       rpcWindow = { start: Date.now(), end: 0 }
       const load = { seconds: o.rpcSeconds, concurrency: o.rpcConcurrency }
+      // (five runs of rpcSeconds each: the echo, the three worker requests, the sized echo)
       const limit100 = { status: 1, limit: 100 }
       const projected = { status: 1, fields: { id: 1, 'last.snap.stats.status': 1 } }
       rpcResults.push(await runLoad(client, echoKey, 'bare @hyperswarm/rpc echo', 'echo', projected, load))
       rpcResults.push(await runLoad(client, key, 'listThings {status:1, limit:100}', 'listThings', limit100, load))
       rpcResults.push(await runLoad(client, key, 'listThings {status:1, fields:{id, last.snap.stats.status}}', 'listThings', projected, load))
       rpcResults.push(await runLoad(client, key, 'queryThing getSnap', 'queryThing', { id: 'c-0', method: 'getSnap', params: [] }, load))
+      const projectedBytes = rpcResults[2]?.replyBytes ?? 0
+      rpcResults.push(await runLoad(client, echoKey, `bare echo, ${projectedBytes}-byte reply (the projected page's size)`, 'echoSized', { bytes: projectedBytes }, load))
       rpcWindow.end = Date.now()
       for (const r of rpcResults) console.error(`${r.label}: ${r.requestsPerSecond} req/s, p99 ${r.p99Ms} ms, ${r.errors} errors`)
       worker.send('phase steady')
@@ -396,7 +404,7 @@ export async function runFleet (o: FleetOptions): Promise<Record<string, unknown
       name: o.name,
       date: new Date().toISOString().slice(0, 10),
       machine: machine(),
-      settings: { containers: o.containers, intervalMs: o.intervalMs, minutes: o.minutes, mockProcesses: mocks.length, thingQueryConcurrency: 25, maxInFlight: 4, rpcSeconds: o.rpc ? o.rpcSeconds : 0, rpcConcurrency: o.rpcConcurrency },
+      settings: { containers: o.containers, intervalMs: o.intervalMs, minutes: o.minutes, mockProcesses: mocks.length, thingQueryConcurrency: 25, maxInFlight: 4, rpcSeconds: o.rpc ? o.rpcSeconds : 0, rpcConcurrency: o.rpcConcurrency, workerNodeArgs: o.workerNodeArgs ?? [], statTicks: o.noStats !== true },
       measuredSeconds: round(measuredMs / 1000, 0),
       ticks: measured.length,
       missedTicks: missed(measured),
@@ -425,6 +433,8 @@ export async function runFleet (o: FleetOptions): Promise<Record<string, unknown
             snapshotP99Ms: rpcReport?.snapP99Ms,
             eventLoopDelayP99Ms: rpcReport?.loopP99Ms,
             eventLoopDelayMaxMs: rpcReport?.loopMaxMs,
+            projectedRatioToEcho: round((rpcResults[2]?.requestsPerSecond ?? NaN) / echoRps, 2),
+            projectedRatioToSizedEcho: round((rpcResults[2]?.requestsPerSecond ?? NaN) / (rpcResults[4]?.requestsPerSecond ?? NaN), 2),
             results: rpcResults.map((r) => ({ ...r, ratioToEcho: round(r.requestsPerSecond / echoRps, 2) }))
           }
         : null,
@@ -455,23 +465,66 @@ export function formatFleet (r: Record<string, any>): string { // eslint-disable
   )]
   if (r.rpcPhase) {
     const p = r.rpcPhase
-    lines.push('', `RPC phase (${p.ticks} ticks, ${p.missedTicks} missed; worker CPU ${p.workerCpuPercent} %, snapshot p99 ${p.snapshotP99Ms} ms, event-loop delay p99 ${p.eventLoopDelayP99Ms} ms):`, '')
+    lines.push('', `RPC phase (${p.ticks} ticks, ${p.missedTicks} missed; worker CPU ${p.workerCpuPercent} %, snapshot p99 ${p.snapshotP99Ms} ms, event-loop delay p99 ${p.eventLoopDelayP99Ms} ms; projected listThings / echo ${p.projectedRatioToEcho}, / same-size echo ${p.projectedRatioToSizedEcho}):`, '')
     lines.push(table(['request', 'in flight', 'requests/s', 'ratio to echo', 'p50 ms', 'p99 ms', 'reply bytes', 'items', 'errors'],
       p.results.map((x: LoadResult & { ratioToEcho: number }) => [x.label, x.concurrency, x.requestsPerSecond, x.ratioToEcho, x.p50Ms, x.p99Ms, x.replyBytes, x.replyItems ?? '', x.errors])))
   }
   return lines.join('\n')
 }
 
-async function main (): Promise<void> {
+/**
+ * `--sweep 50,100,250,500,1000 [--sweep-intervals 5000,30000]`: short runs without the RPC
+ * phase (`--minutes`, default 1), one per fleet size at `--interval-ms`, then one per extra
+ * interval at the largest size; one table, bench/results/fleet-sweep.json.
+ */
+async function sweep (sizes: number[], intervals: number[], base: Omit<FleetOptions, 'containers' | 'name' | 'intervalMs' | 'rpc'> & { intervalMs: number }): Promise<void> {
+  const runs: Array<Record<string, any>> = [] // eslint-disable-line @typescript-eslint/no-explicit-any
+  const plan: Array<[number, number]> = [...sizes.map((n): [number, number] => [n, base.intervalMs]), ...intervals.map((i): [number, number] => [Math.max(...sizes), i])]
+  for (const [containers, intervalMs] of plan) {
+    console.error(`--- ${containers} containers at ${intervalMs / 1000} s`)
+    runs.push(await runFleet({ ...base, containers, intervalMs, rpc: false, name: `sweep-${containers}-${intervalMs}` }))
+  }
+  const rows = runs.map((r) => ({
+    containers: r.settings.containers,
+    intervalS: r.settings.intervalMs / 1000,
+    snapshotsPerS: round(r.settings.containers / (r.settings.intervalMs / 1000), 1),
+    missedTicks: r.missedTicks,
+    workerCpuPercent: r.steady.workerCpuPercent,
+    cpuMsPerSnapshot: r.steady.cpuMsPerSnapshot,
+    rssMbMax: r.steady.rssMbMax,
+    heapMbMax: r.steady.heapMbMax,
+    snapshotP50Ms: r.steady.snapshotP50Ms,
+    snapshotP99Ms: r.steady.snapshotP99Ms,
+    eventLoopDelayP99Ms: r.steady.eventLoopDelayP99Ms,
+    cycleMsP50: r.cycleMsP50
+  }))
+  console.log(table(['containers', 'interval', 'snapshots/s', 'missed', 'worker CPU %', 'CPU ms / snapshot', 'RSS MB max', 'heap MB max', 'snapshot p50 / p99 ms', 'loop delay p99 ms', 'cycle p50 ms'],
+    rows.map((x) => [x.containers, `${x.intervalS} s`, x.snapshotsPerS, x.missedTicks, x.workerCpuPercent, x.cpuMsPerSnapshot, x.rssMbMax, x.heapMbMax, `${x.snapshotP50Ms} / ${x.snapshotP99Ms}`, x.eventLoopDelayP99Ms, x.cycleMsP50])))
+  console.log(`\nwritten ${await writeResult('fleet-sweep', { date: new Date().toISOString().slice(0, 10), machine: machine(), minutesPerRun: base.minutes, rows })}`)
+}
+
+/** The command line (also `npm run bench -- --fleet N`, see ./snapshot.ts). */
+export async function fleetCli (): Promise<void> {
   const argv = process.argv
-  if (argv[2] === '--worker') return await workerChild(argv[3] as string, argv[4] as string, stringFlag('--heap-sampling'))
-  const containers = numberFlag('--containers', 1000)
+  const sizes = stringFlag('--sweep')
+  if (sizes !== undefined) {
+    const list = (v: string | undefined): number[] => (v ?? '').split(',').filter((x) => x !== '').map(Number).filter((n) => Number.isInteger(n) && n > 0)
+    return await sweep(list(sizes), list(stringFlag('--sweep-intervals')), {
+      minutes: numberFlag('--minutes', 1),
+      intervalMs: numberFlag('--interval-ms', 10_000),
+      mockProcs: numberFlag('--mock-procs', 2),
+      rpcSeconds: 0,
+      rpcConcurrency: 0
+    })
+  }
+  const containers = numberFlag('--containers', numberFlag('--fleet', 1000))
   const opts: FleetOptions = {
     containers,
     minutes: numberFlag('--minutes', 5),
     intervalMs: numberFlag('--interval-ms', 10_000),
     mockProcs: numberFlag('--mock-procs', 2),
     rpc: !argv.includes('--no-rpc'),
+    noStats: argv.includes('--no-stats'),
     rpcSeconds: numberFlag('--rpc-seconds', 15),
     rpcConcurrency: numberFlag('--rpc-concurrency', 8),
     ...(stringFlag('--cpu-prof') !== undefined ? { cpuProf: path.resolve(stringFlag('--cpu-prof') as string) } : {}),
@@ -483,6 +536,12 @@ async function main (): Promise<void> {
   const result = await runFleet(opts)
   console.log(formatFleet(result))
   console.log(`\nwritten ${await writeResult(opts.name, result)}`)
+}
+
+async function main (): Promise<void> {
+  const argv = process.argv
+  if (argv[2] === '--worker') return await workerChild(argv[3] as string, argv[4] as string, stringFlag('--heap-sampling'), argv.includes('--no-stats'))
+  await fleetCli()
 }
 
 if (require.main === module) {

@@ -1,6 +1,7 @@
 /**
  * RPC load for the benchmarks: a bare `@hyperswarm/rpc` echo server (the baseline: what the
- * transport alone costs on this machine) and a closed-loop load generator over the shared RPC
+ * transport alone costs on this machine; `echo` returns the request, `echoSized {bytes}` a reply
+ * of that many bytes) and a closed-loop load generator over the shared RPC
  * client (workers/tpl/rpc/client.ts): `concurrency` requests in flight, each sent as soon as the
  * previous one of its lane answered, for `seconds`.
  *
@@ -42,8 +43,7 @@ export async function runLoad (client: RpcClient, key: RpcKey, label: string, me
   const latencies: number[] = []
   let errors = 0
   let firstError: string | null = null
-  let replyBytes = 0
-  let replyItems: number | null = null
+  let lastReply = ''
   const payload = Buffer.from(JSON.stringify(body))
   const t0 = performance.now()
   const deadline = t0 + opts.seconds * 1000
@@ -55,8 +55,7 @@ export async function runLoad (client: RpcClient, key: RpcKey, label: string, me
         const text = await client.requestRaw(key, method, payload, opts.timeoutMs ?? 10_000)
         latencies.push(performance.now() - start)
         if (text.startsWith('[HRPC_ERR]=')) throw new Error(text)
-        replyBytes = Buffer.byteLength(text)
-        if (text.startsWith('[')) replyItems = (JSON.parse(text) as unknown[]).length
+        lastReply = text
       } catch (err) {
         errors++
         firstError ??= err instanceof Error ? err.message.slice(0, 200) : String(err)
@@ -65,6 +64,9 @@ export async function runLoad (client: RpcClient, key: RpcKey, label: string, me
   }
   await Promise.all(Array.from({ length: opts.concurrency }, lane))
   const elapsed = (performance.now() - t0) / 1000
+  // the reply is looked at once, after the run: the client's own parsing stays out of the loop
+  const replyBytes = Buffer.byteLength(lastReply)
+  const replyItems = lastReply.startsWith('[') ? (JSON.parse(lastReply) as unknown[]).length : null
   const sorted = sortedCopy(latencies)
   return {
     label,
@@ -90,6 +92,17 @@ async function echoServer (bootstrap: Array<{ host: string, port: number }>): Pr
   const rpc = new RPC({ dht })
   const server = rpc.createServer()
   server.respond('echo', (req: Buffer | null) => req ?? Buffer.alloc(0))
+  // `{bytes: N}` → a JSON string of N bytes: the transport's cost for a reply of a given size
+  const sized = new Map<number, Buffer>()
+  server.respond('echoSized', (req: Buffer | null) => {
+    const n = Math.max(2, Math.min(16 * 2 ** 20, Number((JSON.parse(req?.toString() ?? '{}') as { bytes?: unknown }).bytes) || 2))
+    let reply = sized.get(n)
+    if (reply === undefined) {
+      reply = Buffer.from(JSON.stringify('x'.repeat(n - 2)))
+      sized.set(n, reply)
+    }
+    return reply
+  })
   await server.listen()
   process.stdout.write(JSON.stringify({ key: rpc.defaultKeyPair.publicKey.toString('hex') }) + '\n')
   const stop = (): void => {
