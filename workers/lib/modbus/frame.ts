@@ -152,7 +152,8 @@ export class MbapStreamParser {
   /** Frames delivered. */
   frames = 0
 
-  private buf: Buffer = Buffer.allocUnsafe(2 * MAX_ADU_LENGTH)
+  /** Its own allocation: a slice of Node's 8 kB buffer pool would keep the whole slab alive per connection. */
+  private buf: Buffer = Buffer.allocUnsafeSlow(2 * MAX_ADU_LENGTH)
   /** Pending bytes, always at the start of `buf`. */
   private len = 0
   /** Bumped by reset(), so a scan interrupted by a reset from the handler stops. */
@@ -200,7 +201,7 @@ export class MbapStreamParser {
 
   private ensureCapacity (n: number): void {
     if (n <= this.buf.length) return
-    const next = Buffer.allocUnsafe(Math.max(n, 2 * this.buf.length))
+    const next = Buffer.allocUnsafeSlow(Math.max(n, 2 * this.buf.length))
     this.buf.copy(next, 0, 0, this.len)
     this.buf = next
   }
