@@ -4,7 +4,7 @@
  * `--minutes`. Measured inside the worker: CPU (process.cpuUsage), RSS, event-loop delay
  * (perf_hooks.monitorEventLoopDelay), every collection tick (things skipped because their
  * previous collection was still running, collections that failed, how long the cycle took) and
- * every snapshot's latency. Midway, the RPC phase (./rpc-load.ts): a bare @hyperswarm/rpc echo
+ * every snapshot's latency. Last, the RPC phase (./rpc-load.ts): a bare @hyperswarm/rpc echo
  * server, then listThings {status:1, limit:100}, listThings with a projection and queryThing
  * getSnap against the worker, each for `--rpc-seconds` with `--rpc-concurrency` requests in
  * flight, while the fleet keeps being polled.
@@ -349,9 +349,10 @@ export async function runFleet (o: FleetOptions): Promise<Record<string, unknown
     let rpcWindow: { start: number, end: number } | null = null
     const rpcTicks = o.rpc ? Math.ceil((5 * o.rpcSeconds * 1000 + 5000) / o.intervalMs) + 1 : 0
     const steadyTicks = Math.max(1, Math.round(measureMs / o.intervalMs) - rpcTicks)
-    const firstSteady = Math.ceil(steadyTicks / 2)
+    // the RPC phase comes last: a phase is one stretch of time (an event-loop histogram disabled and
+    // enabled again would count the time in between as one delay)
     worker.send('phase steady')
-    await waitTicks(firstSteady)
+    await waitTicks(steadyTicks)
     if (o.rpc) {
       echo = child([path.join(__dirname, 'rpc-load.js'), '--echo', JSON.stringify(bench.bootstrap)])
       const echoKey = String((await echo.next()).key)
@@ -371,7 +372,6 @@ export async function runFleet (o: FleetOptions): Promise<Record<string, unknown
       rpcResults.push(await runLoad(client, echoKey, `bare echo, ${projectedBytes}-byte reply (the projected page's size)`, 'echoSized', { bytes: projectedBytes }, load))
       rpcWindow.end = Date.now()
       for (const r of rpcResults) console.error(`${r.label}: ${r.requestsPerSecond} req/s, p99 ${r.p99Ms} ms, ${r.errors} errors`)
-      worker.send('phase steady')
     }
     while (Date.now() - tStart < measureMs) await sleep(250)
     await waitTicks(1)
