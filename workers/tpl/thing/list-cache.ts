@@ -51,10 +51,6 @@ export class ListCache<T> {
     })
   }
 
-  clear (): void {
-    this.entries.clear()
-  }
-
   get size (): number {
     return this.entries.size
   }
