@@ -19,15 +19,11 @@ import { THING_CONF_DEFAULTS } from '../workers/tpl/thing/thing-conf'
 import { silentLogger } from '../workers/tpl/types'
 import { KeyedLock } from '../workers/tpl/thing/util'
 import type { ThingRecord } from '../workers/tpl/thing/types'
-
-function flag (name: string, fallback: number): number {
-  const idx = process.argv.indexOf(name)
-  return idx < 0 ? fallback : Number(process.argv[idx + 1])
-}
+import { numberFlag } from './proc'
 
 async function main (): Promise<void> {
-  const count = flag('--alerts', 10_000)
-  const runs = flag('--runs', 5)
+  const count = numberFlag('--alerts', 10_000)
+  const runs = numberFlag('--runs', 5)
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mbt-bench-history-'))
   const store = new StoreFacility(path.join(dir, 'store', 'bench-db'))
   await store.ready()

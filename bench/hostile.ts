@@ -14,6 +14,7 @@ import { RpcClient } from '../workers/tpl/rpc/client'
 import { errorCodeOfReply } from '../workers/tpl/rpc/codec'
 import WrkContainerRackKehua from '../workers/kehua.rack.container.wrk'
 import { benchRoot } from './root'
+import { quantile } from './proc'
 
 const CORPUS: Array<[label: string, method: string, body: unknown]> = [
   ['listThings $range projection', 'listThings', { fields: { x: { $range: [0, 1e9] } } }],
@@ -35,10 +36,6 @@ const CORPUS: Array<[label: string, method: string, body: unknown]> = [
   ['address with NUL', 'registerThing', { opts: { address: '127.0.0.1\u0000evil', port: 502 } }],
   ['code Z-999999999', 'registerThing', { code: 'Z-999999999', opts: {} }]
 ]
-
-function quantile (sorted: number[], q: number): number {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
-}
 
 /** Child: the worker, with the event-loop monitor; `report` on stdin prints and resets it. */
 async function child (root: string): Promise<void> {

@@ -14,6 +14,7 @@ import { ModbusTcpClient } from '../workers/lib/modbus/client'
 import { ERR_SNAPSHOT_INCOMPLETE, unitName, unitOrdinal, type ContainerSnapshot } from '../workers/lib/registers'
 import type { Logger } from '../workers/tpl/types'
 import { DROP, LossProxy, PASS, seededLoss, type LossPolicy } from './loss-proxy'
+import { quantile } from './proc'
 
 /** Request timeout of every lossy scenario (ms). */
 export const LOSSY_TIMEOUT_MS = 500
@@ -105,10 +106,6 @@ export function compare (snap: ContainerSnapshot, reference: ContainerSnapshot):
     misassigned,
     dishonestStatus: snap.stats.status !== reference.stats.status && !(snap.stats.status === 'error' && flagged)
   }
-}
-
-function quantile (sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
 }
 
 /** What a snapshot should hold when `deadUnit` (a PDU) never answers: the rest, and the unit named incomplete. */

@@ -10,19 +10,11 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { benchRoot } from './root'
+import { numberFlag, quantile } from './proc'
 import WrkContainerRackKehua from '../workers/kehua.rack.container.wrk'
 
-function flag (name: string, fallback: number): number {
-  const idx = process.argv.indexOf(name)
-  return idx < 0 ? fallback : Number(process.argv[idx + 1])
-}
-
-function percentile (sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]
-}
-
 async function main (): Promise<void> {
-  const rounds = flag('--rounds', 200)
+  const rounds = numberFlag('--rounds', 200)
   const bench = await benchRoot({ replicaDiscoveryKey: 'b7'.repeat(32), collectSnapsItvMs: 3_600_000 })
   const conf = path.join(bench.root, 'config', 'base.thing.json')
   const master = new WrkContainerRackKehua({ wtype: 'wrk-container-rack-kehua', env: 'development', rack: 'lag-master', root: bench.root })
@@ -62,7 +54,7 @@ async function main (): Promise<void> {
       `first sync (replica start → first thing visible): ${firstSync.toFixed(0)} ms`,
       '| rounds | median ms | p95 ms | max ms |',
       '|---|---|---|---|',
-      `| ${rounds} | ${fmt(percentile(lags, 0.5))} | ${fmt(percentile(lags, 0.95))} | ${fmt(lags[lags.length - 1])} |`,
+      `| ${rounds} | ${fmt(quantile(lags, 0.5))} | ${fmt(quantile(lags, 0.95))} | ${fmt(lags[lags.length - 1])} |`,
       ''
     ].join('\n'))
   } finally {

@@ -18,7 +18,7 @@ import { MicroBTContainer } from '../workers/lib/container'
 import { CDU_UNIT, planReads, snapshotRanges, type ContainerVendor, type UnitId } from '../workers/lib/registers'
 import { fleetCli } from './fleet'
 import { LOSSY_TIMEOUT_MS, formatLossyRows, runLossyBench } from './lossy-link'
-import { machine, quantile, round, sortedCopy, writeResult } from './proc'
+import { machine, numberFlag, quantile, round, sortedCopy, writeResult } from './proc'
 
 export interface Row {
   vendor: string
@@ -118,22 +118,14 @@ export function formatRows (rows: Row[]): string {
   return lines.join('\n')
 }
 
-function flag (name: string, fallback: number): number {
-  const idx = process.argv.indexOf(name)
-  if (idx < 0) return fallback
-  const n = Number(process.argv[idx + 1])
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} needs a positive integer`)
-  return n
-}
-
 async function main (): Promise<void> {
   if (process.argv.includes('--fleet')) {
     // `npm run bench -- --fleet 1000 [fleet flags]`: the fleet benchmark (./fleet.ts)
     return await fleetCli()
   }
-  const iterations = flag('--iterations', 30)
-  const snapshots = flag('--snapshots', 200)
-  const serialSnapshots = flag('--serial-snapshots', 30)
+  const iterations = numberFlag('--iterations', 30)
+  const snapshots = numberFlag('--snapshots', 200)
+  const serialSnapshots = numberFlag('--serial-snapshots', 30)
   const lossyOnly = process.argv.includes('--lossy-only')
   const skipLossy = process.argv.includes('--no-lossy')
   if (!lossyOnly) {
