@@ -38,6 +38,9 @@ import { encodeRequest, errorCodeOfReply, parseReply } from '../../workers/tpl/r
 export type { DHTNodeAddress }
 export type { JsonObject } from '../../workers/tpl/types'
 import type { JsonObject } from '../../workers/tpl/types'
+import { sleep } from './wait'
+
+export { sleep, waitFor } from './wait'
 
 /** Repository root (the folder holding package.json, config/, dist/). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..')
@@ -97,36 +100,6 @@ export async function cleanupAll (): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 // Small utilities
-
-export function sleep (ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-/**
- * Polls `predicate` until it returns a truthy value (which is returned) or `timeoutMs` passes
- * (rejects, quoting the last error the predicate threw, if any). Thrown errors count as "not yet".
- */
-export async function waitFor<T> (
-  predicate: () => T | Promise<T>,
-  timeoutMs = 5000,
-  intervalMs = 25
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs
-  let lastError: unknown = null
-  for (;;) {
-    try {
-      const value = await predicate()
-      if (value) return value as NonNullable<T>
-    } catch (err) {
-      lastError = err
-    }
-    if (Date.now() >= deadline) {
-      const why = lastError instanceof Error ? `: last error: ${lastError.message}` : ''
-      throw new Error(`waitFor: condition not met within ${timeoutMs} ms${why}`)
-    }
-    await sleep(intervalMs)
-  }
-}
 
 /** Rejects with `message` if `promise` does not settle within `ms`. */
 export async function withTimeout<T> (promise: Promise<T>, ms: number, message: string): Promise<T> {

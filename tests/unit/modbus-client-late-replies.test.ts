@@ -3,16 +3,8 @@ import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ModbusTcpClient } from '../../workers/lib/modbus/client'
 import { MbapStreamParser, encodeReadHoldingRegistersResponse } from '../../workers/lib/modbus/frame'
+import { waitFor } from '../helpers/wait'
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function waitUntil (cond: () => boolean, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('waitUntil timed out')
-    await sleep(5)
-  }
-}
 // ---- ModbusTcpClient: late replies -------------------------------------------------------------
 
 interface SeenRequest { tid: number, unit: number, address: number, quantity: number }
@@ -84,7 +76,7 @@ describe('ModbusTcpClient late replies', () => {
     await expect(client.readHoldingRegisters(1, 1, 1)).rejects.toMatchObject({ code: 'ERR_MODBUS_TIMEOUT' })
     expect(client.stats.timeouts).toBe(1)
     expect(client.stats.maxInFlight).toBe(4) // one timeout alone is no burst
-    await waitUntil(() => client.stats.lateReplies === 1)
+    await waitFor(() => client.stats.lateReplies === 1, 2000, 5)
     expect(client.stats.maxInFlight).toBe(4)
     expect(client.stats.responses).toBe(0)
 

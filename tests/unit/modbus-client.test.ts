@@ -13,6 +13,7 @@ import {
 } from '../../workers/lib/modbus/frame'
 import type { ModbusClientOptions } from '../../workers/lib/modbus/types'
 import type { Logger } from '../../workers/tpl/types'
+import { sleep, waitFor } from '../helpers/wait'
 
 // ------------------------------------------------------------------ helpers
 
@@ -117,16 +118,6 @@ function recorder (): WarnRecorder {
   const warns: unknown[] = []
   const debugs: string[] = []
   return { warns, debugs, debug: (_obj, msg) => { debugs.push(msg ?? '') }, info: () => {}, warn: (obj) => { warns.push(obj) }, error: () => {} }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function waitFor (cond: () => boolean, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('waitFor timed out')
-    await sleep(5)
-  }
 }
 
 /** Settles a promise into a comparable shape, so rejections are always handled. */
@@ -556,7 +547,7 @@ describe('ModbusTcpClient timeouts and reconnects', () => {
     await client.writeRegister(1, 613, 4150, { retries: 2 })
     expect(server.requests.map((r) => [r.unit, r.address, r.values])).toEqual([[1, 613, [4150]], [1, 613, [4150]]])
     expect(server.requests[0].tid).not.toBe(server.requests[1].tid)
-    await waitFor(() => client.stats.lateReplies === 1)
+    await waitFor(() => client.stats.lateReplies === 1, 2000, 5)
     expect(client.stats).toMatchObject({ timeouts: 1, responses: 1 })
     // without it, a write is sent once whatever the client's read retries
     n = 0
@@ -578,7 +569,7 @@ describe('ModbusTcpClient timeouts and reconnects', () => {
     expect(await outcome(client.readHoldingRegisters(1, 0, 1))).toMatchObject({ code: 'ERR_MODBUS_TIMEOUT' })
     expect(client.connectionId).toBe(1)
     expect(await outcome(client.readHoldingRegisters(1, 0, 1))).toMatchObject({ code: 'ERR_MODBUS_TIMEOUT' })
-    await waitFor(() => server.closedSockets === 1, 1000)
+    await waitFor(() => server.closedSockets === 1, 1000, 5)
     expect(await client.readHoldingRegisters(1, 42, 1)).toEqual([1042])
     expect(client.connectionId).toBe(2)
     expect(client.stats.reconnects).toBe(1)
@@ -656,8 +647,8 @@ describe('ModbusTcpClient timeouts and reconnects', () => {
     const client = makeClient(server.port, { backoffMinMs: 30, backoffMaxMs: 100 })
     expect(await client.connect()).toBe(1)
     server.sockets[0].destroy()
-    await waitFor(() => server.sockets.length === 2, 1000)
-    await waitFor(() => client.connected, 1000)
+    await waitFor(() => server.sockets.length === 2, 1000, 5)
+    await waitFor(() => client.connected, 1000, 5)
     expect(client.connectionId).toBe(2)
     expect(await client.readHoldingRegisters(1, 0, 1)).toEqual([1000])
   })
@@ -669,7 +660,7 @@ describe('ModbusTcpClient timeouts and reconnects', () => {
     expect(id).toBe(1)
     await client.writeRegister(1, 10, 1, { connectionId: id })
     server.sockets[0].destroy()
-    await waitFor(() => !client.connected, 1000)
+    await waitFor(() => !client.connected, 1000, 5)
     expect(await outcome(client.readHoldingRegisters(1, 0, 1, { connectionId: id }))).toMatchObject({ code: 'ERR_MODBUS_CONNECTION_CHANGED' })
     const id2 = await client.connect()
     expect(id2).toBe(2)
@@ -684,7 +675,7 @@ describe('ModbusTcpClient timeouts and reconnects', () => {
     const id = await client.connect()
     const inFlight = outcome(client.readHoldingRegisters(1, 0, 1))
     const pinned = outcome(client.writeRegister(1, 0, 1, { connectionId: id, priority: 'normal' }))
-    await waitFor(() => server.requests.length === 1)
+    await waitFor(() => server.requests.length === 1, 2000, 5)
     server.sockets[0].destroy()
     expect(await inFlight).toMatchObject({ code: 'ERR_MODBUS_CONNECTION_CLOSED' })
     expect(await pinned).toMatchObject({ code: 'ERR_MODBUS_CONNECTION_CHANGED' })
@@ -695,23 +686,23 @@ describe('ModbusTcpClient timeouts and reconnects', () => {
 describe('ModbusTcpClient close', () => {
   it('rejects pending and queued requests, closes the socket, leaves no timers or sockets, is idempotent', async () => {
     const server = await startServer(() => {})
-    await waitFor(() => activeSockets() === 0) // sockets of earlier tests finish closing
+    await waitFor(() => activeSockets() === 0, 2000, 5) // sockets of earlier tests finish closing
     const timers = trackTimers()
     try {
       const client = makeClient(server.port, { maxInFlight: 1, timeoutMs: 5000 })
       const a = outcome(client.readHoldingRegisters(1, 0, 1))
       const b = outcome(client.writeRegister(1, 0, 1))
-      await waitFor(() => server.requests.length === 1)
+      await waitFor(() => server.requests.length === 1, 2000, 5)
       expect(timers.live.size).toBeGreaterThanOrEqual(2)
       expect(activeSockets()).toBe(2) // client + server side
       await client.close()
       expect(await a).toMatchObject({ code: 'ERR_MODBUS_CLOSED' })
       expect(await b).toMatchObject({ code: 'ERR_MODBUS_CLOSED' })
-      await waitFor(() => server.closedSockets === 1, 1000)
+      await waitFor(() => server.closedSockets === 1, 1000, 5)
       expect(client.connected).toBe(false)
       // The client's timers are 5 s long: any still alive within 1 s is a leak.
-      await waitFor(() => timers.live.size === 0, 1000)
-      await waitFor(() => activeSockets() === 0, 1000)
+      await waitFor(() => timers.live.size === 0, 1000, 5)
+      await waitFor(() => activeSockets() === 0, 1000, 5)
       expect(await outcome(client.readHoldingRegisters(1, 0, 1))).toMatchObject({ code: 'ERR_MODBUS_CLOSED' })
       expect(await outcome(client.connect())).toMatchObject({ code: 'ERR_MODBUS_CLOSED' })
       await client.close()
@@ -733,7 +724,7 @@ describe('ModbusTcpClient close', () => {
       expect(timers.live.size).toBeGreaterThanOrEqual(2) // request timer + backoff timer
       await client.close()
       expect(await waiting).toMatchObject({ code: 'ERR_MODBUS_CLOSED' })
-      await waitFor(() => timers.live.size === 0, 1000)
+      await waitFor(() => timers.live.size === 0, 1000, 5)
     } finally {
       timers.stop()
     }

@@ -8,16 +8,7 @@ import { ModbusConnection, type ConnectionEvents, type ConnectionSettings } from
 import { closedError, type ModbusError } from '../../workers/lib/modbus/errors'
 import { encodeReadHoldingRegistersResponse } from '../../workers/lib/modbus/frame'
 import type { ModbusClientStats } from '../../workers/lib/modbus/types'
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function waitFor (cond: () => boolean, timeoutMs = 2000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('waitFor timed out')
-    await sleep(5)
-  }
-}
+import { sleep, waitFor } from '../helpers/wait'
 
 /** Records every event; `frame` answers `answered`. */
 class Recorder implements ConnectionEvents {
@@ -89,9 +80,9 @@ describe('ModbusConnection', () => {
     expect(conn.id).toBe(0)
     expect(await Promise.all([conn.connect(500), conn.connect(500)])).toEqual([1, 1])
     expect(conn.connected).toBe(true)
-    await waitFor(() => serverSockets.length === 1)
+    await waitFor(() => serverSockets.length === 1, 2000, 5)
     serverSockets[0].write(Buffer.concat([encodeReadHoldingRegistersResponse(7, 1, [1]), encodeReadHoldingRegistersResponse(8, 1, [2])]))
-    await waitFor(() => events.log.includes('received'))
+    await waitFor(() => events.log.includes('received'), 2000, 5)
     expect(events.log).toEqual(['connected', 'frame 7', 'frame 8', 'received'])
     expect(stats.reconnects).toBe(0)
   })
@@ -100,16 +91,16 @@ describe('ModbusConnection', () => {
     const port = await startServer()
     const { conn, events, stats } = open(port, { halfOpenAfterTimeouts: 2 })
     await conn.connect(500)
-    await waitFor(() => serverSockets.length === 1)
+    await waitFor(() => serverSockets.length === 1, 2000, 5)
     expect(conn.timedOut()).toBe(false)
     serverSockets[0].write(encodeReadHoldingRegistersResponse(1, 1, [1])) // any frame resets the count
-    await waitFor(() => events.log.includes('received'))
+    await waitFor(() => events.log.includes('received'), 2000, 5)
     expect(conn.timedOut()).toBe(false)
     expect(conn.timedOut()).toBe(true)
     expect(warns).toEqual([{ timeouts: 2, connectionId: 1, host: '127.0.0.1', port }])
     expect(events.log.slice(-1)).toEqual(['lost half-open'])
     expect(conn.connected).toBe(false)
-    await waitFor(() => conn.connected)
+    await waitFor(() => conn.connected, 2000, 5)
     expect(conn.id).toBe(2)
     expect(stats.reconnects).toBe(1)
     expect(events.log.slice(-2)).toEqual(['lost half-open', 'connected'])
@@ -123,7 +114,7 @@ describe('ModbusConnection', () => {
     conn.ensureConnecting() // inside the backoff: no attempt yet
     await sleep(100)
     expect(events.failures).toHaveLength(1)
-    await waitFor(() => events.failures.length === 2, 1000)
+    await waitFor(() => events.failures.length === 2, 1000, 5)
   })
 
   it('close() rejects connect() waiters with the given error and waits for the socket to close', async () => {
@@ -138,7 +129,7 @@ describe('ModbusConnection', () => {
 
     const live = open(await startServer()).conn
     await live.connect(500)
-    await waitFor(() => serverSockets.length === 1)
+    await waitFor(() => serverSockets.length === 1, 2000, 5)
     const serverClosed = new Promise((resolve) => serverSockets[0].once('close', resolve))
     await live.close(closedError())
     expect(live.connected).toBe(false)

@@ -13,6 +13,7 @@ import {
 import { closedError } from '../../workers/lib/modbus/errors'
 import type { ModbusClientStats } from '../../workers/lib/modbus/types'
 import { DEFAULT_WINDOW_SETTINGS } from '../../workers/lib/modbus/window'
+import { sleep } from '../helpers/wait'
 
 class FakeLink implements Link {
   readonly host = '10.0.0.1'
@@ -53,7 +54,6 @@ function regsData (values: number[]): Buffer {
 }
 
 const tidOf = (frame: Buffer): number => frame.readUInt16BE(0)
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function outcome (p: Promise<RequestResult>): Promise<{ ok: RequestResult } | { code: string }> {
   try {

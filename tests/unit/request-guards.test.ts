@@ -8,8 +8,7 @@ import { assertSafeQuery, match, project } from '../../workers/tpl/thing/query'
 import { KeyedLock, groupByRange } from '../../workers/tpl/thing/util'
 import { WrkError } from '../../workers/tpl/errors'
 import { thrownCode } from '../helpers/errors'
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+import { sleep } from '../helpers/wait'
 
 /** Object.prototype must never receive a key from data. */
 function prototypeIsClean (): boolean {
