@@ -135,7 +135,7 @@ describe('stat ticks on stop', () => {
     let release!: () => void
     const gate = new Promise<void>((resolve) => { release = resolve })
     const thing: ThingState = { record: { id: 'a', code: '', type: '', tags: ['t-x'], info: {}, opts: {}, comments: [] }, ctrl: null, last: {}, collecting: false, lastStoredTs: 0, forgotten: false }
-    const rack = { registry: { all: () => [thing] }, logs: { append: async (key: string) => { await gate; writes.push(key) }, put: async () => {}, close: async () => {} } }
+    const rack = { registry: { all: () => [thing] }, logs: { append: async (key: string) => { await gate; writes.push(key) }, put: async () => {}, close: async () => {}, release: async () => {} } }
     const ticks = new StatTicks(rack as never, () => ({ n: { op: 'cnt' } }))
     const tick = ticks.build('5m', new Date(1_000_000))
     let stopped = false

@@ -102,3 +102,29 @@ describe('TimeLogs closed while read', () => {
     expect(await log.latest('k')).toEqual({ ts: 401_000 })
   })
 })
+
+describe('TimeLogs.release', () => {
+  it('closes the open generation but keeps the metadata: the next append reopens it without reading meta_logs', async () => {
+    const db = await store.getBee('db')
+    const meta = db.sub('meta_logs') as Bee<LogMeta>
+    let metaReads = 0
+    const counted = new Proxy(meta, {
+      get (target, prop, receiver) {
+        if (prop === 'get') return async (...args: Parameters<typeof meta.get>) => { metaReads++; return await target.get(...args) }
+        return Reflect.get(target, prop, receiver) as unknown
+      }
+    })
+    const log = new TimeLogs(store, counted, { maxLength: 0, keepCount: 1 })
+    await log.append('k', 1000, { v: 1 })
+    const readsAfterFirst = metaReads
+    await log.release('k')
+    expect(store.isOpen('log:k:0')).toBe(false)
+    await log.append('k', 2000, { v: 2 })
+    expect(metaReads).toBe(readsAfterFirst)
+    expect(await log.read('k', 0, {})).toEqual([{ v: 2 }, { v: 1 }])
+    // close forgets it: the next use reads the metadata again
+    await log.close('k')
+    await log.append('k', 3000, { v: 3 })
+    expect(metaReads).toBeGreaterThan(readsAfterFirst)
+  })
+})

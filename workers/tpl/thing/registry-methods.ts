@@ -68,8 +68,8 @@ export class RegistryMethods {
   }
 
   /** Things matching a query, sorted, paged, then projected (only the page is projected). */
-  select (req: SelectRequest): JsonObject[] {
-    return selectDocs(this.rack.registry.all().map((s) => this.thingDoc(s)), req)
+  select (req: SelectRequest, states: readonly ThingState[] = this.rack.registry.all()): JsonObject[] {
+    return selectDocs(states.map((s) => this.thingDoc(s)), req)
   }
 
   /** The things a query picks (each by its registry state). */
@@ -158,7 +158,7 @@ export class RegistryMethods {
     const key = JSON.stringify(req)
     const kept = this.listCache.get(key, states, this.rack.rackId)
     if (kept !== undefined) return [...kept]
-    const docs = this.select({ ...req, limit: req.limit ?? 100 })
+    const docs = this.select({ ...req, limit: req.limit ?? 100 }, states)
     // a page over MAX_REPLY_BYTES is cut at a whole thing: page on with offset
     const page = capReply(docs.map(({ opts: _opts, last, ...item }) => ({ ...item, rack: this.rack.rackId, ...(req.status ? { last } : {}) })))
     this.listCache.set(key, states, this.rack.rackId, page)

@@ -81,13 +81,12 @@ export class SnapshotLoop {
       const snap = latest.snap ?? null
       const err = latest.err ?? null
       // `last` is replaced, never changed in place (./list-cache.ts relies on it)
-      const restored = { ...state.last, snap, err, ts: latest.ts }
-      state.last = { ...restored, alerts: this.rack.alerts.evaluate({ ...state, last: restored }, snap, err) }
+      state.last = { ...state.last, snap, err, ts: latest.ts, alerts: this.rack.alerts.evaluate(state, snap, err) }
       state.lastStoredTs = latest.ts ?? 0
     } catch (err) {
       this.rack.logger.warn({ err, thingId: state.record.id }, 'could not restore last snapshot')
     }
-    if (this.rack.thingConf.storeSnapItvMs >= CLOSE_SNAP_LOG_FROM_MS) await this.rack.logs.close(thingLogKey(state.record.id)).catch(() => {})
+    if (this.rack.thingConf.storeSnapItvMs >= CLOSE_SNAP_LOG_FROM_MS) await this.rack.logs.release(thingLogKey(state.record.id)).catch(() => {})
   }
 
   /** One collection cycle; resolves when this cycle's collections are done. */
@@ -153,7 +152,7 @@ export class SnapshotLoop {
         state.lastStoredTs = ts
         const key = thingLogKey(state.record.id)
         await rack.logs.append(key, ts, { ts, err, snap })
-        if (rack.thingConf.storeSnapItvMs >= CLOSE_SNAP_LOG_FROM_MS) await rack.logs.close(key)
+        if (rack.thingConf.storeSnapItvMs >= CLOSE_SNAP_LOG_FROM_MS) await rack.logs.release(key)
       }
     } catch (e) {
       rack.logger.error({ err: e, thingId: state.record.id }, 'snapshot collection failed')

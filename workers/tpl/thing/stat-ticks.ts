@@ -8,6 +8,7 @@ import { WrkError } from '../errors'
 import type { RackParts } from './rack-parts'
 import { aggregate, type StatEntry, type StatSpec } from './stats'
 import type { ThingState } from './types'
+import { rangeMs } from './util'
 
 /** `[name, cron]`, seconds field first, UTC. */
 export type Timeframe = readonly [name: string, cron: string]
@@ -33,12 +34,13 @@ const SKIP_TAG_PREFIXES = ['id-', 'code-']
  */
 export const CLOSE_STAT_LOGS_FROM_MS = 5 * 60_000
 
-const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, D: 86_400_000, d: 86_400_000, W: 604_800_000, w: 604_800_000 }
-
 /** `20s` → 20 000, `5m` → 300 000, `1D` → 86 400 000; null for a name that is no duration (`rtd`). */
-export function timeframeMs (name: string): number | null {
-  const m = /^(\d+)([smhDdWw])$/.exec(name)
-  return m ? Number(m[1]) * (UNIT_MS[m[2] as string] as number) : null
+function timeframeMs (name: string): number | null {
+  try {
+    return rangeMs(name)
+  } catch {
+    return null
+  }
 }
 
 /** Whether two tags' member lists are the same things in the same order (rack-wide tags usually are). */
@@ -157,7 +159,7 @@ export class StatTicks {
       const key = `stat-${tf}-${tag}`
       if (tf === RTD) await this.rack.logs.put(key, RTD_ENTRY_KEY, acc)
       else await this.rack.logs.append(key, ts, { ts, ...acc })
-      if (closeAfter) await this.rack.logs.close(key)
+      if (closeAfter) await this.rack.logs.release(key)
       else written.add(key)
     }
     // a tag no thing carries any more: its log stays on disk, closed

@@ -49,8 +49,8 @@ export class TimeLogs {
   private readonly lastStamp = new Map<string, { stamp: string, n: number }>()
   /** Reads in flight per log: a close waits for them (a bee closed under a read fails it). */
   private readonly readers = new Map<string, number>()
-  /** Logs whose close was asked for while they were being read: closed by the last reader. */
-  private readonly closeAfterRead = new Set<string>()
+  /** Logs whose close was asked for while they were being read (true: forgetting the metadata too): closed by the last reader. */
+  private readonly closeAfterRead = new Map<string, boolean>()
 
   constructor (
     private readonly store: BeeStore,
@@ -123,7 +123,7 @@ export class TimeLogs {
     const next = { cur: meta.cur + 1 }
     await this.setMeta(key, next)
     const bee = await this.generation(key, next.cur)
-    await this.release(key, next.cur - this.maxHeight)
+    await this.clearGeneration(key, next.cur - this.maxHeight)
     return bee
   }
 
@@ -132,14 +132,28 @@ export class TimeLogs {
    * log); the data stays on disk and the log reopens on the next use.
    */
   async close (key: string): Promise<void> {
+    await this.closeGenerations(key, true)
+  }
+
+  /**
+   * Closes the open generations of a log written rarely (a `thing-5m` log, a 5-minute stat log),
+   * keeping its small cached metadata: the next write reopens the generation without a read.
+   */
+  async release (key: string): Promise<void> {
+    await this.closeGenerations(key, false)
+  }
+
+  private async closeGenerations (key: string, forget: boolean): Promise<void> {
     await this.writes.run(key, async () => {
       if (this.readers.has(key)) {
-        this.closeAfterRead.add(key)
+        this.closeAfterRead.set(key, forget || this.closeAfterRead.get(key) === true)
         return
       }
       const meta = this.metaCache.get(key) ?? await this.getMeta(key)
-      this.metaCache.delete(key)
-      this.lastStamp.delete(key)
+      if (forget) {
+        this.metaCache.delete(key)
+        this.lastStamp.delete(key)
+      }
       if (!meta) return
       for (let gen = Math.max(0, meta.cur - this.maxHeight); gen <= meta.cur; gen++) await this.store.closeBee(`log:${key}:${gen}`)
     })
@@ -155,13 +169,17 @@ export class TimeLogs {
       if (left > 0) this.readers.set(key, left)
       else {
         this.readers.delete(key)
-        if (this.closeAfterRead.delete(key)) this.close(key).catch(() => {})
+        const forget = this.closeAfterRead.get(key)
+        if (forget !== undefined) {
+          this.closeAfterRead.delete(key)
+          this.closeGenerations(key, forget).catch(() => {})
+        }
       }
     }
   }
 
   /** Frees a generation no read can reach any more (offset ≥ maxHeight); best effort. */
-  private async release (key: string, gen: number): Promise<void> {
+  private async clearGeneration (key: string, gen: number): Promise<void> {
     if (gen < 0) return
     try {
       await this.store.clearBee(`log:${key}:${gen}`)
