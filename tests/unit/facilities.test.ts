@@ -24,14 +24,14 @@ class FakeFacility extends Facility {
     this.dependsOn = dependsOn
   }
 
-  protected async _open (): Promise<void> {
+  protected override async _open (): Promise<void> {
     this.journal.push(`start:${this.name}`)
     if (this.behaviour.startDelayMs) await new Promise((resolve) => setTimeout(resolve, this.behaviour.startDelayMs))
     if (this.behaviour.failStart) throw new Error(`boom:${this.name}`)
     this.starts++
   }
 
-  protected async _close (): Promise<void> {
+  protected override async _close (): Promise<void> {
     this.journal.push(`stop:${this.name}`)
     this.stops++
     if (this.behaviour.failStop) throw new Error(`stop-boom:${this.name}`)

@@ -46,9 +46,8 @@ export class IntervalFacility extends Facility {
     this.jobs.delete(name)
   }
 
-  protected async _open (): Promise<void> {}
 
-  protected async _close (): Promise<void> {
+  protected override async _close (): Promise<void> {
     for (const name of [...this.jobs.keys()]) this.clear(name)
   }
 }

@@ -42,9 +42,8 @@ export class LoggingFacility extends Facility {
     }, opts.destination ?? pino.destination({ dest: 1, sync: true }))
   }
 
-  protected async _open (): Promise<void> {}
 
-  protected async _close (): Promise<void> {
+  protected override async _close (): Promise<void> {
     this.logger.flush()
   }
 }

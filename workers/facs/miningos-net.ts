@@ -90,6 +90,4 @@ export class MiningOsNetFacility extends Facility {
     }
   }
 
-  protected async _open (): Promise<void> {}
-  protected async _close (): Promise<void> {}
 }

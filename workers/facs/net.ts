@@ -56,7 +56,7 @@ export class NetFacility extends Facility {
     this.readOnly = new Set((conf.allowReadOnly ?? []).map((k) => k.toLowerCase()))
   }
 
-  protected async _open (): Promise<void> {
+  protected override async _open (): Promise<void> {
     const dhtOpts = this.conf.dhtOpts ?? {}
     this.dht = new HyperDHT({
       keyPair: HyperDHT.keyPair(await this.seeds.dht()),
@@ -109,7 +109,7 @@ export class NetFacility extends Facility {
     return await this.client.request(publicKey, method, payload, { timeoutMs })
   }
 
-  protected async _close (): Promise<void> {
+  protected override async _close (): Promise<void> {
     const { server, client, rpc, dht } = this
     this.server = null
     this.client = null

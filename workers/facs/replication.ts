@@ -42,7 +42,7 @@ export class ReplicationFacility extends Facility {
     super()
   }
 
-  protected async _open (): Promise<void> {
+  protected override async _open (): Promise<void> {
     const keyPair = await this.opts.keyPair()
     const dht = new HyperDHT({ bootstrap: this.opts.bootstrap, host: this.opts.host, keyPair })
     await dht.ready()
@@ -134,7 +134,7 @@ export class ReplicationFacility extends Facility {
     }
   }
 
-  protected async _close (): Promise<void> {
+  protected override async _close (): Promise<void> {
     const swarm = this.swarm
     this.swarm = null
     this.resolver = null

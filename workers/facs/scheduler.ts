@@ -29,9 +29,8 @@ export class SchedulerFacility extends Facility {
     return [...this.jobs.keys()]
   }
 
-  protected async _open (): Promise<void> {}
 
-  protected async _close (): Promise<void> {
+  protected override async _close (): Promise<void> {
     for (const name of [...this.jobs.keys()]) this.remove(name)
   }
 }

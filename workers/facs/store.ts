@@ -93,7 +93,7 @@ export class StoreFacility extends Facility implements BeeStore {
     super()
   }
 
-  protected async _open (): Promise<void> {
+  protected override async _open (): Promise<void> {
     // The parent (`store/`) is private too: it lists the racks of this host.
     await mkdir(path.dirname(this.dir), { recursive: true, mode: STORE_DIR_MODE })
     await mkdir(this.dir, { recursive: true, mode: STORE_DIR_MODE })
@@ -216,7 +216,7 @@ export class StoreFacility extends Facility implements BeeStore {
     return seed
   }
 
-  protected async _close (): Promise<void> {
+  protected override async _close (): Promise<void> {
     const store = this.store
     this.store = null
     const bees = [...this.bees.values()]

@@ -58,6 +58,4 @@ export class WriteCallsFacility extends Facility {
     return { reqVotes: votes, calls: things.map(({ id, tags }) => ({ id, tags })) }
   }
 
-  protected async _open (): Promise<void> {}
-  protected async _close (): Promise<void> {}
 }

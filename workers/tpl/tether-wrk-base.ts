@@ -23,6 +23,8 @@ export class TetherWrkBase extends WrkBase {
   net!: NetFacility
   interval!: IntervalFacility
   scheduler!: SchedulerFacility
+  /** `facs/net.config.json` `r0`, as loaded at init. */
+  protected netConf!: NetConfig
   private readonly rpcMethods = new Map<string, RpcMethod>()
   private maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES
   private rpcSealed = false
@@ -45,6 +47,7 @@ export class TetherWrkBase extends WrkBase {
     super.init()
     const common = this.loadConf('common', true)
     const netConf = (this.loadConf('facs/net.config').r0 ?? {}) as NetConfig
+    this.netConf = netConf
     if (netConf.maxRequestBytes !== undefined) {
       const max = netConf.maxRequestBytes
       if (!Number.isInteger(max) || max < 1024) throw new WrkError('ERR_CONFIG_INVALID', 'config facs/net.config.json: r0.maxRequestBytes must be an integer ≥ 1024')
@@ -103,10 +106,17 @@ export class TetherWrkBase extends WrkBase {
   async callRpc (method: string, req: unknown): Promise<unknown> {
     const decl = this.rpcMethods.get(method)
     if (!decl) throw new WrkError('ERR_METHOD_INVALID', `unknown method ${method}`)
-    assertPlainJson(req)
-    const refused = this.refusal(method, kindOf(decl, req))
-    if (refused !== null) throw new WrkError(refused)
+    this.admit(decl, req)
     return await decl.handler(parseParams(decl, req))
+  }
+
+  /** What every request goes through before its handler, whoever calls: plain JSON, its kind, the layer's refusal. */
+  private admit (decl: RpcMethod, req: unknown): RpcKind {
+    assertPlainJson(req)
+    const kind = kindOf(decl, req)
+    const refused = this.refusal(decl.name, kind)
+    if (refused !== null) throw new WrkError(refused)
+    return kind
   }
 
   /** A code refusing a request before its handler runs, whoever calls (e.g. a read replica refuses writes); null = go on. */
@@ -136,10 +146,7 @@ export class TetherWrkBase extends WrkBase {
     let kind: RpcKind = 'write'
     try {
       if (this.isStopping) throw new WrkError('ERR_WRK_STOPPING')
-      assertPlainJson(req)
-      kind = kindOf(decl, req)
-      const refused = this.refusal(method, kind)
-      if (refused !== null) throw new WrkError(refused)
+      kind = this.admit(decl, req)
       if (kind === 'write' && this.net.accessOf(caller) !== 'full') throw new WrkError('ERR_PERMISSION_DENIED')
       const res = await decl.handler(parseParams(decl, req))
       if (kind === 'write') this.audit(method, req, callerKey, 'ok')

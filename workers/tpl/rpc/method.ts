@@ -33,7 +33,7 @@ export function defineMethod<P extends z.ZodType> (decl: RpcMethod<P>): RpcMetho
 }
 
 /** Codes the dispatcher itself may answer for any method. */
-export const DISPATCH_ERRORS = ['ERR_FACS_NET_DATA_FORMAT', 'ERR_PARAMS_INVALID', 'ERR_PERMISSION_DENIED', 'ERR_WRK_STOPPING', 'ERR_INTERNAL', 'ERR_SLAVE_BLOCK', 'ERR_REPLICA_NOT_READY'] as const
+export const DISPATCH_ERRORS = ['ERR_REQUEST_TOO_LARGE', 'ERR_FACS_NET_DATA_FORMAT', 'ERR_PARAMS_INVALID', 'ERR_PERMISSION_DENIED', 'ERR_WRK_STOPPING', 'ERR_INTERNAL', 'ERR_SLAVE_BLOCK', 'ERR_REPLICA_NOT_READY'] as const
 
 /** The request as the handler sees it: validated against `params`, failures as named codes. */
 export function parseParams (decl: RpcMethod, req: unknown): unknown {

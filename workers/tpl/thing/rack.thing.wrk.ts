@@ -13,7 +13,6 @@ import { defineMethod, type RpcKind } from '../rpc/method'
 import { WriteCallsFacility } from '../../facs/write-calls'
 import { writeCallsMethod } from './write-call-method'
 import { MiningOsNetFacility, parseMiningOsNetConf } from '../../facs/miningos-net'
-import type { NetConfig } from '../../facs/net'
 import { AlertBook } from './alert-book'
 import type { Alert, AlertConf, AlertSpec } from './alerts'
 import { ThingComments } from './comments'
@@ -183,7 +182,7 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     }))
     this.writeCalls.whitelist(this.writeActions())
     this.miningosNet = this.addFacility(new MiningOsNetFacility(parseMiningOsNetConf(this.loadConf('facs/miningos-net.config').n0), this.net))
-    const replication = this.replication.configure((this.loadConf('facs/net.config').r0 ?? {}) as NetConfig)
+    const replication = this.replication.configure(this.netConf)
     if (replication) this.addFacility(replication)
   }
 
