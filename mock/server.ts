@@ -35,6 +35,10 @@ import { hideBin } from 'yargs/helpers'
 import { z } from 'zod'
 import { WrkError } from '../workers/tpl/errors'
 import { authResponse } from '../workers/lib/auth'
+import {
+  FC_READ_HOLDING_REGISTERS, FC_WRITE_MULTIPLE_REGISTERS, FC_WRITE_SINGLE_REGISTER, encodeExceptionResponse,
+  encodeReadHoldingRegistersResponse, encodeWriteMultipleRegistersResponse, encodeWriteSingleRegisterResponse
+} from '../workers/lib/modbus/frame'
 import { createControlServer, type MockControlServer } from './control'
 import {
   CDU, CDU_UNIT, MAX_READ_COUNT, MAX_WRITE_COUNT, PDU, PDU_UNITS, isKnownUnit, isReadable,
@@ -218,9 +222,6 @@ const DEFAULT_PORT = 5020
 const DEFAULT_HOST = '127.0.0.1'
 /** MBAP header without the unit id: transaction id, protocol id, length. */
 const MBAP_LEN = 6
-const FC_READ_HOLDING = 3
-const FC_WRITE_SINGLE = 6
-const FC_WRITE_MULTIPLE = 16
 /** Function codes a MicroBT controller knows but the mock refuses with exception 01 (fault injection applies). */
 const REFUSED_FUNCTIONS: ReadonlySet<number> = new Set([1, 2, 4, 5, 15])
 const MAX_DELAY_MS = 600_000
@@ -483,7 +484,7 @@ class MockContainerServer implements MockServer {
    * `delayMs`). `at`/`len` locate the request data after the function code.
    */
   private handle (conn: Connection, tid: number, unit: number, fc: number, buf: Buffer, at: number, len: number): Buffer | null {
-    if (fc === FC_READ_HOLDING) {
+    if (fc === FC_READ_HOLDING_REGISTERS) {
       if (len !== 4) return null
       const address = buf.readUInt16BE(at)
       const count = buf.readUInt16BE(at + 2)
@@ -492,16 +493,16 @@ class MockContainerServer implements MockServer {
         return this.readReply(tid, unit, address, count, conn)
       })
     }
-    if (fc === FC_WRITE_SINGLE) {
+    if (fc === FC_WRITE_SINGLE_REGISTER) {
       if (len !== 4) return null
       const address = buf.readUInt16BE(at)
       const value = buf.readUInt16BE(at + 2)
       return this.dispatch(conn, tid, unit, fc, () => {
         this.write(unit, address, [value], 6, conn)
-        return replyFrame(tid, unit, fc, [address, value])
+        return encodeWriteSingleRegisterResponse(tid, unit, address, value)
       })
     }
-    if (fc === FC_WRITE_MULTIPLE) {
+    if (fc === FC_WRITE_MULTIPLE_REGISTERS) {
       if (len < 5) return null
       const address = buf.readUInt16BE(at)
       const count = buf.readUInt16BE(at + 2)
@@ -511,7 +512,7 @@ class MockContainerServer implements MockServer {
       return this.dispatch(conn, tid, unit, fc, () => {
         if (count === 0) throw new ModbusException(MODBUS_EXCEPTION.ILLEGAL_DATA_ADDRESS, 'zero-length write')
         this.write(unit, address, values, 16, conn)
-        return replyFrame(tid, unit, fc, [address, count])
+        return encodeWriteMultipleRegistersResponse(tid, unit, address, count)
       })
     }
     if (REFUSED_FUNCTIONS.has(fc)) {
@@ -521,7 +522,7 @@ class MockContainerServer implements MockServer {
     }
     this.stats.exceptions++
     bump(this.stats.exceptionsByCode, MODBUS_EXCEPTION.ILLEGAL_FUNCTION)
-    return exceptionFrame(tid, unit, fc, MODBUS_EXCEPTION.ILLEGAL_FUNCTION)
+    return encodeExceptionResponse(tid, unit, fc, MODBUS_EXCEPTION.ILLEGAL_FUNCTION)
   }
 
   // ---------------------------------------------------------------- request handling
@@ -553,7 +554,7 @@ class MockContainerServer implements MockServer {
       const code = err instanceof ModbusException ? err.modbusErrorCode : MODBUS_EXCEPTION.SERVER_DEVICE_FAILURE
       this.stats.exceptions++
       bump(this.stats.exceptionsByCode, code)
-      return exceptionFrame(tid, unit, fc, code)
+      return encodeExceptionResponse(tid, unit, fc, code)
     }
   }
 
@@ -595,16 +596,7 @@ class MockContainerServer implements MockServer {
 
   /** The FC03 reply frame for `count` registers from on-wire `address` of `unit`. */
   private readReply (tid: number, unit: number, address: number, count: number, conn: Connection): Buffer {
-    const values = this.read(unit, address, count, conn)
-    const frame = Buffer.allocUnsafe(MBAP_LEN + 3 + 2 * count)
-    frame.writeUInt16BE(tid, 0)
-    frame.writeUInt16BE(0, 2)
-    frame.writeUInt16BE(3 + 2 * count, 4)
-    frame[6] = unit
-    frame[7] = FC_READ_HOLDING
-    frame[8] = 2 * count
-    for (let i = 0; i < count; i++) frame.writeUInt16BE(values[i] as number, 9 + 2 * i)
-    return frame
+    return encodeReadHoldingRegistersResponse(tid, unit, this.read(unit, address, count, conn))
   }
 
   private read (unit: number, address: number, count: number, conn: Connection): number[] {
@@ -679,29 +671,6 @@ class MockContainerServer implements MockServer {
     this.stats.authFailed++
     throw new ModbusException(MODBUS_EXCEPTION.SERVER_DEVICE_FAILURE, 'authentication failed')
   }
-}
-
-/** A reply frame whose data is 16-bit words (FC06/FC16 echoes). */
-function replyFrame (tid: number, unit: number, fc: number, words: readonly number[]): Buffer {
-  const frame = Buffer.allocUnsafe(MBAP_LEN + 2 + 2 * words.length)
-  frame.writeUInt16BE(tid, 0)
-  frame.writeUInt16BE(0, 2)
-  frame.writeUInt16BE(2 + 2 * words.length, 4)
-  frame[6] = unit
-  frame[7] = fc
-  words.forEach((w, i) => frame.writeUInt16BE(w & 0xffff, 8 + 2 * i))
-  return frame
-}
-
-function exceptionFrame (tid: number, unit: number, fc: number, code: number): Buffer {
-  const frame = Buffer.allocUnsafe(MBAP_LEN + 3)
-  frame.writeUInt16BE(tid, 0)
-  frame.writeUInt16BE(0, 2)
-  frame.writeUInt16BE(3, 4)
-  frame[6] = unit
-  frame[7] = (fc | 0x80) & 0xff
-  frame[8] = code & 0xff
-  return frame
 }
 
 /** Throws ERR_MOCK_BAD_FAULT unless every field of the patch is valid. */

@@ -17,8 +17,8 @@ const ABSENT = -1
  * made the image most of a snapshot's garbage.
  */
 export class RegisterImage {
+  /** A unit has an array only once a register of it was stored (validation comes first). */
   private readonly units = new Map<UnitId, Int32Array>()
-  private readonly counts = new Map<UnitId, number>()
 
   private regsFor (unit: UnitId, last: number): Int32Array {
     let regs = this.units.get(unit)
@@ -36,7 +36,6 @@ export class RegisterImage {
     if (!Number.isInteger(raw) || raw < 0 || raw > 0xffff) throw new RangeError(`register value ${raw} is not a uint16`)
     if (!Number.isInteger(reg) || reg < 0 || reg > MAX_REGISTER) throw new RangeError(`register ${reg} is outside 0…${MAX_REGISTER}`)
     const regs = this.regsFor(unit, reg)
-    if (regs[reg] === ABSENT) this.counts.set(unit, (this.counts.get(unit) ?? 0) + 1)
     regs[reg] = raw
     return this
   }
@@ -52,12 +51,7 @@ export class RegisterImage {
     const last = start + n - 1
     if (!Number.isInteger(start) || start < 0 || last > MAX_REGISTER) throw new RangeError(`registers ${start}…${last} are outside 0…${MAX_REGISTER}`)
     const regs = this.regsFor(unit, last)
-    let added = 0
-    for (let i = 0; i < n; i++) {
-      if (regs[start + i] === ABSENT) added++
-      regs[start + i] = values[i] as number
-    }
-    if (added > 0) this.counts.set(unit, (this.counts.get(unit) ?? 0) + added)
+    for (let i = 0; i < n; i++) regs[start + i] = values[i] as number
     return this
   }
 
@@ -67,7 +61,7 @@ export class RegisterImage {
   }
 
   hasUnit (unit: UnitId): boolean {
-    return (this.counts.get(unit) ?? 0) > 0
+    return this.units.has(unit)
   }
 }
 
