@@ -57,11 +57,6 @@ export class ReplicationFacility extends Facility {
     return this.swarm.keyPair.publicKey
   }
 
-  /** How many peers are connected now. */
-  get connections (): number {
-    return this.conns.size
-  }
-
   connectedTo (publicKey: Buffer): boolean {
     for (const conn of this.conns) if (conn.remotePublicKey.equals(publicKey)) return true
     return false
@@ -101,10 +96,6 @@ export class ReplicationFacility extends Facility {
     if (!this.swarm) return
     this.swarm.leavePeer(publicKey)
     this.swarm.joinPeer(publicKey)
-  }
-
-  leavePeer (publicKey: Buffer): void {
-    this.swarm?.leavePeer(publicKey)
   }
 
   private onConnection (conn: SwarmConnection): void {

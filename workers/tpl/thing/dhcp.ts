@@ -67,11 +67,6 @@ export class DhcpAssigner {
     for await (const e of releases.createReadStream()) this.releases.set(e.key, { ...e.value, backoff: null })
   }
 
-  /** The lease of a thing (its DHCP-assigned address), if any. */
-  leaseOf (id: string): DhcpLease | null {
-    return this.leases.get(id) ?? null
-  }
-
   private need (record: ThingRecord): Need | null {
     const mac = text(record.info.macAddress)
     const subnet = text(record.info.subnet)

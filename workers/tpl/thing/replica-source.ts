@@ -13,7 +13,7 @@
 import type Hypercore from 'hypercore'
 import type { Bee, BeeStore, StoreFacility } from '../../facs/store'
 import type { Logger } from '../types'
-import type { LogMeta } from './time-log'
+import { logBeeName, parseLogBeeName, type LogMeta } from './time-log'
 import { withTimeout } from './util'
 import type { JsonObject } from './types'
 
@@ -37,12 +37,6 @@ export interface ReplicaConf {
   swarmPublicKey: string | null
   /** `main-0` → main core key; `<log>-<generation>` → that generation's core key. */
   metaDiscoveryKeys: Record<string, string>
-}
-
-/** `log:thing-5m-x:3` → `['thing-5m-x', 3]`. */
-export function parseLogBeeName (name: string): [string, number] | null {
-  const m = /^log:(.+):(\d+)$/.exec(name)
-  return m ? [m[1], Number(m[2])] : null
 }
 
 export class ReplicaSource implements BeeStore {
@@ -114,7 +108,7 @@ export class ReplicaSource implements BeeStore {
       const cur = typeof e.value?.cur === 'number' ? e.value.cur : 0
       for (let gen = Math.max(0, cur - maxHeight + 1); gen <= cur; gen++) {
         if (this.closed) return added
-        const name = `log:${e.key}:${gen}`
+        const name = logBeeName(e.key, gen)
         if (this.cores.has(name)) continue
         await this.announce(name, await this.store.coreKeys(name))
         added++
@@ -150,7 +144,7 @@ export class ReplicaSource implements BeeStore {
     for await (const e of meta.createReadStream()) {
       const cur = typeof e.value?.cur === 'number' ? e.value.cur : 0
       for (let gen = Math.max(0, cur - maxHeight + 1); gen <= cur; gen++) {
-        const core = this.cores.get(`log:${e.key}:${gen}`)
+        const core = this.cores.get(logBeeName(e.key, gen))
         if (core) keys[`${e.key}-${gen}`] = core.key
       }
     }

@@ -23,10 +23,11 @@ import type { ReplicationFacility } from '../../facs/replication'
 import { WrkError, errorCode } from '../errors'
 import type { Logger } from '../types'
 import type { Alert } from './alerts'
-import { LOG_CORES_SUB, MAIN_CORE, PUBLISHED_SUB, parseLogBeeName, type LogCore, type PublishedRack, type ReplicaConf } from './replica-source'
+import { LOG_CORES_SUB, MAIN_CORE, PUBLISHED_SUB, type LogCore, type PublishedRack, type ReplicaConf } from './replica-source'
 import { ThingRegistry } from './registry'
 import { thingLogKey } from './snapshot-loop'
-import { TimeLogs, type LogMeta } from './time-log'
+import { THING_CONF_DEFAULTS } from './thing-conf'
+import { TimeLogs, logBeeName, parseLogBeeName, type LogMeta } from './time-log'
 import type { JsonObject, Snap, ThingRecord } from './types'
 
 export interface ReplicaSettings {
@@ -100,6 +101,8 @@ export class ReplicaView implements BeeStore {
   private db: Bee | null = null
   private parts: ReplicaParts | null = null
   private publishedText = ''
+  /** The JSON of what `wrk` holds under CONF_KEY (read at start, then as written). */
+  private keptConfText: string | undefined
   /** Version of the main bee the last pass applied. */
   private version = 0
   private readonly logCores = new Map<string, string>()
@@ -138,6 +141,7 @@ export class ReplicaView implements BeeStore {
   async start (): Promise<void> {
     const wrk = await this.host.store.getBee<{ masterRpcKey: string, conf: unknown }>('wrk')
     const cached = await wrk.get(CONF_KEY)
+    this.keptConfText = JSON.stringify(cached?.value)
     if (cached?.value?.masterRpcKey === this.settings.masterRpcKey) {
       try {
         await this.attach(parseReplicaConf(cached.value.conf))
@@ -195,10 +199,12 @@ export class ReplicaView implements BeeStore {
   }
 
   private async keep (conf: ReplicaConf): Promise<void> {
-    const wrk = await this.host.store.getBee<{ masterRpcKey: string, conf: unknown }>('wrk')
     const value = { masterRpcKey: this.settings.masterRpcKey, conf }
-    const current = await wrk.get(CONF_KEY)
-    if (JSON.stringify(current?.value) !== JSON.stringify(value)) await wrk.put(CONF_KEY, value)
+    const text = JSON.stringify(value)
+    if (text === this.keptConfText) return
+    const wrk = await this.host.store.getBee<{ masterRpcKey: string, conf: unknown }>('wrk')
+    await wrk.put(CONF_KEY, value)
+    this.keptConfText = text
   }
 
   private join (conf: ReplicaConf): void {
@@ -258,7 +264,7 @@ export class ReplicaView implements BeeStore {
   }
 
   /** Applies what changed since the last pass (also when the last one failed: the next retries it). */
-  async runPass (): Promise<void> {
+  private async runPass (): Promise<void> {
     if (this.passing) {
       this.again = true
       return await this.passing
@@ -342,8 +348,8 @@ export class ReplicaView implements BeeStore {
   private adopt (db: Bee, rack: PublishedRack, thingConf: JsonObject, text: string): void {
     const registry = this.parts?.registry ?? new ThingRegistry(db.sub('things') as Bee<ThingRecord>, this.host.thingType(), this.host.thingTags())
     const logs = new TimeLogs(this, db.sub('meta_logs') as Bee<LogMeta>, {
-      maxLength: Number(thingConf.logRotateMaxLength ?? 10_000),
-      keepCount: Number(thingConf.logKeepCount ?? 3),
+      maxLength: Number(thingConf.logRotateMaxLength ?? THING_CONF_DEFAULTS.logRotateMaxLength),
+      keepCount: Number(thingConf.logKeepCount ?? THING_CONF_DEFAULTS.logKeepCount),
       cacheMeta: false
     })
     this.parts = { rackId: rack.rackId, thingConf, db, registry, logs }
@@ -364,7 +370,7 @@ export class ReplicaView implements BeeStore {
     for (const gen of [...open]) if (gen < low) await this.closeGeneration(log, gen, true)
     if (cur === undefined) return
     for (let gen = low; gen <= cur; gen++) {
-      const name = `log:${log}:${gen}`
+      const name = logBeeName(log, gen)
       if (!this.opened.has(name) && this.logCores.has(name)) await this.openLog(name).catch((err: unknown) => this.host.logger.debug({ err, log: name }, 'replica: log core not opened'))
     }
   }
@@ -395,7 +401,7 @@ export class ReplicaView implements BeeStore {
   }
 
   private async closeGeneration (log: string, gen: number, clear: boolean): Promise<void> {
-    const name = `log:${log}:${gen}`
+    const name = logBeeName(log, gen)
     const opening = this.opened.get(name)
     this.opened.delete(name)
     this.openedByLog.get(log)?.delete(gen)
@@ -420,7 +426,7 @@ export class ReplicaView implements BeeStore {
       const log = thingLogKey(id)
       const cur = this.metaCur.get(log)
       if (cur === undefined) continue
-      const opening = this.opened.get(`log:${log}:${cur}`)
+      const opening = this.opened.get(logBeeName(log, cur))
       if (!opening) continue
       const bee = await opening.catch(() => null)
       if (!bee || bee === EMPTY_BEE) continue

@@ -5,6 +5,17 @@ import { KeyedLock, withTimeout } from './util'
 
 export interface LogMeta { cur: number }
 
+/** The bee of generation `gen` of log `key` (`thing-5m-x`, 3 → `log:thing-5m-x:3`). */
+export function logBeeName (key: string, gen: number): string {
+  return `log:${key}:${gen}`
+}
+
+/** `log:thing-5m-x:3` → `['thing-5m-x', 3]`; null for a name that is no log generation. */
+export function parseLogBeeName (name: string): [string, number] | null {
+  const m = /^log:(.+):(\d+)$/.exec(name)
+  return m ? [m[1] as string, Number(m[2])] : null
+}
+
 export interface ReadRange {
   start?: number
   end?: number
@@ -88,7 +99,7 @@ export class TimeLogs {
   }
 
   private async generation (key: string, gen: number): Promise<Bee> {
-    return await this.store.getBee(`log:${key}:${gen}`)
+    return await this.store.getBee(logBeeName(key, gen))
   }
 
   async exists (key: string): Promise<boolean> {
@@ -155,7 +166,7 @@ export class TimeLogs {
         this.lastStamp.delete(key)
       }
       if (!meta) return
-      for (let gen = Math.max(0, meta.cur - this.maxHeight); gen <= meta.cur; gen++) await this.store.closeBee(`log:${key}:${gen}`)
+      for (let gen = Math.max(0, meta.cur - this.maxHeight); gen <= meta.cur; gen++) await this.store.closeBee(logBeeName(key, gen))
     })
   }
 
@@ -182,7 +193,7 @@ export class TimeLogs {
   private async clearGeneration (key: string, gen: number): Promise<void> {
     if (gen < 0) return
     try {
-      await this.store.clearBee(`log:${key}:${gen}`)
+      await this.store.clearBee(logBeeName(key, gen))
     } catch {
       // A generation that cannot be cleared now only costs disk; the log keeps working.
     }
