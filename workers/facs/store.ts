@@ -194,13 +194,13 @@ export class StoreFacility extends Facility implements BeeStore {
 
   /**
    * Frees the blocks of a bee that nothing reads any more (e.g. a log generation that rotated
-   * out), keeping only the core's small header, then closes it. (Hypercore 11.37's `purge()`
-   * is broken.)
+   * out), keeping only the core's small header, then closes it; a core whose last block is
+   * gone already was cleared before. (Hypercore 11.37's `purge()` is broken.)
    */
   async clearBee (name: string): Promise<void> {
     const bee = await this.getBee(name)
     try {
-      if (bee.core.length > 0) await bee.core.clear(0, bee.core.length)
+      if (bee.core.length > 0 && await bee.core.has(bee.core.length - 1)) await bee.core.clear(0, bee.core.length)
     } finally {
       await this.closeBee(name)
     }

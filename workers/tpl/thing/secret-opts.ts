@@ -141,11 +141,8 @@ export async function openMainDb (store: StoreFacility, secretKeys: readonly str
 /** Frees the blocks of the old main bee (they may hold credentials); closes it. */
 async function clearLegacy (store: StoreFacility, logger: Logger): Promise<void> {
   try {
-    const legacy = await store.getBee(LEGACY_MAIN_BEE)
-    if (legacy.core.length > 0 && await legacy.core.has(legacy.core.length - 1)) await legacy.core.clear(0, legacy.core.length)
+    await store.clearBee(LEGACY_MAIN_BEE)
   } catch (err) {
     logger.warn({ err }, 'could not clear the old main bee after the migration')
-  } finally {
-    await store.closeBee(LEGACY_MAIN_BEE)
   }
 }
