@@ -14,7 +14,7 @@
  * `dhcpRetryMaxMs`. Registration and updates wait for one attempt at most (its timeout).
  */
 import type { Bee } from '../../facs/store'
-import { errorCode } from '../errors'
+import { WrkError, errorCode } from '../errors'
 import type { ThingControllers } from './controllers'
 import type { RackParts } from './rack-parts'
 import { OFFLINE_SNAP } from './snapshot-loop'
@@ -171,11 +171,9 @@ export class DhcpAssigner {
     }
     const backoff = this.failures.get(id) ?? null
     if (!force && !this.due(backoff, Date.now())) return false
-    const client = this.opts.client()
     let ip: string
     try {
-      if (!client || !client.configured) throw Object.assign(new Error('no DHCP service configured'), { code: 'ERR_DHCP_NOT_CONFIGURED' })
-      ip = await client.setIp({ mac: need.mac, subnet: need.subnet, forceSetIp: need.forceSetIp })
+      ip = await this.client().setIp({ mac: need.mac, subnet: need.subnet, forceSetIp: need.forceSetIp })
       const lease: DhcpLease = { ip, mac: need.mac, subnet: need.subnet, ts: Date.now() }
       await withTimeout(this.db('leases').put(id, lease), this.rack.thingConf.storeTimeoutMs, 'ERR_STORE_TIMEOUT')
       this.leases.set(id, lease)
@@ -216,11 +214,8 @@ export class DhcpAssigner {
 
   /** Releases `ip` (one bounded attempt); a failure is remembered and retried by the ticks. */
   private async release (ip: string, thingId: string): Promise<void> {
-    const client = this.opts.client()
     try {
-      if (!client || !client.configured) throw Object.assign(new Error('no DHCP service configured'), { code: 'ERR_DHCP_NOT_CONFIGURED' })
-      await client.releaseIp(ip)
-      this.rack.logger.info({ thingId, ip }, 'DHCP address released')
+      await this.releaseNow(ip, thingId)
     } catch (err) {
       const code = errorCode(err, 'ERR_DHCP_UNREACHABLE')
       const pending: PendingRelease = { ip, thingId, since: Date.now() }
@@ -242,12 +237,9 @@ export class DhcpAssigner {
     try {
       // the address was handed out again meanwhile: it is not ours to release any more
       const reused = [...this.leases.values()].some((l) => l.ip === ip)
-      const client = this.opts.client()
       if (!reused) {
         try {
-          if (!client || !client.configured) throw Object.assign(new Error('no DHCP service configured'), { code: 'ERR_DHCP_NOT_CONFIGURED' })
-          await client.releaseIp(ip)
-          this.rack.logger.info({ thingId: pending.thingId, ip }, 'DHCP address released')
+          await this.releaseNow(ip, pending.thingId)
         } catch (err) {
           pending.backoff = this.fail(pending.backoff, errorCode(err, 'ERR_DHCP_UNREACHABLE'))
           return
@@ -260,6 +252,18 @@ export class DhcpAssigner {
     } finally {
       this.busy.delete(key)
     }
+  }
+
+  /** The DHCP client; ERR_DHCP_NOT_CONFIGURED when the worker has none. */
+  private client (): DhcpClient {
+    const client = this.opts.client()
+    if (!client || !client.configured) throw new WrkError('ERR_DHCP_NOT_CONFIGURED', 'no DHCP service configured')
+    return client
+  }
+
+  private async releaseNow (ip: string, thingId: string): Promise<void> {
+    await this.client().releaseIp(ip)
+    this.rack.logger.info({ thingId, ip }, 'DHCP address released')
   }
 
   private db (which: 'leases'): Bee<DhcpLease>
