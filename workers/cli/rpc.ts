@@ -11,7 +11,7 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { ERROR_CATALOGUE } from '../lib/error-catalogue'
+import { meaningOf } from '../lib/error-catalogue'
 import { errorCode } from '../tpl/errors'
 import { RpcClient } from '../tpl/rpc/client'
 import { encodeRequest, errorCodeOfReply, parseReply } from '../tpl/rpc/codec'
@@ -241,16 +241,7 @@ export async function callRpc (client: RpcClient, key: string, method: string, d
   }
 }
 
-/** What an error code means (docs/rpc.md), or ''. */
-export function meaningOf (code: string): string {
-  const direct = ERROR_CATALOGUE[code]
-  if (direct !== undefined) return direct
-  for (const [name, meaning] of Object.entries(ERROR_CATALOGUE)) {
-    const i = name.indexOf('<')
-    if (i > 0 && code.startsWith(name.slice(0, i))) return meaning
-  }
-  return ''
-}
+export { meaningOf }
 
 /** A reply for stdout: indented JSON, or the text exactly as the worker sent it. */
 export function formatReply (outcome: { value: unknown, text: string }, pretty: boolean): string {

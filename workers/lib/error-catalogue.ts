@@ -22,3 +22,14 @@ export const MBT_ERRORS: ErrorCatalogue = {
 
 /** Every code the worker can answer or log, with its meaning. */
 export const ERROR_CATALOGUE: ErrorCatalogue = { ...TPL_ERRORS, ...MBT_ERRORS }
+
+/** What an error code means (docs/rpc.md): its entry, or that of its `<…>` family; '' when uncatalogued. */
+export function meaningOf (code: string): string {
+  const direct = ERROR_CATALOGUE[code]
+  if (direct !== undefined) return direct
+  for (const [name, meaning] of Object.entries(ERROR_CATALOGUE)) {
+    const i = name.indexOf('<')
+    if (i > 0 && code.startsWith(name.slice(0, i))) return meaning
+  }
+  return ''
+}
