@@ -21,6 +21,14 @@ export interface ThingOfflineSnap {
 
 export type ThingFailureSnap = ThingErrorSnap | ThingOfflineSnap
 
+/** The snapshot of a thing that is offline (shared: never changed). */
+export const OFFLINE_SNAP: ThingOfflineSnap = { success: false, stats: { status: 'offline' } }
+
+/** The snapshot of a read that failed with `code` at `timestamp`. */
+export function errorSnap (code: string, timestamp: number): ThingErrorSnap {
+  return { success: false, stats: { status: 'error', errors: [{ msg: code, timestamp }] } }
+}
+
 /** What `getSnap()` resolves to: the thing's own snapshot or a failure envelope. */
 export type ThingSnap<TSnap> = TSnap | ThingFailureSnap
 
@@ -130,8 +138,8 @@ export abstract class BaseThing<TSnap extends { success: true }> {
       code = errorCode(err)
       this.logger.debug({ code }, 'snapshot failed')
       snap = this.isOnline() && !OFFLINE_CODES.has(code)
-        ? { success: false, stats: { status: 'error', errors: [{ msg: code, timestamp: this.now() }] } }
-        : { success: false, stats: { status: 'offline' } }
+        ? errorSnap(code, this.now())
+        : OFFLINE_SNAP
     }
     // An older collection that finishes late does not replace a newer result.
     if (seq > this.lastFrom) {

@@ -10,6 +10,7 @@ import type { RackParts } from './rack-parts'
 import type { RegistryMethods } from './registry-methods'
 import { schemas, type Req } from './schemas'
 import { mapLimit, withTimeout } from './util'
+import { errorSnap } from './base-thing'
 import type { ThingState } from './types'
 
 export class ControllerCalls {
@@ -48,7 +49,7 @@ export class ControllerCalls {
     } catch (err) {
       if (req.method !== 'getSnap' || errorCode(err) !== 'ERR_THING_READ_TIMEOUT') throw err
       call.catch(() => {})
-      return { success: false, stats: { status: 'error', errors: [{ msg: 'ERR_THING_READ_TIMEOUT', timestamp: Date.now() }] } }
+      return errorSnap('ERR_THING_READ_TIMEOUT', Date.now())
     }
   }
 

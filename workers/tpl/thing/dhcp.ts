@@ -17,7 +17,7 @@ import type { Bee } from '../../facs/store'
 import { WrkError, errorCode } from '../errors'
 import type { ThingControllers } from './controllers'
 import type { RackParts } from './rack-parts'
-import { OFFLINE_SNAP } from './snapshot-loop'
+import { OFFLINE_SNAP } from './base-thing'
 import { withTimeout } from './util'
 import type { ThingRecord, ThingState } from './types'
 

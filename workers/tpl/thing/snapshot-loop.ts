@@ -6,14 +6,13 @@
  */
 import createDebug from 'debug'
 import { errorCode } from '../errors'
+import { OFFLINE_SNAP } from './base-thing'
 import type { ThingControllers } from './controllers'
 import type { RackParts } from './rack-parts'
 import { Limiter, withTimeout } from './util'
 import type { Snap, ThingState } from './types'
 
 const debug = createDebug('thing:snap')
-
-export const OFFLINE_SNAP: Snap = { success: false, stats: { status: 'offline' } }
 
 /**
  * A `thing-5m-<id>` log written this rarely (`storeSnapItvMs`) is closed after each append and
