@@ -84,16 +84,19 @@ interface Credentials {
 
 export const DEFAULT_RETRY = 2
 
-/** The unit itself did not answer any attempt (as opposed to a lost link, or an answer refusing the request). */
-function isUnreachable (code: string): boolean {
-  return code === 'ERR_MODBUS_TIMEOUT' || code === 'ERR_MODBUS_EXCEPTION_0A' || code === 'ERR_MODBUS_EXCEPTION_0B'
+/**
+ * How a read failed: the unit did not answer any attempt (a timeout, a gateway's 0A/0B), it
+ * answered refusing the request (another exception, a malformed reply), or the link failed.
+ */
+function failureKind (code: string): 'unreachable' | 'answered' | 'link' {
+  if (code === 'ERR_MODBUS_TIMEOUT' || code === 'ERR_MODBUS_EXCEPTION_0A' || code === 'ERR_MODBUS_EXCEPTION_0B') return 'unreachable'
+  if (code.startsWith('ERR_MODBUS_EXCEPTION_') || code === 'ERR_MODBUS_MALFORMED_REPLY') return 'answered'
+  return 'link'
 }
 
 /** After these, the remaining requests of the unit are skipped for this snapshot. */
 function isUnitFatal (code: string): boolean {
-  if (code === 'ERR_MODBUS_MALFORMED_REPLY') return false
-  if (!code.startsWith('ERR_MODBUS_EXCEPTION_')) return true // timeout, link errors
-  return isUnreachable(code)
+  return failureKind(code) !== 'answered'
 }
 
 const EXCEPTION_ILLEGAL_ADDRESS = 'ERR_MODBUS_EXCEPTION_02'
@@ -275,8 +278,9 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
       return true
     } catch (err) {
       const code = errorCode(err)
-      if (isUnreachable(code)) cycle.unreachable.add(unit)
-      else if (code.startsWith('ERR_MODBUS_EXCEPTION_') || code === 'ERR_MODBUS_MALFORMED_REPLY') cycle.answered.add(unit)
+      const kind = failureKind(code)
+      if (kind === 'unreachable') cycle.unreachable.add(unit)
+      else if (kind === 'answered') cycle.answered.add(unit)
       if (code === EXCEPTION_ILLEGAL_ADDRESS && req.gaps.length > 0) {
         // merged across registers the device does not serve: never merge across them again
         for (const gap of req.gaps) this.splitMemory.markBadSpan(unit, gap.start, gap.end)
