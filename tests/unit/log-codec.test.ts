@@ -147,7 +147,7 @@ describe('TimeLogs with the codec', () => {
     await log.append('thing-5m-c', 1, { ts: 1 })
     const bee = await store.getBee('log:thing-5m-c:0')
     await bee.put(timeKey(2), Buffer.from([COMPRESSED_MARK, 0x7a, 0]), RAW_VALUE)
-    expect(await log.readGeneration('thing-5m-c', 0, {})).toEqual([])
+    expect(await log.read('thing-5m-c', 0, {})).toEqual([])
     expect(corrupt).toEqual([['thing-5m-c', 0]])
   })
 })

@@ -34,8 +34,8 @@ describe('TimeLogs', () => {
     const log = await logs(2, 1) // maxHeight = ceil(1 × 1.5) = 2 readable generations
     for (let ts = 1; ts <= 7; ts++) await log.append('k', ts * 1000, { ts: ts * 1000 })
     // generations: 0 = [1,2], 1 = [3,4], 2 = [5,6], 3 = [7]
-    expect(await log.readGeneration('k', 0, {})).toEqual([{ ts: 7000 }])
-    expect(await log.readGeneration('k', 1, {})).toEqual([{ ts: 6000 }, { ts: 5000 }])
+    expect(await log.read('k', 0, {})).toEqual([{ ts: 7000 }])
+    expect(await log.read('k', 1, {})).toEqual([{ ts: 6000 }, { ts: 5000 }])
     expect(await log.read('k', 0, { limit: 3 })).toEqual([{ ts: 7000 }, { ts: 6000 }, { ts: 5000 }])
     // a time range walks older generations, but never further than maxHeight
     expect(await log.read('k', 0, { start: 0 })).toEqual([{ ts: 7000 }, { ts: 6000 }, { ts: 5000 }])
@@ -52,7 +52,7 @@ describe('TimeLogs', () => {
     await log.append('k', 1000, { v: 1 })
     await log.append('k', 2000, { v: 2 })
     expect(await log.latest('k')).toEqual({ v: 2 })
-    expect(await log.readGeneration('k', 1, {})).toBeNull()
+    expect(await log.read('k', 1, {})).toBeNull()
   })
 })
 
@@ -65,8 +65,8 @@ describe('TimeLogs under concurrency', () => {
     const all = await log.read('c', 0, { start: 0 }) as Array<{ i: number }>
     expect(all.map((e) => e.i).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i))
     // 10 per generation: generations 0..4, current is 4
-    expect(await log.readGeneration('c', 4, {})).toHaveLength(10)
-    expect(await log.readGeneration('c', 5, {})).toBeNull()
+    expect(await log.read('c', 4, {})).toHaveLength(10)
+    expect(await log.read('c', 5, {})).toBeNull()
     // a range ending at that millisecond includes the entries that share it
     expect(await log.read('c', 0, { start: ts, end: ts })).toHaveLength(50)
   })

@@ -2,6 +2,10 @@
  * Write-call approvals (MiningOS `getWriteCalls`): which things a control action would touch
  * and how many votes it needs. Every target is validated first (`validateWriteAction`, without
  * touching a device); one invalid target fails the whole call with its error.
+ *
+ * The reply is bounded like a listing: `offset`/`limit` page the targets (in the order the query
+ * picks them) and a page is cut at a whole call once its JSON would pass `maxReplyBytes`; a cut
+ * or limited page says where the next one starts (`nextOffset`).
  */
 import { Facility } from './facility'
 
@@ -12,18 +16,31 @@ export interface WriteCallsRequest {
   action: string
   params?: unknown[]
   rackActionId?: string
+  offset?: number
+  limit?: number
+}
+
+export interface WriteCallsReply {
+  reqVotes: number
+  calls: WriteCall[]
+  /** Present when more targets follow: the `offset` of the next page. */
+  nextOffset?: number
 }
 
 /** What the facility needs of the rack. */
 export interface WriteCallTargets {
   /** Things a query picks (the platform's `listThings {query, limit: 100000}`). */
-  select: (query: Record<string, unknown> | undefined) => WriteCall[]
+  select: (query: Record<string, unknown> | undefined) => Promise<WriteCall[]>
+  /** The longest prefix of `calls` a reply may hold. */
+  cap: (calls: WriteCall[]) => WriteCall[]
   /** Throws the action's validation error for thing `id`. */
   validate: (id: string, action: string, params: unknown[]) => Promise<unknown>
 }
 
 /** Targets validated at once. */
 const VALIDATION_CONCURRENCY = 5
+/** Targets of one page when the request names no limit (the platform asks for all). */
+export const DEFAULT_WRITE_CALLS_LIMIT = 100_000
 
 export class WriteCallsFacility extends Facility {
   readonly name = 'write-calls'
@@ -42,11 +59,13 @@ export class WriteCallsFacility extends Facility {
     return this.allowed
   }
 
-  async getWriteCalls (req: WriteCallsRequest): Promise<{ reqVotes: number, calls: WriteCall[] }> {
+  async getWriteCalls (req: WriteCallsRequest): Promise<WriteCallsReply> {
     const votes = this.allowed.get(req.action)
     if (votes === undefined) return { reqVotes: 1, calls: [] }
     if (req.rackActionId !== undefined) return { reqVotes: votes, calls: [{ id: req.rackActionId, tags: [] }] }
-    const things = this.targets.select(req.query)
+    const all = await this.targets.select(req.query)
+    const offset = req.offset ?? 0
+    const things = this.targets.cap(all.slice(offset, offset + (req.limit ?? DEFAULT_WRITE_CALLS_LIMIT)))
     let next = 0
     const worker = async (): Promise<void> => {
       while (next < things.length) {
@@ -55,7 +74,7 @@ export class WriteCallsFacility extends Facility {
       }
     }
     await Promise.all(Array.from({ length: Math.min(VALIDATION_CONCURRENCY, things.length) }, worker))
-    return { reqVotes: votes, calls: things.map(({ id, tags }) => ({ id, tags })) }
+    const end = offset + things.length
+    return { reqVotes: votes, calls: things.map(({ id, tags }) => ({ id, tags })), ...(end < all.length ? { nextOffset: end } : {}) }
   }
-
 }

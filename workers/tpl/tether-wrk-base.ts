@@ -9,9 +9,9 @@ import { IntervalFacility } from '../facs/interval'
 import { SchedulerFacility } from '../facs/scheduler'
 import { z } from 'zod'
 import { decodeRequest, encodeError, encodeResult } from './rpc/codec'
-import { DEFAULT_MAX_REQUEST_BYTES, assertPlainJson } from './rpc/limits'
+import { DEFAULT_MAX_REQUEST_BYTES, HEAVY_READS, MAX_REPLY_FRAME_BYTES, assertPlainJson } from './rpc/limits'
+import { Limiter } from './thing/util'
 import { defineMethod, kindOf, parseParams, type RpcKind, type RpcMethod } from './rpc/method'
-
 
 /**
  * Second layer: the facilities every MiningOS worker has (logger, store, net, interval,
@@ -28,6 +28,8 @@ export class TetherWrkBase extends WrkBase {
   private readonly rpcMethods = new Map<string, RpcMethod>()
   private maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES
   private rpcSealed = false
+  /** Methods declared `heavy` share it: bounded concurrency, bounded queue (ERR_BUSY). */
+  private readonly heavyReads = new Limiter(HEAVY_READS.concurrency, { maxQueue: HEAVY_READS.maxQueue, maxWaitMs: HEAVY_READS.maxWaitMs, code: 'ERR_BUSY' })
 
   constructor (ctx: WorkerContext) {
     super(ctx)
@@ -107,7 +109,14 @@ export class TetherWrkBase extends WrkBase {
     const decl = this.rpcMethods.get(method)
     if (!decl) throw new WrkError('ERR_METHOD_INVALID', `unknown method ${method}`)
     this.admit(decl, req)
-    return await decl.handler(parseParams(decl, req))
+    return await this.invoke(decl, req)
+  }
+
+  /** The handler on the validated request; a heavy read waits for a slot of the heavy-read limiter. */
+  private async invoke (decl: RpcMethod, req: unknown): Promise<unknown> {
+    const params = parseParams(decl, req)
+    if (decl.heavy) return await this.heavyReads.run(async () => await decl.handler(params))
+    return await decl.handler(params)
   }
 
   /** What every request goes through before its handler, whoever calls: plain JSON, its kind, the layer's refusal. */
@@ -148,9 +157,12 @@ export class TetherWrkBase extends WrkBase {
       if (this.isStopping) throw new WrkError('ERR_WRK_STOPPING')
       kind = this.admit(decl, req)
       if (kind === 'write' && this.net.accessOf(caller) !== 'full') throw new WrkError('ERR_PERMISSION_DENIED')
-      const res = await decl.handler(parseParams(decl, req))
+      const res = await this.invoke(decl, req)
       if (kind === 'write') this.audit(method, req, callerKey, 'ok')
-      return encodeResult(res)
+      const reply = encodeResult(res)
+      if (reply.length <= MAX_REPLY_FRAME_BYTES) return reply
+      this.logger.warn({ method, bytes: reply.length }, 'rpc reply over the frame bound refused')
+      return encodeError('ERR_REPLY_TOO_LARGE')
     } catch (err) {
       const code = errorCode(err)
       if (kind === 'write') this.audit(method, req, callerKey, code)

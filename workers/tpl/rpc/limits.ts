@@ -15,8 +15,19 @@ export const MAX_OBJECT_KEYS = 1000
 export const MAX_ARRAY_LENGTH = 10_000
 /** Characters of one string in a request. */
 export const MAX_STRING_LENGTH = 64 * 1024
-/** JSON bytes a paged reply (listThings, tailLog, getHistoricalLogs) may hold. */
+/** JSON bytes a paged reply (listThings, tailLog, getHistoricalLogs, getWriteCalls) may hold. */
 export const MAX_REPLY_BYTES = 8 * 1024 * 1024
+/**
+ * Bytes any encoded reply may have: past it the caller gets ERR_REPLY_TOO_LARGE instead of a
+ * frame @hyperswarm/rpc would close the channel for (its ceiling is 16 MB).
+ */
+export const MAX_REPLY_FRAME_BYTES = 12 * 1024 * 1024
+/**
+ * Heavy reads (methods declared `heavy`) run at most `concurrency` at once; at most `maxQueue`
+ * more wait, each at most `maxWaitMs` (then ERR_BUSY). With READ_BUDGET_MS per run, a heavy
+ * read is answered within maxWaitMs + READ_BUDGET_MS whatever else is asked.
+ */
+export const HEAVY_READS = { concurrency: 2, maxQueue: 32, maxWaitMs: 4000 } as const
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
@@ -46,14 +57,37 @@ export function assertPlainJson (value: unknown, depth = 0): void {
 }
 
 /**
+ * A reply page built within a byte bound: `add` keeps an item while the page's JSON stays within
+ * `maxBytes` (the first item always, so a caller can page on) and answers false once it is full.
+ * Reads that stream keep only this page, whatever they examine.
+ */
+export class ReplyPage<T> {
+  readonly items: T[] = []
+  private bytes = 2
+  /** Set once an item did not fit. */
+  full = false
+
+  constructor (private readonly maxBytes = MAX_REPLY_BYTES) {}
+
+  add (item: T): boolean {
+    if (this.full) return false
+    const size = Buffer.byteLength(JSON.stringify(item) ?? 'null') + 1
+    if (this.items.length > 0 && this.bytes + size > this.maxBytes) {
+      this.full = true
+      return false
+    }
+    this.bytes += size
+    this.items.push(item)
+    return true
+  }
+}
+
+/**
  * The longest prefix of `items` whose JSON stays within MAX_REPLY_BYTES (at least one item, so
  * a caller can always page on). Callers page on with `offset` or a time range.
  */
 export function capReply<T> (items: T[], maxBytes = MAX_REPLY_BYTES): T[] {
-  let bytes = 2
-  for (let i = 0; i < items.length; i++) {
-    bytes += Buffer.byteLength(JSON.stringify(items[i]) ?? 'null') + 1
-    if (bytes > maxBytes && i > 0) return items.slice(0, i)
-  }
-  return items
+  const page = new ReplyPage<T>(maxBytes)
+  for (const item of items) if (!page.add(item)) break
+  return page.items
 }

@@ -24,6 +24,12 @@ export interface RpcMethod<P extends z.ZodType = z.ZodType> {
   result: z.ZodType
   /** Every code this method can answer besides the dispatcher's own. */
   errors: readonly string[]
+  /**
+   * A read whose cost grows with what is stored (listing things, reading logs): it runs under
+   * the dispatcher's heavy-read limiter (HEAVY_READS in ./limits.ts; ERR_BUSY past its queue)
+   * and within a ReadBudget (ERR_READ_BUDGET_EXCEEDED).
+   */
+  heavy?: true
   handler: (req: z.output<P>) => unknown
 }
 
@@ -33,7 +39,10 @@ export function defineMethod<P extends z.ZodType> (decl: RpcMethod<P>): RpcMetho
 }
 
 /** Codes the dispatcher itself may answer for any method. */
-export const DISPATCH_ERRORS = ['ERR_REQUEST_TOO_LARGE', 'ERR_FACS_NET_DATA_FORMAT', 'ERR_PARAMS_INVALID', 'ERR_PERMISSION_DENIED', 'ERR_WRK_STOPPING', 'ERR_INTERNAL', 'ERR_SLAVE_BLOCK', 'ERR_REPLICA_NOT_READY'] as const
+export const DISPATCH_ERRORS = ['ERR_REQUEST_TOO_LARGE', 'ERR_FACS_NET_DATA_FORMAT', 'ERR_PARAMS_INVALID', 'ERR_PERMISSION_DENIED', 'ERR_WRK_STOPPING', 'ERR_INTERNAL', 'ERR_SLAVE_BLOCK', 'ERR_REPLICA_NOT_READY', 'ERR_REPLY_TOO_LARGE'] as const
+
+/** Codes the dispatcher answers for a `heavy` method besides DISPATCH_ERRORS. */
+export const HEAVY_ERRORS = ['ERR_BUSY', 'ERR_READ_BUDGET_EXCEEDED'] as const
 
 /** The request as the handler sees it: validated against `params`, failures as named codes. */
 export function parseParams (decl: RpcMethod, req: unknown): unknown {

@@ -5,22 +5,26 @@
  */
 import { z } from 'zod'
 import type { Bee } from '../../facs/store'
-import { capReply } from '../rpc/limits'
+import { ReplyPage } from '../rpc/limits'
 import { defineMethod, type RpcMethod } from '../rpc/method'
 import { evaluateAlerts, sameAlertSet, startedAlerts, type Alert, type AlertConf, type AlertSpec } from './alerts'
-import { match } from './query'
+import { assertSafeQuery, match } from './query'
 import type { RackParts } from './rack-parts'
+import { ReadBudget } from './read-budget'
 import { INFO_HISTORY_LOG } from './registry-methods'
+import { MAX_LOG_TIME_MS } from './time-log'
 import type { JsonObject, Snap, ThingState } from './types'
 
 export const ALERTS_LOG = 'thing-alerts'
 /** Most entries one getHistoricalLogs reply may hold (a range without limit returns all up to this). */
 export const MAX_HISTORY_ENTRIES = 50_000
+/** Entries matched against a query at once (one compiled query per chunk, the loop served between). */
+const MATCH_CHUNK = 256
 
 const historySchema = z.object({
   logType: z.enum(['alerts', 'info']),
-  start: z.number().finite().min(0).optional(),
-  end: z.number().finite().min(0).optional(),
+  start: z.number().finite().min(0).max(MAX_LOG_TIME_MS).optional(),
+  end: z.number().finite().min(0).max(MAX_LOG_TIME_MS).optional(),
   limit: z.number().int().min(0).max(MAX_HISTORY_ENTRIES).optional(),
   offset: z.number().int().min(0).max(MAX_HISTORY_ENTRIES).optional(),
   query: z.record(z.string(), z.unknown()).optional()
@@ -81,23 +85,50 @@ export class AlertBook {
     return { id: r.id, code: r.code, type: r.type, tags: r.tags, info: r.info }
   }
 
+  /** A stored history entry as the reply shows it: flattened, with its thing. */
+  private historyDoc (logType: HistoryReq['logType'], entry: unknown): JsonObject {
+    if (logType === 'alerts') {
+      const { thingId, ...alert } = entry as Alert & { thingId: string }
+      return { ...alert, thing: this.thingOf(thingId) }
+    }
+    const { id, ...change } = entry as { ts: number, id: string, changes: JsonObject, user?: string }
+    return { ...change, thing: this.thingOf(id) }
+  }
+
+  /**
+   * Newest first, filtered while the log is read: only the reply page is kept, whatever the
+   * history holds. The page ends at `limit`, at MAX_REPLY_BYTES (cut at a whole entry: page on
+   * with offset) or at the end of the range; a read that would examine more than the read
+   * budget allows answers ERR_READ_BUDGET_EXCEEDED.
+   */
   async historicalLogs (req: HistoryReq): Promise<JsonObject[]> {
     const offset = req.offset ?? 0
     const key = req.logType === 'alerts' ? ALERTS_LOG : INFO_HISTORY_LOG
     // Alerts: every entry in the range when no limit is given (the platform asks so).
-    const limit = req.logType === 'alerts' ? req.limit : req.limit ?? 100
-    const entries = await this.rack.logs.read(key, 0, {
-      start: req.start,
-      end: req.end,
-      // a query filters after reading: read the whole range then
-      limit: limit === undefined || req.query ? MAX_HISTORY_ENTRIES : Math.min(offset + limit, MAX_HISTORY_ENTRIES)
-    }) ?? []
-    let docs: JsonObject[] = req.logType === 'alerts'
-      ? (entries as Array<Alert & { thingId: string }>).map(({ thingId, ...alert }) => ({ ...alert, thing: this.thingOf(thingId) }))
-      : (entries as Array<{ ts: number, id: string, changes: JsonObject, user?: string }>).map(({ id, ...change }) => ({ ...change, thing: this.thingOf(id) }))
-    docs = match(docs, req.query)
-    // a page over MAX_REPLY_BYTES is cut at a whole entry: page on with offset
-    return capReply(docs.slice(offset, limit === undefined ? undefined : offset + limit))
+    const limit = Math.min(req.logType === 'alerts' ? req.limit ?? MAX_HISTORY_ENTRIES : req.limit ?? 100, MAX_HISTORY_ENTRIES)
+    assertSafeQuery(req.query)
+    const out = new ReplyPage<JsonObject>()
+    if (limit === 0) return out.items
+    const budget = new ReadBudget()
+    let skipped = 0
+    let chunk: JsonObject[] = []
+    /** Keeps the chunk's matches past `offset`; false once the page is complete. */
+    const flush = (): boolean => {
+      const matched = match(chunk, req.query)
+      chunk = []
+      for (const doc of matched) {
+        if (skipped < offset) skipped++
+        else if (!out.add(doc) || out.items.length >= limit) return false
+      }
+      return true
+    }
+    for await (const entry of this.rack.logs.scan(key, 0, { start: req.start, end: req.end }, true)) {
+      await budget.tick()
+      chunk.push(this.historyDoc(req.logType, entry))
+      if (chunk.length >= MATCH_CHUNK && !flush()) return out.items
+    }
+    flush()
+    return out.items
   }
 
   declarations (): RpcMethod[] {
@@ -110,6 +141,7 @@ export class AlertBook {
         fieldErrors: { logType: 'ERR_INFO_HISTORY_LOG_TYPE_INVALID' },
         result: z.array(z.record(z.string(), z.unknown())),
         errors: ['ERR_INFO_HISTORY_LOG_TYPE_INVALID', 'ERR_QUERY_INVALID'],
+        heavy: true,
         handler: (req) => this.historicalLogs(req)
       })
     ]

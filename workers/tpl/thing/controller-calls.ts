@@ -56,7 +56,7 @@ export class ControllerCalls {
   /** Resolves with how many things the call succeeded on. */
   async applyThings (req: Req<'applyThings'>): Promise<number> {
     if (!this.isDeclared(req.method)) throw new WrkError('ERR_THING_METHOD_NOTFOUND')
-    const targets = this.things.matching(req.query, req)
+    const targets = await this.things.matching(req.query, req)
     const done = await mapLimit(targets, this.rack.thingConf.thingQueryConcurrency, async (state) => {
       try {
         await this.call(state, req.method, req.params ?? [])

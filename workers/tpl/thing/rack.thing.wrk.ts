@@ -9,6 +9,7 @@ import { TetherWrkBase } from '../tether-wrk-base'
 import type { WorkerContext } from '../wrk-base'
 import { WrkError } from '../errors'
 import type { Bee } from '../../facs/store'
+import { capReply } from '../rpc/limits'
 import { defineMethod, type RpcKind } from '../rpc/method'
 import { WriteCallsFacility } from '../../facs/write-calls'
 import { writeCallsMethod } from './write-call-method'
@@ -177,7 +178,8 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     super.init()
     this.thingConf = parseThingConf(this.loadConf('base.thing', true))
     this.writeCalls = this.addFacility(new WriteCallsFacility({
-      select: (query) => this.things.matching(query, { limit: 100_000 }).map((s) => ({ id: s.record.id, tags: s.record.tags })),
+      select: async (query) => (await this.things.matching(query)).map((s) => ({ id: s.record.id, tags: s.record.tags })),
+      cap: (calls) => capReply(calls),
       validate: (id, action, params) => this.calls.queryThing({ id, method: 'validateWriteAction', params: [action, ...params] })
     }))
     this.writeCalls.whitelist(this.writeActions())
@@ -207,7 +209,8 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
       writeTimeoutMs: this.thingConf.storeTimeoutMs,
       onCorrupt: (log, gen, err) => this.logger.error({ err, log, gen }, 'corrupt log generation skipped; writes continue in a fresh one')
     })
-    this.registry = new ThingRegistry(db.sub('things') as Bee<ThingRecord>, this.getThingType(), this.getThingTags(), this.thingConf.storeTimeoutMs, secrets)
+    const { maxThings, maxTagsPerThing, maxStatTags } = this.thingConf
+    this.registry = new ThingRegistry(db.sub('things') as Bee<ThingRecord>, this.getThingType(), this.getThingTags(), this.thingConf.storeTimeoutMs, secrets, { maxThings, maxTagsPerThing, maxStatTags })
     await this.registry.load()
     await mapLimit(this.registry.all(), this.thingConf.thingQueryConcurrency, async (state) => {
       await this.controllers.connect(state)
@@ -222,6 +225,9 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     this.stats.schedule(this.scheduler, mergeTimeframes(this.statTimeframes(), parseTimeframes(this.thingConf.scheduleAddlStatConfigTfs)))
     this.replication.serveMaster(this.logs)
     this.logger.info({ things: this.registry.size, rackId: this.rackId, replicas: this.replication.facility !== null }, 'things loaded')
+    if (this.registry.size > maxThings || this.registry.statTagCount > maxStatTags) {
+      this.logger.warn({ things: this.registry.size, maxThings, statTags: this.registry.statTagCount, maxStatTags }, 'the stored things pass the configured limits: new registrations are refused until some are forgotten')
+    }
   }
 
   /**

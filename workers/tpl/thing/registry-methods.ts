@@ -9,15 +9,18 @@ import { WrkError, errorCode } from '../errors'
 import { capReply } from '../rpc/limits'
 import { defineMethod, type RpcMethod } from '../rpc/method'
 import type { ThingControllers } from './controllers'
-import { match, select as selectDocs } from './query'
+import { assertSafeFields, assertSafeQuery, match, select as selectDocs } from './query'
 import type { RackParts } from './rack-parts'
 import { ListCache } from './list-cache'
+import { ReadBudget } from './read-budget'
 import { schemas, type Req } from './schemas'
 import { thingLogKey } from './snapshot-loop'
 import type { JsonObject, ThingRecord, ThingState } from './types'
 
 /** The log of info changes (getHistoricalLogs `info`). */
 export const INFO_HISTORY_LOG = 'thing-history-log'
+/** Things tested against a query between two looks at the read budget. */
+const MATCH_CHUNK = 16
 
 const STORE_ERRORS = ['ERR_VALUE_TOO_LARGE', 'ERR_STORE_TIMEOUT', 'ERR_STORE_WRITE_FAILED'] as const
 
@@ -67,14 +70,32 @@ export class RegistryMethods {
     }
   }
 
+  /**
+   * The documents of the things a query picks, tested a few at a time within a read budget (the
+   * loop is served between chunks; ERR_READ_BUDGET_EXCEEDED past the budget's time).
+   */
+  private async matchDocs (states: readonly ThingState[], query: JsonObject | undefined, budget: ReadBudget): Promise<JsonObject[]> {
+    const docs = states.map((s) => this.thingDoc(s))
+    if (!query || Object.keys(query).length === 0) return docs
+    assertSafeQuery(query)
+    const out: JsonObject[] = []
+    for (let i = 0; i < docs.length; i += MATCH_CHUNK) {
+      await budget.tick(Math.min(MATCH_CHUNK, docs.length - i))
+      for (const doc of match(docs.slice(i, i + MATCH_CHUNK), query)) out.push(doc)
+    }
+    return out
+  }
+
   /** Things matching a query, sorted, paged, then projected (only the page is projected). */
-  select (req: SelectRequest, states: readonly ThingState[] = this.rack.registry.all()): JsonObject[] {
-    return selectDocs(states.map((s) => this.thingDoc(s)), req)
+  async select (req: SelectRequest, states: readonly ThingState[] = this.rack.registry.all()): Promise<JsonObject[]> {
+    if (req.fields !== undefined && Object.keys(req.fields).length > 0) assertSafeFields(req.fields)
+    const matched = await this.matchDocs(states, req.query, new ReadBudget({ maxEntries: Infinity }))
+    return selectDocs(matched, { ...req, query: undefined })
   }
 
   /** The things a query picks (each by its registry state). */
-  matching (query: JsonObject | undefined, req: Omit<SelectRequest, 'query' | 'fields'> = {}): ThingState[] {
-    return this.select({ ...req, query }).map((d) => this.rack.registry.get(d.id))
+  async matching (query: JsonObject | undefined, req: Omit<SelectRequest, 'query' | 'fields'> = {}): Promise<ThingState[]> {
+    return (await this.select({ ...req, query })).map((d) => this.rack.registry.get(d.id))
   }
 
   private checkOpts (opts: JsonObject): void {
@@ -137,7 +158,7 @@ export class RegistryMethods {
     const { registry, thingLock, logs, hooks } = this.rack
     const targets = req.all
       ? registry.all()
-      : req.query && Object.keys(req.query).length > 0 ? this.matching(req.query) : []
+      : req.query && Object.keys(req.query).length > 0 ? await this.matching(req.query) : []
     for (const state of targets) state.forgotten = true
     const results = await Promise.allSettled(targets.map((state) => thingLock.run(state.record.id, async () => {
       await this.controllers.disconnect(state)
@@ -152,21 +173,21 @@ export class RegistryMethods {
     return 1
   }
 
-  listThings (req: Req<'listThings'>): JsonObject[] {
+  async listThings (req: Req<'listThings'>): Promise<JsonObject[]> {
     // the same request while no thing changed gets the page computed before (./list-cache.ts)
     const states = this.rack.registry.all()
     const key = JSON.stringify(req)
     const kept = this.listCache.get(key, states, this.rack.rackId)
     if (kept !== undefined) return [...kept]
-    const docs = this.select({ ...req, limit: req.limit ?? 100 }, states)
+    const docs = await this.select({ ...req, limit: req.limit ?? 100 }, states)
     // a page over MAX_REPLY_BYTES is cut at a whole thing: page on with offset
     const page = capReply(docs.map(({ opts: _opts, last, ...item }) => ({ ...item, rack: this.rack.rackId, ...(req.status ? { last } : {}) })))
     this.listCache.set(key, states, this.rack.rackId, page)
     return [...page]
   }
 
-  getThingsCount (req: Req<'getThingsCount'>): number {
-    return match(this.rack.registry.all().map((s) => this.thingDoc(s)), req.query).length
+  async getThingsCount (req: Req<'getThingsCount'>): Promise<number> {
+    return (await this.matchDocs(this.rack.registry.all(), req.query, new ReadBudget({ maxEntries: Infinity }))).length
   }
 
   declarations (rpcPublicKey: () => string): RpcMethod[] {
@@ -186,7 +207,7 @@ export class RegistryMethods {
         params: schemas.registerThing,
         fieldErrors: { opts: 'ERR_THING_OPTS_INVALID', code: 'ERR_THING_CODE_INVALID', tags: 'ERR_THING_TAGS_INVALID', info: 'ERR_THING_INFO_INVALID', id: 'ERR_THING_ID_INVALID' },
         result: z.literal(1),
-        errors: ['ERR_THING_OPTS_INVALID', 'ERR_THING_CODE_INVALID', 'ERR_THING_TAGS_INVALID', 'ERR_THING_INFO_INVALID', 'ERR_THING_ID_INVALID', 'ERR_THING_WITH_ID_ALREADY_EXISTS', 'ERR_THING_WITH_CODE_ALREADY_EXISTS', ...STORE_ERRORS],
+        errors: ['ERR_THING_OPTS_INVALID', 'ERR_THING_CODE_INVALID', 'ERR_THING_TAGS_INVALID', 'ERR_THING_INFO_INVALID', 'ERR_THING_ID_INVALID', 'ERR_THING_WITH_ID_ALREADY_EXISTS', 'ERR_THING_WITH_CODE_ALREADY_EXISTS', 'ERR_THING_LIMIT', 'ERR_STAT_TAGS_LIMIT', ...STORE_ERRORS],
         handler: (req) => this.registerThing(req)
       }),
       defineMethod({
@@ -196,7 +217,7 @@ export class RegistryMethods {
         params: schemas.updateThing,
         fieldErrors: { id: 'ERR_THING_NOTFOUND', opts: 'ERR_THING_OPTS_INVALID', code: 'ERR_THING_CODE_INVALID', tags: 'ERR_THING_TAGS_INVALID', info: 'ERR_THING_INFO_INVALID' },
         result: z.literal(1),
-        errors: ['ERR_THING_NOTFOUND', 'ERR_THING_OPTS_INVALID', 'ERR_THING_CODE_INVALID', 'ERR_THING_TAGS_INVALID', 'ERR_THING_INFO_INVALID', 'ERR_THING_WITH_CODE_ALREADY_EXISTS', ...STORE_ERRORS],
+        errors: ['ERR_THING_NOTFOUND', 'ERR_THING_OPTS_INVALID', 'ERR_THING_CODE_INVALID', 'ERR_THING_TAGS_INVALID', 'ERR_THING_INFO_INVALID', 'ERR_THING_WITH_CODE_ALREADY_EXISTS', 'ERR_STAT_TAGS_LIMIT', ...STORE_ERRORS],
         handler: (req) => this.updateThing(req)
       }),
       defineMethod({
@@ -215,6 +236,7 @@ export class RegistryMethods {
         params: schemas.listThings,
         result: z.array(z.record(z.string(), z.unknown())),
         errors: ['ERR_QUERY_INVALID', 'ERR_FIELDS_INVALID'],
+        heavy: true,
         handler: (req) => this.listThings(req)
       }),
       defineMethod({
@@ -224,6 +246,7 @@ export class RegistryMethods {
         params: schemas.getThingsCount,
         result: z.number().int(),
         errors: ['ERR_QUERY_INVALID'],
+        heavy: true,
         handler: (req) => this.getThingsCount(req)
       }),
       defineMethod({

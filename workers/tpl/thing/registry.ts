@@ -2,12 +2,24 @@ import { randomUUID } from 'node:crypto'
 import { assertStorable, type Bee } from '../../facs/store'
 import { WrkError, errorCode } from '../errors'
 import { entryKey, type SecretOpts, type StoredThingRecord } from './secret-opts'
+import { isStatTag } from './stats'
 import { withTimeout } from './util'
 import type { ThingId, ThingRecord, ThingState, JsonObject } from './types'
 
 /** Digits of a code's number: padded to 4, at most 9 (so max + 1 stays exact and short). */
 const CODE_MIN_DIGITS = 4
 const CODE_MAX_NUMBER = 999_999_999
+
+/** What one rack may hold: its memory is bounded by these, not by what callers send. */
+export interface RegistryLimits {
+  maxThings: number
+  /** Tags of one thing, automatic ones included. */
+  maxTagsPerThing: number
+  /** Distinct stat tags (isStatTag) over all things: each has its own stat logs. */
+  maxStatTags: number
+}
+
+const NO_LIMITS: RegistryLimits = { maxThings: Infinity, maxTagsPerThing: Infinity, maxStatTags: Infinity }
 
 /**
  * The registry of things: persisted in the `things` sub-database, loaded into memory at start.
@@ -27,14 +39,49 @@ export class ThingRegistry {
   private readonly reservedIds = new Set<ThingId>()
   /** Thing id → reference of its stored secrets. */
   private readonly secretRefs = new Map<ThingId, string>()
+  /** Stat tag → how many things carry it (registrations in flight included). */
+  private readonly statTags = new Map<string, number>()
 
   constructor (
     private readonly db: Bee<ThingRecord>,
     readonly thingType: string,
     private readonly layerTags: string[],
     private readonly writeTimeoutMs = 10_000,
-    private readonly secrets: SecretOpts | null = null
+    private readonly secrets: SecretOpts | null = null,
+    private readonly limits: RegistryLimits = NO_LIMITS
   ) {}
+
+  /** Distinct stat tags of the registered things. */
+  get statTagCount (): number {
+    return this.statTags.size
+  }
+
+  private countTags (tags: readonly string[], delta: 1 | -1): void {
+    for (const tag of tags) {
+      if (!isStatTag(tag)) continue
+      const n = (this.statTags.get(tag) ?? 0) + delta
+      if (n > 0) this.statTags.set(tag, n)
+      else this.statTags.delete(tag)
+    }
+  }
+
+  /**
+   * Checks a record's tags against the limits and counts the stat tags it adds over `prev`
+   * (so that concurrent writes cannot pass a limit together); returns the undo for a failed write.
+   */
+  private reserveTags (tags: readonly string[], prev: readonly string[]): () => void {
+    if (tags.length > this.limits.maxTagsPerThing) {
+      throw new WrkError('ERR_THING_TAGS_INVALID', `a thing may have at most ${this.limits.maxTagsPerThing} tags (automatic ones included), this one would have ${tags.length}`)
+    }
+    const had = new Set(prev)
+    const added = tags.filter((t) => isStatTag(t) && !had.has(t))
+    const fresh = added.filter((t) => !this.statTags.has(t)).length
+    if (fresh > 0 && this.statTags.size + fresh > this.limits.maxStatTags) {
+      throw new WrkError('ERR_STAT_TAGS_LIMIT', `the rack aggregates at most ${this.limits.maxStatTags} distinct stat tags (it has ${this.statTags.size})`)
+    }
+    this.countTags(added, 1)
+    return () => this.countTags(added, -1)
+  }
 
   /** The record as written to `db`: without the secret opts, with the reference to them. */
   private stored (record: ThingRecord, ref: string | undefined): StoredThingRecord {
@@ -107,7 +154,10 @@ export class ThingRegistry {
       }
       records.push(record)
     }
-    for (const record of records) this.things.set(record.id, { record, ctrl: null, last: {}, collecting: false, lastStoredTs: 0, forgotten: false })
+    for (const record of records) {
+      this.things.set(record.id, { record, ctrl: null, last: {}, collecting: false, lastStoredTs: 0, forgotten: false })
+      this.countTags(record.tags, 1)
+    }
     // Things registered without a code (older data) get the next free codes, in id order.
     for (const state of [...this.things.values()].filter((s) => !s.record.code)) {
       const code = this.nextCode()
@@ -218,30 +268,35 @@ export class ThingRegistry {
   async register (input: { id?: string, code?: string, opts: JsonObject, info?: JsonObject, tags?: string[], comment?: string, user?: string }): Promise<ThingState> {
     const id = input.id ?? randomUUID()
     if (this.things.has(id) || this.reservedIds.has(id)) throw new WrkError('ERR_THING_WITH_ID_ALREADY_EXISTS')
+    if (this.things.size + this.reservedIds.size >= this.limits.maxThings) throw new WrkError('ERR_THING_LIMIT', `the rack holds at most ${this.limits.maxThings} things`)
     const code = input.code ?? this.nextCode()
     this.assertCodeFree(code)
+    const now = Date.now()
+    const info = { ...(input.info ?? {}), createdAt: now, updatedAt: now }
+    const record: ThingRecord = {
+      id,
+      code,
+      type: this.thingType,
+      tags: this.buildTags({ id, code, info }, input.tags),
+      info,
+      opts: input.opts,
+      comments: input.comment && input.user ? [{ id: randomUUID(), ts: now, comment: input.comment, user: input.user }] : []
+    }
+    assertStorable(record, 'thing record')
+    const undoTags = this.reserveTags(record.tags, [])
     this.reservedCodes.add(code)
     this.reservedIds.add(id)
+    let written = false
     try {
-      const now = Date.now()
-      const info = { ...(input.info ?? {}), createdAt: now, updatedAt: now }
-      const record: ThingRecord = {
-        id,
-        code,
-        type: this.thingType,
-        tags: this.buildTags({ id, code, info }, input.tags),
-        info,
-        opts: input.opts,
-        comments: input.comment && input.user ? [{ id: randomUUID(), ts: now, comment: input.comment, user: input.user }] : []
-      }
-      assertStorable(record, 'thing record')
       const ref = await this.secretRefFor(id, record.opts, null)
       await this.write(id, this.db.put(id, this.stored(record, ref)))
       this.settleSecrets(id, ref)
       const state: ThingState = { record, ctrl: null, last: {}, collecting: false, lastStoredTs: 0, forgotten: false }
       this.things.set(id, state)
+      written = true
       return state
     } finally {
+      if (!written) undoTags()
       this.reservedCodes.delete(code)
       this.reservedIds.delete(id)
     }
@@ -255,19 +310,24 @@ export class ThingRegistry {
     const state = this.get(record.id)
     if (state.forgotten) throw new WrkError('ERR_THING_NOTFOUND')
     const newCode = record.code !== state.record.code ? record.code : null
-    if (newCode !== null) {
-      this.assertCodeFree(newCode, record.id)
-      this.reservedCodes.add(newCode)
-    }
+    if (newCode !== null) this.assertCodeFree(newCode, record.id)
+    assertStorable(record, 'thing record')
+    const prev = state.record
+    const undoTags = this.reserveTags(record.tags, prev.tags)
+    if (newCode !== null) this.reservedCodes.add(newCode)
+    let written = false
     try {
-      assertStorable(record, 'thing record')
-      const ref = await this.secretRefFor(record.id, record.opts, opts.movingSecrets ? null : state.record.opts)
+      const ref = await this.secretRefFor(record.id, record.opts, opts.movingSecrets ? null : prev.opts)
       await this.write(record.id, this.db.put(record.id, this.stored(record, ref)))
       this.settleSecrets(record.id, ref)
       state.record = record
+      const kept = new Set(record.tags)
+      this.countTags(prev.tags.filter((t) => !kept.has(t)), -1)
+      written = true
       return state
     } finally {
       if (newCode !== null) this.reservedCodes.delete(newCode)
+      if (!written) undoTags()
     }
   }
 
@@ -284,7 +344,10 @@ export class ThingRegistry {
       if (state) state.forgotten = false
       throw err
     }
-    if (this.things.get(id) === state) this.things.delete(id)
+    if (state && this.things.get(id) === state) {
+      this.things.delete(id)
+      this.countTags(state.record.tags, -1)
+    }
     if (this.secrets && this.secretRefs.delete(id)) await this.secrets.drop(id)
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { MAX_LOG_TIME_MS } from './time-log'
 
 /**
  * Request schemas of the thing-rack RPC methods: the single source for validation, types and
@@ -24,7 +25,8 @@ const info = obj.refine((v) => jsonBytes(v) <= MAX_INFO_BYTES, { message: `info 
 const opts = obj.refine((v) => jsonBytes(v) <= MAX_OPTS_BYTES, { message: `opts is over ${MAX_OPTS_BYTES} bytes` })
 const id = z.string().min(1).max(256)
 const count = z.number().int().min(0).max(1_000_000)
-const ts = z.number().finite().min(0)
+/** A time argument: what a log key represents exactly (larger → ERR_PARAMS_INVALID). */
+const ts = z.number().finite().min(0).max(MAX_LOG_TIME_MS)
 const truthy = z.union([z.boolean(), z.literal(1), z.literal(0), z.literal('1'), z.literal('0'), z.literal('true'), z.literal('false')])
   .transform((v) => v === true || v === 1 || v === '1' || v === 'true')
 const sort = z.record(z.string(), z.union([z.literal(1), z.literal(-1)]))

@@ -6,7 +6,7 @@
  */
 import { WrkError } from '../errors'
 import type { RackParts } from './rack-parts'
-import { aggregate, type StatEntry, type StatSpec } from './stats'
+import { aggregate, isStatTag, type StatEntry, type StatSpec } from './stats'
 import type { ThingState } from './types'
 import { rangeMs } from './util'
 
@@ -24,7 +24,6 @@ export const THING_TIMEFRAMES: readonly Timeframe[] = [
 export const RTD = 'rtd'
 /** The key of the single record of a `stat-rtd-<tag>` log. */
 export const RTD_ENTRY_KEY = 'stat-rtd'
-const SKIP_TAG_PREFIXES = ['id-', 'code-']
 
 /**
  * Stat logs of a timeframe at least this long are closed after each tick's write and reopened
@@ -76,7 +75,7 @@ export function thingsByTag (things: readonly ThingState[]): Map<string, ThingSt
   const out = new Map<string, ThingState[]>()
   for (const state of things) {
     for (const tag of state.record.tags) {
-      if (SKIP_TAG_PREFIXES.some((p) => tag.startsWith(p))) continue
+      if (!isStatTag(tag)) continue
       let list = out.get(tag)
       if (!list) out.set(tag, list = [])
       list.push(state)

@@ -21,6 +21,14 @@ export interface StatEntry {
 }
 
 /** Severities always present in an `alerts_group_cnt` result (others are added when seen). */
+/** Tags that name one thing (`id-`, `code-`) get no stat logs. */
+const PER_THING_TAG_PREFIXES = ['id-', 'code-']
+
+/** Whether things are aggregated under `tag` (each such tag has its stat logs). */
+export function isStatTag (tag: string): boolean {
+  return !PER_THING_TAG_PREFIXES.some((p) => tag.startsWith(p))
+}
+
 export const ALERT_SEVERITIES = ['critical', 'high', 'medium', 'low'] as const
 
 /** Dotted paths split once (the paths come from stat specs: a handful). */

@@ -11,6 +11,9 @@ export interface ThingConf {
   storeTimeoutMs: number
   readBudgetMs: number
   slowThingMs: number
+  maxThings: number
+  maxTagsPerThing: number
+  maxStatTags: number
   [key: string]: unknown
 }
 
@@ -25,7 +28,13 @@ export const THING_CONF_DEFAULTS: ThingConf = {
   /** queryThing of a read method answers within this (the orchestrator drops a rack after 10 s). */
   readBudgetMs: 8000,
   /** A thing whose last collection took longer is collected in the slow lane (a fifth of the slots). */
-  slowThingMs: 5000
+  slowThingMs: 5000,
+  /** Things one rack holds (ERR_THING_LIMIT past it): the registry and its snapshots live in memory. */
+  maxThings: 10_000,
+  /** Tags of one thing, automatic ones included (ERR_THING_TAGS_INVALID past it). */
+  maxTagsPerThing: 64,
+  /** Distinct tags the rack aggregates stats for, each with its own stat logs (ERR_STAT_TAGS_LIMIT past it). */
+  maxStatTags: 5000
 }
 
 /** The file's values over the defaults; every numeric setting must be a non-negative number. */

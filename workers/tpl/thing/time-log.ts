@@ -22,6 +22,12 @@ export interface ReadRange {
   limit?: number
 }
 
+/**
+ * The latest time a log key represents exactly: keys are 15 zero-padded digits, so a larger
+ * `start`/`end` (e.g. 1e21, written `1e+21`) would sort wrongly. Requests are bounded by it.
+ */
+export const MAX_LOG_TIME_MS = 999_999_999_999_999
+
 /** Keys sort by time as strings: zero-padded milliseconds. */
 export function timeKey (ts: number): string {
   return Math.max(0, Math.floor(ts)).toString().padStart(15, '0')
@@ -172,20 +178,29 @@ export class TimeLogs {
 
   /** Runs a read of log `key`; a close asked for meanwhile happens when the last read ends. */
   private async reading<T> (key: string, read: () => Promise<T>): Promise<T> {
-    this.readers.set(key, (this.readers.get(key) ?? 0) + 1)
+    this.enterRead(key)
     try {
       return await read()
     } finally {
-      const left = (this.readers.get(key) ?? 1) - 1
-      if (left > 0) this.readers.set(key, left)
-      else {
-        this.readers.delete(key)
-        const forget = this.closeAfterRead.get(key)
-        if (forget !== undefined) {
-          this.closeAfterRead.delete(key)
-          this.closeGenerations(key, forget).catch(() => {})
-        }
-      }
+      this.leaveRead(key)
+    }
+  }
+
+  private enterRead (key: string): void {
+    this.readers.set(key, (this.readers.get(key) ?? 0) + 1)
+  }
+
+  private leaveRead (key: string): void {
+    const left = (this.readers.get(key) ?? 1) - 1
+    if (left > 0) {
+      this.readers.set(key, left)
+      return
+    }
+    this.readers.delete(key)
+    const forget = this.closeAfterRead.get(key)
+    if (forget !== undefined) {
+      this.closeAfterRead.delete(key)
+      this.closeGenerations(key, forget).catch(() => {})
     }
   }
 
@@ -229,53 +244,63 @@ export class TimeLogs {
 
   /** Newest entry of the current generation, or null. */
   async latest (key: string): Promise<unknown> {
-    const [first] = (await this.readGeneration(key, 0, { limit: 1 })) ?? []
+    const [first] = (await this.read(key, 0, { limit: 1 })) ?? []
     return first ?? null
   }
 
-  /** Entries of one generation, newest first; null when that generation does not exist. */
-  async readGeneration (key: string, offset: number, range: ReadRange): Promise<unknown[] | null> {
-    return await this.reading(key, async () => await this.readOpenGeneration(key, offset, range))
-  }
-
-  private async readOpenGeneration (key: string, offset: number, range: ReadRange): Promise<unknown[] | null> {
+  /** Whether generation `offset` of log `key` exists (0 = the current one). */
+  async hasGeneration (key: string, offset: number): Promise<boolean> {
     const meta = await this.getMeta(key)
-    if (!meta) return null
-    const gen = meta.cur - offset
-    if (gen < 0 || offset < 0) return null
-    const bee = await this.generation(key, gen)
-    const out: unknown[] = []
-    const opts: { reverse: boolean, limit?: number, gte?: string, lte?: string } = { reverse: true }
-    if (range.limit !== undefined) opts.limit = range.limit
-    if (range.start !== undefined) opts.gte = timeKey(range.start)
-    // `~` sorts after the `.n` suffix of entries written in the same millisecond.
-    if (range.end !== undefined) opts.lte = `${timeKey(range.end)}~`
-    try {
-      for await (const entry of bee.createReadStream(opts, RAW_VALUE)) out.push(decodeLogValue(entry.value as Buffer))
-    } catch (err) {
-      if (!isCorrupt(err)) throw err
-      this.opts.onCorrupt?.(key, gen, err)
-      return []
-    }
-    return out
+    return meta !== null && offset >= 0 && meta.cur - offset >= 0
   }
 
   /**
-   * Entries newest first starting at generation `offset`. With a limit or a time range, older
-   * generations are walked (up to maxHeight) until the limit is met or the range is covered.
+   * Entries newest first from generation `offset` on, decoded one at a time; with `walk`, the
+   * older generations follow (up to maxHeight). Only the entry at hand is held, so a read costs
+   * memory by what its caller keeps, never by the length of the log; a caller stops by leaving
+   * the loop. A corrupt generation is reported and skipped.
+   */
+  async * scan (key: string, offset: number, range: Omit<ReadRange, 'limit'>, walk: boolean): AsyncGenerator<unknown> {
+    if (offset < 0) return
+    const opts: { reverse: boolean, gte?: string, lte?: string } = { reverse: true }
+    if (range.start !== undefined) opts.gte = timeKey(range.start)
+    // `~` sorts after the `.n` suffix of entries written in the same millisecond.
+    if (range.end !== undefined) opts.lte = `${timeKey(range.end)}~`
+    this.enterRead(key)
+    try {
+      for (let o = offset; o < (walk ? this.maxHeight : offset + 1); o++) {
+        const meta = await this.getMeta(key)
+        const gen = meta === null ? -1 : meta.cur - o
+        if (gen < 0) return
+        const bee = await this.generation(key, gen)
+        try {
+          for await (const entry of bee.createReadStream(opts, RAW_VALUE)) yield decodeLogValue(entry.value as Buffer)
+        } catch (err) {
+          if (!isCorrupt(err)) throw err
+          this.opts.onCorrupt?.(key, gen, err)
+        }
+      }
+    } finally {
+      this.leaveRead(key)
+    }
+  }
+
+  /**
+   * Entries newest first starting at generation `offset`, null when that generation does not
+   * exist. With a limit or a time range, older generations are walked (up to maxHeight) until
+   * the limit is met or the range is covered. For bounded reads of large logs, use `scan`.
    */
   async read (key: string, offset: number, range: ReadRange): Promise<unknown[] | null> {
-    const first = await this.readGeneration(key, offset, range)
-    if (first === null) return null
-    let out = first
-    const walk = range.limit !== undefined || range.start !== undefined || range.end !== undefined
-    for (let o = offset + 1; walk && o < this.maxHeight; o++) {
-      if (range.limit !== undefined && out.length >= range.limit) break
-      const remaining = range.limit === undefined ? undefined : range.limit - out.length
-      const older = await this.readGeneration(key, o, { ...range, limit: remaining })
-      if (older === null) break
-      out = out.concat(older)
-    }
-    return range.limit === undefined ? out : out.slice(0, range.limit)
+    return await this.reading(key, async () => {
+      if (!(await this.hasGeneration(key, offset))) return null
+      const out: unknown[] = []
+      if (range.limit === 0) return out
+      const walk = range.limit !== undefined || range.start !== undefined || range.end !== undefined
+      for await (const entry of this.scan(key, offset, range, walk)) {
+        out.push(entry)
+        if (range.limit !== undefined && out.length >= range.limit) break
+      }
+      return out
+    })
   }
 }

@@ -28,7 +28,6 @@ export function rangeMs (groupRange: string): number {
   return Number(m[1]) * RANGE_MS[m[2]]
 }
 
-
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
 
 function mergeInto (acc: JsonObject, counts: Map<string, number>, entry: JsonObject, prefix: string): void {
@@ -58,51 +57,115 @@ function averageIn (acc: JsonObject, counts: Map<string, number>, prefix: string
 }
 
 /**
- * Groups time-log entries (newest first, each with `ts`) into buckets of `groupRange`. Numeric
- * leaves are summed (or averaged with `avg`); other leaves keep the newest entry's value.
- * Each bucket reports `ts` = bucket start and `count` = entries merged.
+ * Groups time-log entries (newest first, each with `ts`) into buckets of `groupRange`, one entry
+ * at a time, so that a caller streaming a log keeps only the buckets. Numeric leaves are summed
+ * (or averaged with `avg`); other leaves keep the newest entry's value. Each bucket reports `ts` =
+ * bucket start and `count` = entries merged.
  */
-export function groupByRange (entries: unknown[], groupRange: string, avg = false): JsonObject[] {
-  const span = rangeMs(groupRange)
-  const buckets = new Map<number, { acc: JsonObject, counts: Map<string, number>, n: number }>()
-  for (const e of entries) {
-    if (e === null || typeof e !== 'object') continue
-    const entry = e as JsonObject
-    const ts = typeof entry.ts === 'number' ? entry.ts : NaN
-    if (!Number.isFinite(ts)) continue
-    const start = Math.floor(ts / span) * span
-    let b = buckets.get(start)
+export class RangeGroups {
+  private readonly span: number
+  private readonly buckets = new Map<number, { acc: JsonObject, counts: Map<string, number>, n: number }>()
+
+  constructor (groupRange: string, private readonly avg = false) {
+    this.span = rangeMs(groupRange)
+  }
+
+  /** The bucket an entry falls in (its start), or null for an entry without a finite `ts`. */
+  bucketOf (e: unknown): number | null {
+    if (e === null || typeof e !== 'object') return null
+    const ts = (e as JsonObject).ts
+    return typeof ts === 'number' && Number.isFinite(ts) ? Math.floor(ts / this.span) * this.span : null
+  }
+
+  has (start: number): boolean {
+    return this.buckets.has(start)
+  }
+
+  add (e: unknown): void {
+    const start = this.bucketOf(e)
+    if (start === null) return
+    let b = this.buckets.get(start)
     if (!b) {
       b = { acc: {}, counts: new Map(), n: 0 }
-      buckets.set(start, b)
+      this.buckets.set(start, b)
     }
-    const { ts: _ts, ...rest } = entry
+    const { ts: _ts, ...rest } = e as JsonObject
     mergeInto(b.acc, b.counts, rest, '')
     b.n++
   }
-  return [...buckets.entries()]
-    .sort((a, b) => b[0] - a[0])
-    .map(([start, b]) => {
-      if (avg) averageIn(b.acc, b.counts, '')
-      return { ts: start, count: b.n, ...b.acc }
-    })
+
+  /** The buckets, newest first. */
+  result (): JsonObject[] {
+    return [...this.buckets.entries()]
+      .sort((a, b) => b[0] - a[0])
+      .map(([start, b]) => {
+        if (this.avg) averageIn(b.acc, b.counts, '')
+        return { ts: start, count: b.n, ...b.acc }
+      })
+  }
 }
 
-/** A counting semaphore: at most `size` holders at once, waiters served in arrival order. */
+/** {@link RangeGroups} over a whole list. */
+export function groupByRange (entries: unknown[], groupRange: string, avg = false): JsonObject[] {
+  const groups = new RangeGroups(groupRange, avg)
+  for (const e of entries) groups.add(e)
+  return groups.result()
+}
+
+export interface LimiterQueue {
+  /** Most callers waiting; one more is refused with `code` at once. */
+  maxQueue: number
+  /** Longest wait for a slot; past it the caller is refused with `code`. */
+  maxWaitMs: number
+  code: string
+}
+
+/**
+ * A counting semaphore: at most `size` holders at once, waiters served in arrival order. With a
+ * `queue` bound, waiting is bounded too: past `maxQueue` waiters or `maxWaitMs` of waiting a
+ * caller is refused with the queue's code (e.g. ERR_BUSY), so N callers cost at most `size`
+ * runs plus a bounded line.
+ */
 export class Limiter {
   private active = 0
-  private readonly waiting: Array<() => void> = []
+  private readonly waiting: Array<(granted: boolean) => void> = []
 
-  constructor (private readonly size: number) {}
+  constructor (private readonly size: number, private readonly queue: LimiterQueue | null = null) {}
+
+  private async acquire (): Promise<void> {
+    if (this.active < Math.max(1, this.size)) {
+      this.active++
+      return
+    }
+    const q = this.queue
+    if (q && this.waiting.length >= q.maxQueue) throw new WrkError(q.code, `more than ${q.maxQueue} requests waiting`)
+    let timer: NodeJS.Timeout | undefined
+    const granted = await new Promise<boolean>((resolve) => {
+      this.waiting.push(resolve)
+      if (q) {
+        timer = setTimeout(() => {
+          const i = this.waiting.indexOf(resolve)
+          if (i >= 0) this.waiting.splice(i, 1)
+          resolve(false)
+        }, q.maxWaitMs)
+      }
+    })
+    clearTimeout(timer)
+    if (!granted) throw new WrkError(q?.code ?? 'ERR_BUSY', `no slot within ${q?.maxWaitMs ?? 0} ms`)
+  }
+
+  private release (): void {
+    const next = this.waiting.shift()
+    if (next) next(true) // the slot passes to the next waiter
+    else this.active--
+  }
 
   async run<T> (fn: () => Promise<T>): Promise<T> {
-    if (this.active >= Math.max(1, this.size)) await new Promise<void>((resolve) => this.waiting.push(resolve))
-    this.active++
+    await this.acquire()
     try {
       return await fn()
     } finally {
-      this.active--
-      this.waiting.shift()?.()
+      this.release()
     }
   }
 }
