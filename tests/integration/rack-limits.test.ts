@@ -7,7 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupAll, createBootstrap, createRpcClient } from '../helpers'
 import { RackRpc, mockOpts, startMock, startRackInProcess, stopMocks, type RackWorker } from '../helpers/rack'
-import { MAX_REPLY_BYTES, capReply } from '../../workers/tpl/rpc/limits'
+import { HEAVY_READS, MAX_REPLY_BYTES, capReply } from '../../workers/tpl/rpc/limits'
+import { ALERTS_LOG } from '../../workers/tpl/thing/alert-book'
+import { INFO_HISTORY_LOG } from '../../workers/tpl/thing/registry-methods'
+import { thingLogKey } from '../../workers/tpl/thing/snapshot-loop'
+import { MAX_LOG_TIME_MS } from '../../workers/tpl/thing/time-log'
+import { errorCode } from '../../workers/tpl/errors'
 import type { MockServer } from '../../mock/server'
 
 let rpc: RackRpc
@@ -107,3 +112,74 @@ describe('read budget', () => {
     slow.clearFaults()
   })
 })
+
+describe('streamed history and logs', () => {
+  const T0 = 1_700_000_000_000
+
+  it('getHistoricalLogs info with a query filters while reading: offset and limit count matches, across match chunks', async () => {
+    // 700 entries alternating between two things, older first; ids h0/h1 are not registered
+    for (let i = 0; i < 700; i++) await worker.logs.append(INFO_HISTORY_LOG, T0 + i, { ts: T0 + i, id: `h${i % 2}`, changes: { n: { oldValue: i - 1, newValue: i } } })
+    const h1 = Array.from({ length: 700 }, (_, i) => i).filter((i) => i % 2 === 1).reverse() // newest first
+    const page = await rpc.call<Array<{ ts: number, thing: { id: string } }>>('getHistoricalLogs', { logType: 'info', query: { 'thing.id': 'h1' }, offset: 100, limit: 150, start: T0 })
+    expect(page.map((e) => e.ts)).toEqual(h1.slice(100, 250).map((i) => T0 + i))
+    expect(page.every((e) => e.thing.id === 'h1')).toBe(true)
+    // a query matching nothing reads the whole range and answers []
+    expect(await rpc.call('getHistoricalLogs', { logType: 'info', query: { 'thing.id': 'nobody' }, start: T0 })).toEqual([])
+    // an invalid query is refused before anything is read
+    expect(await rpc.error('getHistoricalLogs', { logType: 'info', query: { $where: '1' } })).toBe('ERR_QUERY_INVALID')
+  })
+
+  it('alerts without a limit: every alert in the range, cut at the reply bound at a whole entry; offset pages through all', async () => {
+    const pad = 'm'.repeat(100 * 1024)
+    const total = Math.ceil(MAX_REPLY_BYTES / (100 * 1024)) + 10
+    for (let i = 0; i < total; i++) {
+      await worker.logs.append(ALERTS_LOG, T0 + i, { name: 'leak', description: 'd', severity: 'high', createdAt: T0 + i, uuid: `u${i}`, message: `${i} ${pad}`, thingId: 'gone' })
+    }
+    const seen: string[] = []
+    for (let round = 0; seen.length < total && round < 10; round++) {
+      const got = await rpc.call<Array<{ uuid: string }>>('getHistoricalLogs', { logType: 'alerts', start: T0, end: T0 + total, offset: seen.length }, 30_000)
+      expect(got.length).toBeGreaterThan(0)
+      expect(Buffer.byteLength(JSON.stringify(got))).toBeLessThanOrEqual(MAX_REPLY_BYTES)
+      seen.push(...got.map((a) => a.uuid))
+    }
+    expect(seen).toEqual(Array.from({ length: total }, (_, i) => `u${total - 1 - i}`))
+  })
+
+  it('time arguments past what a log key holds → ERR_PARAMS_INVALID (1e21 used to match every entry); the bound itself reads nothing', async () => {
+    for (const start of [1e21, MAX_LOG_TIME_MS + 1]) {
+      expect(await rpc.error('getHistoricalLogs', { logType: 'info', start })).toBe('ERR_PARAMS_INVALID')
+      expect(await rpc.error('getHistoricalLogs', { logType: 'alerts', end: start })).toBe('ERR_PARAMS_INVALID')
+      expect(await rpc.error('tailLog', { key: 'stat-5m', tag: 't-container', start })).toBe('ERR_PARAMS_INVALID')
+    }
+    expect(await rpc.call('getHistoricalLogs', { logType: 'info', start: MAX_LOG_TIME_MS })).toEqual([])
+  })
+
+  it('tailLog of large entries: the page is cut under the reply bound, newest first; `end` pages on', async () => {
+    const id = 'tail-big'
+    // incompressible ~400 kB entries
+    const blob = (i: number): string => Array.from({ length: 20_000 }, (_, j) => ((i * 7919 + j * 104_729) % 1_000_003).toString(36)).join('')
+    const total = Math.ceil(MAX_REPLY_BYTES / blob(0).length) + 6
+    for (let i = 0; i < total; i++) await worker.logs.append(thingLogKey(id), T0 + i * 1000, { ts: T0 + i * 1000, err: null, snap: { blob: blob(i) } })
+    const first = await rpc.call<Array<{ ts: number }>>('tailLog', { key: 'thing-5m', tag: id, start: T0 }, 30_000)
+    expect(first.length).toBeGreaterThan(0)
+    expect(first.length).toBeLessThan(total)
+    expect(first[0].ts).toBe(T0 + (total - 1) * 1000)
+    const oldest = first[first.length - 1].ts
+    const rest = await rpc.call<Array<{ ts: number }>>('tailLog', { key: 'thing-5m', tag: id, start: T0, end: oldest - 1, fields: { ts: 1 } }, 30_000)
+    expect(rest.map((e) => e.ts)).toEqual(Array.from({ length: total - first.length }, (_, i) => oldest - 1000 * (i + 1)))
+    // grouped: buckets, not entries, each with its count
+    const grouped = await rpc.call<Array<{ ts: number, count: number }>>('tailLog', { key: 'thing-5m', tag: id, start: T0, groupRange: '1D', fields: { ts: 1, count: 1 } }, 30_000)
+    expect(grouped.reduce((n, b) => n + b.count, 0)).toBeGreaterThan(0)
+  })
+
+  it('heavy reads share a limiter: past its running and waiting places a read is refused at once with ERR_BUSY', async () => {
+    const places = HEAVY_READS.concurrency + HEAVY_READS.maxQueue
+    const calls = Array.from({ length: places + 6 }, async () => await worker.callRpc('tailLog', { key: 'thing-5m', tag: 'tail-big', limit: 3 }).then(() => 'ok', (err: unknown) => errorCode(err)))
+    const outcomes = await Promise.all(calls)
+    expect(outcomes.filter((o) => o === 'ok')).toHaveLength(places)
+    expect(outcomes.filter((o) => o === 'ERR_BUSY')).toHaveLength(6)
+    // the line is free again afterwards
+    expect(await worker.callRpc('getThingsCount', {})).toBeGreaterThanOrEqual(0)
+  })
+})
+

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreFacility, type Bee } from '../../workers/facs/store'
-import { TimeLogs, timeKey, type LogMeta } from '../../workers/tpl/thing/time-log'
+import { MAX_LOG_TIME_MS, TimeLogs, timeKey, type LogMeta } from '../../workers/tpl/thing/time-log'
 
 let dir: string
 let store: StoreFacility
@@ -128,3 +128,52 @@ describe('TimeLogs.release', () => {
     expect(metaReads).toBeGreaterThan(readsAfterFirst)
   })
 })
+
+describe('TimeLogs.scan', () => {
+  it('streams newest first across generations; leaving the loop early stops the read and lets a close happen', async () => {
+    const log = await logs(3, 2) // maxHeight 3
+    for (let ts = 1; ts <= 8; ts++) await log.append('k', ts * 1000, { ts: ts * 1000 })
+    const seen: number[] = []
+    for await (const e of log.scan('k', 0, {}, true)) seen.push((e as { ts: number }).ts)
+    // generations 0 = [1,2,3], 1 = [4,5,6], 2 = [7,8]: all three within maxHeight
+    expect(seen).toEqual([8000, 7000, 6000, 5000, 4000, 3000, 2000, 1000])
+    const first: number[] = []
+    for await (const e of log.scan('k', 0, {}, true)) {
+      first.push((e as { ts: number }).ts)
+      if (first.length === 2) break
+    }
+    expect(first).toEqual([8000, 7000])
+    // the read ended: a close is not deferred
+    await log.close('k')
+    expect(store.isOpen('log:k:2')).toBe(false)
+    // without walk only the one generation; a range bounds it
+    const one: unknown[] = []
+    for await (const e of log.scan('k', 1, {}, false)) one.push(e)
+    expect(one).toEqual([{ ts: 6000 }, { ts: 5000 }, { ts: 4000 }])
+    const ranged: unknown[] = []
+    for await (const e of log.scan('k', 0, { start: 5000, end: 7000 }, true)) ranged.push(e)
+    expect(ranged).toEqual([{ ts: 7000 }, { ts: 6000 }, { ts: 5000 }])
+  })
+
+  it('an unknown log or a missing generation scans nothing; hasGeneration tells them apart', async () => {
+    const log = await logs(0, 1)
+    await log.append('k', 1000, { v: 1 })
+    const none: unknown[] = []
+    for await (const e of log.scan('nope', 0, {}, true)) none.push(e)
+    for await (const e of log.scan('k', 3, {}, true)) none.push(e)
+    expect(none).toEqual([])
+    expect(await log.hasGeneration('k', 0)).toBe(true)
+    expect(await log.hasGeneration('k', 1)).toBe(false)
+    expect(await log.hasGeneration('nope', 0)).toBe(false)
+  })
+
+  it('the largest time a key holds exactly: 15 digits, later than any real time; past it keys no longer sort by time', () => {
+    expect(timeKey(MAX_LOG_TIME_MS)).toMatch(/^\d{15}$/)
+    expect(timeKey(MAX_LOG_TIME_MS) > timeKey(Date.now())).toBe(true)
+    // past it a key has 16 digits or an exponent form that sorts before real times: requests are refused there
+    expect(timeKey(MAX_LOG_TIME_MS + 1)).toHaveLength(16)
+    // 1e21 pads to a key that sorts before today: `start: 1e21` would have matched everything
+    expect(timeKey(1e21) < timeKey(Date.now())).toBe(true)
+  })
+})
+

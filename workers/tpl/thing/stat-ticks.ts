@@ -140,7 +140,11 @@ export class StatTicks {
     }
   }
 
-  /** No tick starts any more; resolves when the ticks in flight have written. */
+  /**
+   * No tick starts any more; resolves when the ticks in flight have stopped, each after the tag
+   * log it is writing (the rest of that tick is not written: a stop never waits for thousands
+   * of tag writes).
+   */
   async stop (scheduler?: TickScheduler): Promise<void> {
     this.stopping = true
     for (const name of this.scheduled.splice(0)) scheduler?.remove(name)
@@ -155,6 +159,7 @@ export class StatTicks {
     // rtd, 20s and 1m tick together every minute: one aggregation for the three
     if (this.shared?.ts !== ts) this.shared = { ts, aggregates: this.snapshot() }
     for (const [tag, acc] of this.shared.aggregates) {
+      if (this.stopping) return
       const key = `stat-${tf}-${tag}`
       if (tf === RTD) await this.rack.logs.put(key, RTD_ENTRY_KEY, acc)
       else await this.rack.logs.append(key, ts, { ts, ...acc })
