@@ -121,9 +121,14 @@ describe('alerts', () => {
   })
 
   it('getHistoricalLogs info: the info changes with query; a missing or unknown logType is refused', async () => {
-    await rpc.call('updateThing', { id: 'ok', info: { pos: 'A7' }, user: 'op' })
+    await rpc.call('updateThing', { id: 'ok', info: { pos: 'A7', site: { col: 3, row: 1 }, slots: ['s1', 's2'] }, user: 'op' })
+    await rpc.call('updateThing', { id: 'ok', info: { site: { col: 4, row: 1 }, slots: ['s2', 's3'] }, user: 'op' })
     const changes = await rpc.call<Array<{ ts: number, changes: Record<string, unknown>, user?: string, thing: { id: string } }>>('getHistoricalLogs', { logType: 'info', query: { 'thing.id': 'ok' } })
-    expect(changes[0]).toMatchObject({ changes: { pos: { new: 'A7' } }, user: 'op', thing: { id: 'ok' } })
+    // the reference's shape: dotted paths within info, {oldValue, newValue}, arrays as {additions, deletions}
+    expect(changes[0]).toMatchObject({ user: 'op', thing: { id: 'ok' } })
+    expect(changes[0].changes).toEqual({ 'site.col': { oldValue: 3, newValue: 4 }, slots: { additions: ['s3'], deletions: ['s1'] } })
+    expect(changes[1].changes).toMatchObject({ pos: { newValue: 'A7' }, site: { newValue: { col: 3, row: 1 } }, slots: { newValue: ['s1', 's2'] } })
+    expect(changes[1].changes.pos).not.toHaveProperty('oldValue')
     expect(changes.every((c) => c.thing.id === 'ok')).toBe(true)
     expect(await rpc.error('getHistoricalLogs', {})).toBe('ERR_INFO_HISTORY_LOG_TYPE_INVALID')
     expect(await rpc.error('getHistoricalLogs', { logType: 'nope' })).toBe('ERR_INFO_HISTORY_LOG_TYPE_INVALID')

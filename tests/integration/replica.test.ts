@@ -330,6 +330,9 @@ describe('a store written before credentials were kept apart', () => {
       const history = await r.call<Array<{ ts: number, thing: { id: string } }>>('getHistoricalLogs', { logType: 'info' })
       return history.some((h) => h.ts === 1000 && h.thing.id === 'old')
     }, SYNC_MS, 100)
+    // an entry of the old shape ({old, new} per top-level key) is answered in the current one
+    const [legacy] = await r.call<Array<{ changes: unknown }>>('getHistoricalLogs', { logType: 'info', query: { ts: 1000 } })
+    expect(legacy.changes).toEqual({ pos: { oldValue: 'A0', newValue: 'A1' } })
     await replica.worker.stop()
     const copied = await allBlocks(replica.worker.storeDir)
     expect(containing(copied.blocks, 'bay-9')).toBeGreaterThan(0)

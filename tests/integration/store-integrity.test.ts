@@ -108,8 +108,8 @@ describe('concurrent info updates', () => {
       }
     }
     await worker.stop()
-    const entries = await readLogOffline(worker.storeDir, HISTORY) as Array<{ id: string, changes: { round?: { new: number } } }>
-    expect(entries.map((e) => `${e.id}:${String(e.changes.round?.new)}`).sort()).toEqual(expected.sort())
+    const entries = await readLogOffline(worker.storeDir, HISTORY) as Array<{ id: string, changes: { round?: { newValue: number } } }>
+    expect(entries.map((e) => `${e.id}:${String(e.changes.round?.newValue)}`).sort()).toEqual(expected.sort())
     // and the records themselves survived, after one more restart
     worker = await startWorkerInProcess<RackWorker>(WrkContainerRackKehua, worker.ctx)
     worker.logger.level = 'warn'
@@ -283,8 +283,8 @@ describe('a log corrupted on disk', () => {
     expect(rpcErrorCode(reply)).toBeNull()
     expect(reply).toBe(1)
     expect(infoOf(worker, 'k')).toMatchObject({ v: 2 })
-    const entries = await worker.logs.read(HISTORY, 0, { start: 0 }) as Array<{ changes: { v: { new: number } } }>
-    expect(entries.map((e) => e.changes.v.new)).toEqual([2])
+    const entries = await worker.logs.read(HISTORY, 0, { start: 0 }) as Array<{ changes: { v: { newValue: number } } }>
+    expect(entries.map((e) => e.changes.v.newValue)).toEqual([2])
     expect(await worker.logs.read(HISTORY, 1, {})).toEqual([])
     expect(await worker.callRpc('updateThing', { id: 'k', info: { v: 3 } })).toBe(1)
     const corrupt = lines.find((l) => l.log === HISTORY)

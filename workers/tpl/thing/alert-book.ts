@@ -8,6 +8,7 @@ import type { Bee } from '../../facs/store'
 import { ReplyPage } from '../rpc/limits'
 import { defineMethod, type RpcMethod } from '../rpc/method'
 import { evaluateAlerts, sameAlertSet, startedAlerts, type Alert, type AlertConf, type AlertSpec } from './alerts'
+import { currentInfoChanges } from './info-changes'
 import { assertSafeQuery, match } from './query'
 import type { RackParts } from './rack-parts'
 import { ReadBudget } from './read-budget'
@@ -91,8 +92,8 @@ export class AlertBook {
       const { thingId, ...alert } = entry as Alert & { thingId: string }
       return { ...alert, thing: this.thingOf(thingId) }
     }
-    const { id, ...change } = entry as { ts: number, id: string, changes: JsonObject, user?: string }
-    return { ...change, thing: this.thingOf(id) }
+    const { id, changes, ...change } = entry as { ts: number, id: string, changes: JsonObject, user?: string }
+    return { ...change, changes: currentInfoChanges(changes ?? {}), thing: this.thingOf(id) }
   }
 
   /**

@@ -11,6 +11,7 @@ import { defineMethod, type RpcMethod } from '../rpc/method'
 import type { ThingControllers } from './controllers'
 import { assertSafeFields, assertSafeQuery, match, select as selectDocs } from './query'
 import type { RackParts } from './rack-parts'
+import { infoChanges } from './info-changes'
 import { ListCache } from './list-cache'
 import { ReadBudget } from './read-budget'
 import { schemas, type Req } from './schemas'
@@ -26,11 +27,7 @@ const STORE_ERRORS = ['ERR_VALUE_TOO_LARGE', 'ERR_STORE_TIMEOUT', 'ERR_STORE_WRI
 
 /** The info-history entry of an update, or null when no info field changed. */
 function infoChange (prev: ThingRecord, next: ThingRecord, ts: number, user?: string): JsonObject | null {
-  const changes: JsonObject = {}
-  for (const key of new Set([...Object.keys(prev.info), ...Object.keys(next.info)])) {
-    if (key === 'updatedAt') continue
-    if (JSON.stringify(prev.info[key]) !== JSON.stringify(next.info[key])) changes[key] = { old: prev.info[key], new: next.info[key] }
-  }
+  const changes = infoChanges(prev.info, next.info)
   if (Object.keys(changes).length === 0) return null
   return { ts, id: next.id, changes, ...(user ? { user } : {}) }
 }
