@@ -260,11 +260,22 @@ describe('writes by tag', () => {
     expect(socketEnabled(on.snap, 12, 7)).toBe(true)
   })
 
-  it('applyThings counts only successes (an offline match fails, the others are written)', async () => {
+  it('applyThings counts only successes (an offline match fails, the others are written); verbose names the failure', async () => {
     await b1.setOffline(true)
     expect(await rpc.call('applyThings', { method: 'setCoolingFanThreshold', params: [{ runningSpeed: 42 }], query: { tags: { $in: ['grp-a', 'grp-b'] } } })).toBe(2)
     expect(a1.getRegister(1, 613)).toBe(4200)
     expect(a2.getRegister(1, 613)).toBe(4200)
+    const report = await rpc.call<{ total: number, ok: number, failed: Array<{ id: string, code: string }> }>('applyThings', { method: 'setCoolingFanThreshold', params: [{ runningSpeed: 43 }], query: { tags: { $in: ['grp-a', 'grp-b'] } }, verbose: true }, 20_000)
+    expect(report.total).toBe(3)
+    expect(report.ok).toBe(2)
+    expect(report.failed).toEqual([{ id: 'w-b1', code: expect.stringMatching(/^ERR_/) as string }])
     await b1.setOffline(false)
+  })
+
+  it('applyThings with arguments invalid for the method answers the validation error and writes nothing', async () => {
+    const before = [a1.getRegister(1, 613), a2.getRegister(1, 613)]
+    expect(await rpc.error('applyThings', { method: 'setCoolingFanThreshold', params: [{ startTemp: 200 }], query: { tags: 'grp-a' } })).toBe('ERR_COOLING_FAN_THRESHOLD_INVALID')
+    expect(await rpc.error('applyThings', { method: 'switchSocket', params: [[['13', '1', true]]], query: { tags: 'grp-a' } })).toBe('ERR_SWITCH_SOCKET_PDU_INVALID')
+    expect([a1.getRegister(1, 613), a2.getRegister(1, 613)]).toEqual(before)
   })
 })

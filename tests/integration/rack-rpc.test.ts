@@ -232,6 +232,30 @@ describe('updateThing', () => {
   })
 })
 
+describe('updateThing and the live connection', () => {
+  it('info, tags and unchanged opts keep the connection; a new password drops it and takes effect at the next collection', async () => {
+    await forgetAll()
+    await rpc.call('registerThing', { id: 'keep', opts: mockOpts(mockA) })
+    expect((await rpc.call<SnapView>('queryThing', { id: 'keep', method: 'getSnap' })).success).toBe(true)
+    await waitFor(() => mockA.connectionCount === 1)
+    const accepted = mockA.stats.connections
+    expect(await rpc.call('updateThing', { id: 'keep', info: { pos: 'K1' }, tags: ['grp-keep'] })).toBe(1)
+    expect(await rpc.call('updateThing', { id: 'keep', opts: { ...mockOpts(mockA) } })).toBe(1)
+    expect(await rpc.call('updateThing', { id: 'keep', opts: { port: mockA.port } })).toBe(1)
+    expect((await rpc.call<SnapView>('queryThing', { id: 'keep', method: 'getSnap' })).success).toBe(true)
+    expect(mockA.stats.connections).toBe(accepted)
+    expect(mockA.connectionCount).toBe(1)
+
+    // credentials change: the old connection goes, the next use connects with the new (wrong) password
+    expect(await rpc.call('updateThing', { id: 'keep', opts: { password: 'not-the-password' } })).toBe(1)
+    await waitFor(() => mockA.stats.connections === accepted + 1 || mockA.connectionCount === 0, 3000)
+    const authFailed = mockA.stats.authFailed
+    expect(await rpc.error('queryThing', { id: 'keep', method: 'setCoolingFanThreshold', params: [{ runningSpeed: 50 }] })).toBe('ERR_AUTH_FAILED')
+    expect(mockA.stats.authFailed).toBeGreaterThan(authFailed)
+    expect(mockA.stats.connections).toBeGreaterThan(accepted)
+  })
+})
+
 describe('forgetThings', () => {
   it('by query, all, or neither (→ nothing deleted)', async () => {
     await forgetAll()
@@ -442,7 +466,9 @@ describe('queryThing / applyThings', () => {
     expect(mockB.getRegister(1, 613)).toBe(scaled(48))
     expect(await rpc.call('applyThings', { method: 'getSnap', query: { tags: 'grp-q' } })).toBe(2)
     expect(await rpc.call('applyThings', { method: 'getSnap', query: { tags: 'no-such-tag' } })).toBe(0)
-    expect(await rpc.call('applyThings', { method: 'setCoolingFanThreshold', params: [{ runningSpeed: -5 }], query: { tags: 'grp-q' } })).toBe(0)
+    // arguments invalid for the method: the validation error, nothing written anywhere
+    expect(await rpc.error('applyThings', { method: 'setCoolingFanThreshold', params: [{ runningSpeed: -5 }], query: { tags: 'grp-q' } })).toBe('ERR_COOLING_FAN_THRESHOLD_INVALID')
+    expect(mockA.getRegister(1, 613)).toBe(scaled(47))
     expect(mockB.getRegister(1, 613)).toBe(scaled(48))
     expect(await rpc.error('applyThings', { method: 'resetAlarm', query: { tags: 'grp-q' } })).toBe('ERR_THING_METHOD_NOTFOUND')
     expect(await rpc.error('applyThings', { method: 'close', query: { tags: 'grp-q' } })).toBe('ERR_THING_METHOD_NOTFOUND')

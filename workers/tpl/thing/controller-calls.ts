@@ -13,6 +13,16 @@ import { mapLimit, withTimeout } from './util'
 import { errorSnap } from './base-thing'
 import type { ThingState } from './types'
 
+/** The controller's argument check of a write action (MiningOS `validateWriteAction`). */
+const VALIDATE = 'validateWriteAction'
+
+/** `applyThings {verbose: true}`: what happened on each target. */
+export interface ApplyReport {
+  total: number
+  ok: number
+  failed: Array<{ id: string, code: string }>
+}
+
 export class ControllerCalls {
   constructor (private readonly rack: RackParts, private readonly things: RegistryMethods) {}
 
@@ -53,20 +63,49 @@ export class ControllerCalls {
     }
   }
 
-  /** Resolves with how many things the call succeeded on. */
-  async applyThings (req: Req<'applyThings'>): Promise<number> {
+  /**
+   * The arguments of a write checked before anything is written: every connected target's
+   * `validateWriteAction` (no device I/O) must pass, else the call answers its error and no
+   * target is touched. Targets not connected are left to fail on their own.
+   */
+  private validateFirst (targets: readonly ThingState[], method: string, params: readonly unknown[]): void {
+    if (this.kindOf({ method }) === 'read' || !this.rack.hooks.readMethods().includes(VALIDATE)) return
+    for (const state of targets) {
+      const ctrl = state.ctrl as unknown as Record<string, unknown> | null
+      const validate = ctrl?.[VALIDATE]
+      if (typeof validate !== 'function') continue
+      try {
+        validate.apply(ctrl, [method, ...stripActionContext(params)])
+      } catch (err) {
+        if (errorCode(err) === 'ERR_THING_NOT_INITIALIZED') continue
+        throw err
+      }
+    }
+  }
+
+  /**
+   * Calls the method on every thing the query picks; answers how many succeeded (the
+   * reference's reply) or, with `verbose`, `{total, ok, failed: [{id, code}]}`. Invalid
+   * arguments answer their validation error with nothing written; each failed target is
+   * audited with its code.
+   */
+  async applyThings (req: Req<'applyThings'>): Promise<number | ApplyReport> {
     if (!this.isDeclared(req.method)) throw new WrkError('ERR_THING_METHOD_NOTFOUND')
     const targets = await this.things.matching(req.query, req)
-    const done = await mapLimit(targets, this.rack.thingConf.thingQueryConcurrency, async (state) => {
+    const params = req.params ?? []
+    this.validateFirst(targets, req.method, params)
+    const failed: Array<{ id: string, code: string }> = []
+    await mapLimit(targets, this.rack.thingConf.thingQueryConcurrency, async (state) => {
       try {
-        await this.call(state, req.method, req.params ?? [])
-        return 1
+        await this.call(state, req.method, params)
       } catch (err) {
-        this.rack.logger.debug({ thingId: state.record.id, method: req.method, code: errorCode(err) }, 'applyThings call failed')
-        return 0
+        const code = errorCode(err)
+        failed.push({ id: state.record.id, code })
+        this.rack.logger.info({ audit: true, method: 'applyThings', action: req.method, thingId: state.record.id, outcome: code }, 'rpc write target failed')
       }
     })
-    return done.reduce<number>((a, b) => a + b, 0)
+    const ok = targets.length - failed.length
+    return req.verbose === true ? { total: targets.length, ok, failed } : ok
   }
 
   declarations (): RpcMethod[] {
@@ -85,10 +124,10 @@ export class ControllerCalls {
       defineMethod({
         name: 'applyThings',
         kind: 'write',
-        summary: 'Calls a declared controller method on every thing a query picks; answers how many succeeded.',
+        summary: 'Calls a declared controller method on every thing a query picks (arguments validated first: an invalid call writes nothing and answers its error); answers how many succeeded, or with `verbose` `{total, ok, failed: [{id, code}]}`.',
         params: schemas.applyThings,
         fieldErrors: { method: 'ERR_METHOD_INVALID' },
-        result: z.number().int(),
+        result: z.union([z.number().int(), z.object({ total: z.number().int(), ok: z.number().int(), failed: z.array(z.object({ id: z.string(), code: z.string() })) })]),
         errors: ['ERR_METHOD_INVALID', 'ERR_THING_METHOD_NOTFOUND', 'ERR_QUERY_INVALID', ...this.rack.hooks.controllerErrors()],
         handler: (req) => this.applyThings(req)
       })

@@ -32,6 +32,15 @@ function infoChange (prev: ThingRecord, next: ThingRecord, ts: number, user?: st
   return { ts, id: next.id, changes, ...(user ? { user } : {}) }
 }
 
+/** JSON text with object keys sorted: equal for equal values whatever their key order. */
+function canonical (v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => x !== null && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    : x)
+}
+
+const sameJson = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b)
+
 export interface SelectRequest {
   query?: JsonObject
   sort?: Record<string, number>
@@ -146,7 +155,8 @@ export class RegistryMethods {
     assertStorable(next, 'thing record')
     if (change) await this.rack.logs.append(INFO_HISTORY_LOG, now, change)
     await registry.save(next)
-    if (req.opts !== undefined) await this.controllers.connect(state)
+    // the live connection is kept unless what it was made with changed (address, port, credentials…)
+    if (req.opts !== undefined && !sameJson(prev.opts, opts)) await this.controllers.connect(state)
     return 1
   }
 

@@ -70,7 +70,8 @@ export const schemas = {
     query: obj.optional(),
     sort: sort.optional(),
     offset: count.optional(),
-    limit: count.optional()
+    limit: count.optional(),
+    verbose: z.boolean().optional()
   }),
   saveThingComment: z.object({ thingId: id, comment: z.string().min(1).max(10_000), user: z.string().min(1).max(256), pos: z.string().max(256).optional() }),
   editThingComment: z.object({ thingId: id, id: z.string().optional(), ts: z.number().optional(), comment: z.string().min(1).max(10_000), user: z.string().min(1).max(256) }),
