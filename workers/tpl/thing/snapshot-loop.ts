@@ -76,11 +76,14 @@ export class SnapshotLoop {
     try {
       const latest = await this.rack.logs.latest(thingLogKey(state.record.id)) as StoredSnap | null
       if (!latest) return
-      // alert identities come from the active alerts the book restored
       const snap = latest.snap ?? null
       const err = latest.err ?? null
+      // The active alerts the book restored win until a fresh snapshot says otherwise: the stored
+      // snapshot may predate an alert that is still active (re-evaluating it would drop the alert,
+      // which would then start again with a new identity). Evaluated only for an older store.
+      const alerts = state.last.alerts !== undefined ? state.last.alerts : this.rack.alerts.evaluate(state, snap, err)
       // `last` is replaced, never changed in place (./list-cache.ts relies on it)
-      state.last = { ...state.last, snap, err, ts: latest.ts, alerts: this.rack.alerts.evaluate(state, snap, err) }
+      state.last = { ...state.last, snap, err, ts: latest.ts, alerts }
       state.lastStoredTs = latest.ts ?? 0
     } catch (err) {
       this.rack.logger.warn({ err, thingId: state.record.id }, 'could not restore last snapshot')
