@@ -5,6 +5,7 @@
  * values misassigned (a value present but different from the loss-free one), and statuses not
  * backed by what was read.
  *
+ *   node dist/bench/lossy-link.js [--snapshots 200] [--serial-snapshots 30] [--no-write]
  *   node dist/bench/snapshot.js --lossy-only [--snapshots 200] [--serial-snapshots 30]
  */
 import { performance } from 'node:perf_hooks'
@@ -14,7 +15,7 @@ import { ModbusTcpClient } from '../workers/lib/modbus/client'
 import { ERR_SNAPSHOT_INCOMPLETE, unitName, unitOrdinal, type ContainerSnapshot } from '../workers/lib/registers'
 import type { Logger } from '../workers/tpl/types'
 import { DROP, LossProxy, PASS, seededLoss, type LossPolicy } from './loss-proxy'
-import { quantile } from './proc'
+import { machine, numberFlag, quantile, writeResult } from './proc'
 
 /** Request timeout of every lossy scenario (ms). */
 export const LOSSY_TIMEOUT_MS = 500
@@ -215,6 +216,8 @@ export interface LossyBenchOptions {
 }
 
 const base = { drop: 0, delay: 0, delayMs: 1500, retry: DEFAULT_RETRY, maxInFlight: 4 }
+/** The default `retry` before issue 29, measured side by side with the current one. */
+export const FORMER_DEFAULT_RETRY = 2
 
 export function lossyScenarios (o: LossyBenchOptions): { alone: LossyScenario[], together: LossyScenario[] } {
   const lossy = { ...base, drop: 0.1, delay: 0.05 }
@@ -228,8 +231,9 @@ export function lossyScenarios (o: LossyBenchOptions): { alone: LossyScenario[],
     // dominated by 500 ms timeouts: measured side by side, each on its own mock and proxy
     together: [
       { ...lossy, label: '10 % dropped + 5 % 1.5 s late', snapshots: o.snapshots },
-      { ...lossy, label: '10 % dropped + 5 % 1.5 s late', retry: 4, snapshots: o.snapshots },
-      { ...lossy, label: '10 % dropped + 5 % 1.5 s late', maxInFlight: 1, snapshots: o.serialSnapshots }
+      { ...lossy, label: '10 % dropped + 5 % 1.5 s late', retry: FORMER_DEFAULT_RETRY, snapshots: o.snapshots },
+      { ...lossy, label: '10 % dropped + 5 % 1.5 s late', maxInFlight: 1, snapshots: o.serialSnapshots },
+      { ...lossy, label: '10 % dropped + 5 % 1.5 s late, unit 12 (pdu04) dead', deadUnit: DEAD_UNIT, snapshots: Math.min(o.snapshots, 50) }
     ]
   }
 }
@@ -251,11 +255,47 @@ export function formatLossyRows (rows: LossyRow[]): string {
   ]
   for (const r of rows) {
     const s = r.scenario
-    lines.push(`| ${s.label} | ${s.retry} | ${s.maxInFlight} | ${s.snapshots} | ${pct(r.completePct)} | ${pct(r.exactPct)} | ${r.misassigned} | ${r.dishonestStatus} | ` +
+    lines.push(`| ${s.label} | ${s.retry}${s.retry === DEFAULT_RETRY ? ' (default)' : ''} | ${s.maxInFlight} | ${s.snapshots} | ${pct(r.completePct)} | ${pct(r.exactPct)} | ${r.misassigned} | ${r.dishonestStatus} | ` +
       `${r.medianMs.toFixed(1)} | ${r.p95Ms.toFixed(1)} | ${r.requestsPerSnapshot.toFixed(1)} | ${r.timeoutsPerSnapshot.toFixed(2)} | ${r.lateReplies} | ${r.windowReduced} |`)
   }
   for (const r of rows) {
     if (r.firstDeadMs !== undefined) lines.push('', `${r.scenario.label}: complete/exact = all other units; the first snapshot after it died took ${r.firstDeadMs.toFixed(1)} ms (its retries, before the breaker opened)`)
   }
   return lines.join('\n')
+}
+
+const HELP = `Lossy-link benchmark (docs/performance.md, "Lossy link").
+
+  node dist/bench/lossy-link.js [--snapshots N] [--serial-snapshots N] [--no-write]
+
+  --snapshots N          snapshots per row (default 200; dead-unit rows at most 50)
+  --serial-snapshots N   snapshots of the maxInFlight 1 row (default 30)
+  --no-write             do not write bench/results/lossy-link.json
+
+Rows: no loss, 1 % dropped and a dead unit one at a time; then, side by side, 10 % dropped +
+5 % answered 1.5 s late at the default retry (${DEFAULT_RETRY}) and at the former default (${FORMER_DEFAULT_RETRY}), strictly
+serial, and with a dead unit. Request timeout ${LOSSY_TIMEOUT_MS} ms, loss seed ${SEED}.`
+
+async function main (): Promise<void> {
+  const argv = process.argv
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(HELP)
+    return
+  }
+  const snapshots = numberFlag('--snapshots', 200)
+  const serialSnapshots = numberFlag('--serial-snapshots', 30)
+  const rows = await runLossyBench({ snapshots, serialSnapshots })
+  console.log(`lossy link, request timeout ${LOSSY_TIMEOUT_MS} ms, node ${process.version}`)
+  console.log(formatLossyRows(rows))
+  if (!argv.includes('--no-write')) {
+    const file = await writeResult('lossy-link', { date: new Date().toISOString().slice(0, 10), machine: machine(), snapshots, serialSnapshots, timeoutMs: LOSSY_TIMEOUT_MS, rows })
+    console.log(`written ${file}`)
+  }
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err)
+    process.exit(1)
+  })
 }

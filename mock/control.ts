@@ -4,7 +4,7 @@
  *   GET  /things                → 200 [{id, type, host, port, offline, error}]
  *   GET  /thing/:id             → 200 {…info, state, faults, stats}
  *   POST /thing/:id             → 200 {…} after applying a ThingPatch:
- *        {offline: bool} | {state: {...}} | {registers: [{unit, register, value}]} |
+ *        {offline: bool} | {state: {..., failReads: [{unit, count}]}} | {registers: [{unit, register, value}]} |
  *        {delayMs} | {exception: {unit, code} | null} | {dropUnit} | {silentUnits: [...]} | {error: bool}
  *   POST /thing/:id/reset       → 200 {…} (initial state, no faults, zeroed stats)
  *
@@ -47,7 +47,8 @@ const StatePatchSchema = z.object({
   generalErrors: z.array(int).optional(),
   ambientTemperature: z.number().optional(),
   humidity: z.number().optional(),
-  registers: z.array(RegisterPatchSchema).optional()
+  registers: z.array(RegisterPatchSchema).optional(),
+  failReads: z.array(z.object({ unit: int, count: int }).strict()).optional()
 }).strict()
 const ThingPatchSchema = z.object({
   offline: z.boolean().optional(),

@@ -9,6 +9,9 @@
  *   model on every `tick()` and after every accepted write, so snapshots look alive;
  * - pinned registers: a live register set through `set()` keeps its value (ticks leave it
  *   alone) until `reset()`.
+ *
+ * Transient device failures (`failReads`): the next reads of a unit fail, which the server
+ * answers with exception 04 (server device failure), then the unit answers again.
  */
 import { WrkError } from '../workers/tpl/errors'
 import { createRng } from './rng'
@@ -56,6 +59,12 @@ export interface SocketPatch {
   enabled: boolean
 }
 
+/** The next `count` reads of `unit` fail (exception 04); 0 clears. */
+export interface ReadFailurePatch {
+  unit: number
+  count: number
+}
+
 /** High-level state changes (control API `{state: …}`); validated as a whole before applying. */
 export interface MockStatePatch {
   error?: boolean
@@ -73,6 +82,8 @@ export interface MockStatePatch {
   /** Relative humidity in % (gtemp), drifts on from there. */
   humidity?: number
   registers?: RegisterPatch[]
+  /** Transient device failures: the next `count` reads of `unit` answer exception 04 (replaces the unit's remaining count). */
+  failReads?: ReadFailurePatch[]
 }
 
 export interface MockStateSummary {
@@ -181,6 +192,11 @@ function badRegister (unit: number, register: number): WrkError {
   return new WrkError('ERR_MOCK_BAD_REGISTER', `unit ${unit} has no register ${register}`)
 }
 
+function checkReadFailure (units: ReadonlyMap<number, unknown>, f: ReadFailurePatch): void {
+  if (!units.has(f.unit)) throw new WrkError('ERR_MOCK_BAD_FAULT', `failReads: no unit ${f.unit}`)
+  if (!Number.isInteger(f.count) || f.count < 0) throw new WrkError('ERR_MOCK_BAD_FAULT', `failReads: count ${f.count} is not an integer >= 0`)
+}
+
 function checkValue (value: number): void {
   if (!Number.isInteger(value) || value < -0x8000 || value > 0xffff) {
     throw new WrkError('ERR_MOCK_BAD_VALUE', `register value ${value} is not a 16-bit integer`)
@@ -192,6 +208,8 @@ export class MockState {
   /** Raw register images, indexed by 1-based register number (index 0 unused). */
   readonly registers = new Map<number, Uint16Array>()
   private readonly pinned = new Map<number, Set<number>>()
+  /** Reads still to fail, by unit. */
+  private readonly failingReads = new Map<number, number>()
   private readonly seed: number
   private readonly initialError: boolean
   private rng: () => number
@@ -206,8 +224,9 @@ export class MockState {
     this.init()
   }
 
-  /** Back to the initial state (same seed → same values); clears pinned registers. */
+  /** Back to the initial state (same seed → same values); clears pinned registers and read failures. */
   reset (): void {
+    this.failingReads.clear()
     this.rng = createRng(this.seed)
     this.model = createModel(this.rng)
     this.init()
@@ -283,11 +302,32 @@ export class MockState {
     return toInt16(this.get(unit, register))
   }
 
-  /** Raw uint16 values of `count` registers from `first` (the caller checks readability). */
+  /**
+   * Raw uint16 values of `count` registers from `first` (the caller checks readability). Throws
+   * while the unit has reads to fail (`failReads`): the server answers exception 04.
+   */
   read (unit: number, first: number, count: number): number[] {
     const img = this.image(unit, first)
     this.image(unit, first + count - 1)
+    const failing = this.failingReads.get(unit)
+    if (failing !== undefined) {
+      if (failing <= 1) this.failingReads.delete(unit)
+      else this.failingReads.set(unit, failing - 1)
+      throw new WrkError('ERR_MOCK_DEVICE_FAILURE', `unit ${unit}: injected read failure`)
+    }
     return Array.from(img.subarray(first, first + count))
+  }
+
+  /** The next `count` reads of `unit` fail (exception 04 at the server); 0 clears. Throws ERR_MOCK_BAD_FAULT. */
+  failReads (unit: number, count: number): void {
+    checkReadFailure(this.registers, { unit, count })
+    if (count === 0) this.failingReads.delete(unit)
+    else this.failingReads.set(unit, count)
+  }
+
+  /** Reads of `unit` still to fail. */
+  readFailuresLeft (unit: number): number {
+    return this.failingReads.get(unit) ?? 0
   }
 
   /**
@@ -411,6 +451,7 @@ export class MockState {
     for (const v of [p.ambientTemperature, p.humidity]) {
       if (v !== undefined && !Number.isFinite(v)) throw new WrkError('ERR_MOCK_BAD_VALUE', 'not a finite number')
     }
+    for (const f of p.failReads ?? []) checkReadFailure(this.registers, f)
     if (p.systemErrorBits !== undefined) this.setSystemErrorBits(p.systemErrorBits)
     if (p.generalErrors !== undefined) this.setGeneralErrors(p.generalErrors)
     if (p.error !== undefined) this.setError(p.error)
@@ -423,6 +464,7 @@ export class MockState {
     if (p.humidity !== undefined) this.model.env.humidity.value = p.humidity
     this.recompute()
     for (const r of p.registers ?? []) this.set(r.unit, r.register, r.value)
+    for (const f of p.failReads ?? []) this.failReads(f.unit, f.count)
   }
 
   summary (): MockStateSummary {

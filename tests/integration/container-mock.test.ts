@@ -565,6 +565,41 @@ describe.each(['kehua', 'wonderint'] as const)('%s container against the mock', 
       expect(await c.getSnap()).toMatchObject({ success: false, stats: { status: 'error', errors: [{ msg: 'ERR_MODBUS_EXCEPTION_0B' }] } })
     })
 
+    it('transient exception 04 (mock failReads) → the reads are resent and the snapshot is complete', async () => {
+      const mock = await startMock(vendor)
+      const c = makeContainer(vendor, mock.port, { retry: undefined }) // the default retry
+      const reference = expectSuccess(await c.getSnap())
+      expect(reference.stats).not.toHaveProperty('incomplete')
+      // henv (unit 3, one request) and PDU 4 (unit 12, two requests) fail their next two reads
+      mock.state.failReads(3, 2)
+      mock.state.failReads(12, 2)
+      const delta = snapshotCounters(mock)
+      const snap = expectSuccess(await c.getSnap())
+      expect(snap.stats).not.toHaveProperty('incomplete')
+      expect(snap).toEqual(reference)
+      const d = delta()
+      expect(d.byUnit(3)).toBe(1 + 2)
+      expect(d.byUnit(12)).toBe(2 + 2)
+      expect(mock.stats.exceptionsByCode[4]).toBe(4)
+      expect(c.unitsOnSingleAttempt).toEqual([])
+
+      // more failures than attempts: the unit is incomplete (it answered: no breaker), the others are not
+      mock.state.failReads(3, 100)
+      const d2 = snapshotCounters(mock)
+      const partial = expectSuccess(await c.getSnap())
+      expect(partial.stats.incomplete).toEqual(['henv'])
+      // resends paid off in the previous snapshot, so its first request had the whole budget: 1 + 4 attempts
+      expect(d2().byUnit(3)).toBe(5)
+      expect(c.unitsOnSingleAttempt).toEqual([])
+      mock.state.failReads(3, 0)
+
+      // without retries the same transient failure loses the unit
+      const noRetry = makeContainer(vendor, mock.port, { retry: 0 })
+      expectSuccess(await noRetry.getSnap())
+      mock.state.failReads(3, 1)
+      expect(expectSuccess(await noRetry.getSnap()).stats.incomplete).toEqual(['henv'])
+    })
+
     it('connection dropped mid-snapshot → that snapshot fails, the next one recovers on the same container', async () => {
       const mock = await startMock(vendor)
       const c = makeContainer(vendor, mock.port, { timeout: 2000 })

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { MicroBTContainer, type MicroBTContainerOptions } from '../../workers/lib/container'
+import { DEFAULT_RETRY, MicroBTContainer, type MicroBTContainerOptions } from '../../workers/lib/container'
 import type { ModbusClient, ModbusClientOptions, ModbusClientStats, RequestOptions } from '../../workers/lib/modbus/types'
 import {
   BaseContainer,
@@ -315,12 +315,14 @@ describe('snapshot', () => {
     expect(JSON.stringify(seen[0])).not.toContain('pw')
   })
 
-  it('defaults: two read retries; the half-open threshold scales with retries', async () => {
+  it('defaults: DEFAULT_RETRY read retries; the half-open threshold is (units + 1) × the attempts a silent unit can cost (at most 3)', async () => {
     const seen: ModbusClientOptions[] = []
     const factory = (o: ModbusClientOptions): ModbusClient => { seen.push(o); return new FakeModbusClient() }
     await make({ client: undefined, clientFactory: factory }).c.getSnap()
     await make({ client: undefined, clientFactory: factory, retry: 0 }).c.getSnap()
-    expect(seen.map((o) => [o.retries, o.halfOpenAfterTimeouts])).toEqual([[2, 63], [0, 21]])
+    await make({ client: undefined, clientFactory: factory, retry: 1 }).c.getSnap()
+    await make({ client: undefined, clientFactory: factory, retry: 9 }).c.getSnap()
+    expect(seen.map((o) => [o.retries, o.halfOpenAfterTimeouts])).toEqual([[DEFAULT_RETRY, 21 * 3], [0, 21], [1, 42], [9, 63]])
   })
 
   it('error envelope carries the code; offline once not seen for offlineAfterMs', async () => {
@@ -688,13 +690,13 @@ describe('retries and the circuit breaker (client behaviour as seen by the conta
     let dead = true
     fake.failRead = (unit) => (unit === 12 && dead ? 'ERR_MODBUS_TIMEOUT' : undefined)
     await c.getSnap()
-    expect(fake.reads(12).map(retriesOf)).toEqual([undefined]) // the client's retries
+    expect(fake.reads(12).map(retriesOf)).toEqual([2]) // first contact on a clean link: 1 + 2 attempts
     expect(c.unitsOnSingleAttempt).toEqual([12])
     for (let cycle = 0; cycle < 2; cycle++) {
       fake.calls.length = 0
       const snap = await c.getSnap()
       expect(fake.reads(12).map(retriesOf)).toEqual([0])
-      expect(fake.reads(11).map(retriesOf)).toEqual([undefined, undefined]) // the others keep theirs
+      expect(fake.reads(11).map(retriesOf)).toEqual([2, undefined]) // the others keep theirs
       if (!snap.success) throw new Error('snapshot failed')
       expect(snap.stats.incomplete).toEqual(['pdu04'])
     }
@@ -716,6 +718,35 @@ describe('retries and the circuit breaker (client behaviour as seen by the conta
     expect(fake.reads().map((r) => [r.unit, retriesOf(r)])).toEqual([[1, 0]])
   })
 
+  it("a unit's first request gets at most 2 retries until resends pay off on the link (the client's stats.recovered grows)", async () => {
+    const { c, fake } = make()
+    const firstReads = (): Array<number | undefined> => fake.reads().filter((r, i, all) => all.findIndex((x) => x.unit === r.unit) === i).map(retriesOf)
+    await c.getSnap()
+    // nothing recovered yet: every unit's first request (the CDU probe included) 1 + 2 attempts, the others `retry`
+    expect(firstReads()).toEqual(new Array(20).fill(2))
+    expect(fake.reads(9).map(retriesOf)).toEqual([2, undefined])
+    // a request succeeds after a resend (right after the CDU probe went out): from then on first
+    // requests get the whole budget, in this snapshot …
+    fake.beforeRequest = (call) => {
+      if (call.op === 'read' && call.unit === 1) { fake.stats.recovered = 1; fake.beforeRequest = undefined }
+    }
+    fake.calls.length = 0
+    await c.getSnap()
+    expect(firstReads()).toEqual([2, ...new Array(19).fill(undefined)])
+    // … and in the next one (counted since the previous snapshot started) …
+    fake.calls.length = 0
+    await c.getSnap()
+    expect(firstReads()).toEqual(new Array(20).fill(undefined))
+    // … then, with no new recovery, first requests are back at 2
+    fake.calls.length = 0
+    await c.getSnap()
+    expect(firstReads()).toEqual(new Array(20).fill(2))
+    // with `retry` ≤ 2 there is nothing to hold back
+    const low = make({ retry: 2 })
+    await low.c.getSnap()
+    expect(low.fake.reads().map(retriesOf).every((r) => r === undefined)).toBe(true)
+  })
+
   it('a unit that answered something, or lost its link, is not cut to one attempt', async () => {
     const { c, fake } = make()
     fake.failRead = (unit, address) => {
@@ -731,7 +762,7 @@ describe('retries and the circuit breaker (client behaviour as seen by the conta
   })
 
   it('writes ask the client for `retry` resends; the authentication response never', async () => {
-    for (const [retry, expected] of [[undefined, 2], [0, 0], [4, 4]] as const) {
+    for (const [retry, expected] of [[undefined, 4], [0, 0], [2, 2]] as const) {
       const { c, fake } = make(retry === undefined ? {} : { retry })
       await c.switchContainer(true)
       const writes = fake.calls.filter((x) => x.op === 'write' || x.op === 'writeMany')

@@ -538,6 +538,26 @@ describe('fault injection', () => {
     expect(() => server.setFault({ delayMs: -1 })).toThrow(/delayMs/)
   })
 
+  it('failReads: the next `count` reads of a unit answer exception 04, then it answers again; reset() clears', async () => {
+    const server = await startMock()
+    const c = await connect(server.port)
+    server.state.patch({ failReads: [{ unit: 3, count: 2 }] })
+    expect(server.state.readFailuresLeft(3)).toBe(2)
+    await expectException(read(c, 3, 2), 0x04)
+    expect(await read(c, 2, 2)).toEqual([1]) // other units are not affected
+    await expectException(read(c, 3, 2), 0x04)
+    expect(await read(c, 3, 2)).toEqual([1])
+    expect(server.stats.exceptionsByCode).toEqual({ 4: 2 })
+    server.state.failReads(3, 5)
+    server.state.failReads(3, 0) // 0 clears
+    expect(await read(c, 3, 2)).toEqual([1])
+    server.state.failReads(9, 1)
+    server.reset()
+    expect(server.state.readFailuresLeft(9)).toBe(0)
+    expect(() => server.state.patch({ failReads: [{ unit: 21, count: 1 }] })).toThrow(/no unit 21/)
+    expect(() => server.state.patch({ failReads: [{ unit: 3, count: -1 }] })).toThrow(/count/)
+  })
+
   it('goes offline (connections dropped and refused) and comes back on the same port', async () => {
     const server = await startMock()
     const port = server.port
@@ -617,6 +637,16 @@ describe('control HTTP API', () => {
     expect(toInt16((await read(c, 1, 95))[0]!)).toBe(-300)
     expect((await read(c, 9, 46))[0]).toBe(0)
     await expectException(read(c, 3, 2), 4)
+
+    res = await post(`${base}/thing/a`, { exception: null, state: { failReads: [{ unit: 4, count: 1 }] } })
+    expect(res.status).toBe(200)
+    await expectException(read(c, 4, 2), 4)
+    expect(await read(c, 4, 2)).toEqual([1])
+    res = await post(`${base}/thing/a`, { state: { failReads: [{ unit: 99, count: 1 }] } })
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({ error: 'ERR_MOCK_BAD_FAULT' })
+    res = await post(`${base}/thing/a`, { exception: { unit: 3, code: 4 } })
+    expect(res.status).toBe(200)
 
     res = await post(`${base}/thing/a/reset`, {})
     expect(res.status).toBe(200)

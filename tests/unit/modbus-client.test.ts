@@ -380,7 +380,7 @@ describe('ModbusTcpClient reply matching', () => {
     expect(server.maxOutstanding).toBe(1)
   })
 
-  it('rejects exception replies with ERR_MODBUS_EXCEPTION_xx and exceptionCode, never retried', async () => {
+  it('rejects exception replies with ERR_MODBUS_EXCEPTION_xx and exceptionCode; a refused read (02) and a write are not resent', async () => {
     const server = await startServer((req, sock) => {
       const code = req.address === 9999 ? 0x02 : 0x0a
       server.reply(req, sock, encodeExceptionResponse(req.tid, req.unit, req.fc, code))
@@ -405,6 +405,145 @@ describe('ModbusTcpClient reply matching', () => {
     expect(await outcome(client.readHoldingRegisters(1, 0, 2))).toMatchObject({ code: 'ERR_MODBUS_MALFORMED_REPLY' })
     expect(await outcome(client.writeRegister(1, 0, 5))).toMatchObject({ code: 'ERR_MODBUS_MALFORMED_REPLY' })
     expect(server.requests).toHaveLength(2)
+  })
+})
+
+/** A handler that answers the requests of one register with these exception codes in turn, then with data. */
+function exceptionsThenData (server: TestServer, codes: number[]): RequestHandler {
+  let n = 0
+  return (req, sock) => {
+    const code = codes[n++]
+    if (code === undefined) server.reply(req, sock)
+    else server.reply(req, sock, encodeExceptionResponse(req.tid, req.unit, req.fc, code))
+  }
+}
+
+async function serverAnswering (codes: number[]): Promise<TestServer> {
+  const server = await startServer()
+  server.onRequest = exceptionsThenData(server, codes)
+  return server
+}
+
+describe('ModbusTcpClient exception retries (reads, within `retries`)', () => {
+  it('04 once, then data: the read succeeds with one retry counted, resent at once with a new transaction id', async () => {
+    const server = await serverAnswering([0x04])
+    const client = makeClient(server.port, { retries: 2, backoffMinMs: 200, backoffMaxMs: 400 })
+    const t0 = Date.now()
+    expect(await client.readHoldingRegisters(3, 1, 2)).toEqual([3001, 3002])
+    expect(Date.now() - t0).toBeLessThan(150) // no busy delay for 04
+    expect(server.requests.map((r) => [r.unit, r.fc, r.address])).toEqual([[3, 3, 1], [3, 3, 1]])
+    expect(server.requests[0].tid).not.toBe(server.requests[1].tid)
+    expect(client.stats).toMatchObject({ requests: 2, responses: 2, exceptions: 1, retries: 1, recovered: 1, timeouts: 0, lateReplies: 0 })
+  })
+
+  it('06 twice, then data, with a budget of 3: succeeds after two busy delays (backoffMinMs)', async () => {
+    const server = await serverAnswering([0x06, 0x06])
+    const client = makeClient(server.port, { backoffMinMs: 60, backoffMaxMs: 200 })
+    await client.connect()
+    const t0 = Date.now()
+    expect(await client.readHoldingRegisters(1, 0, 1, { retries: 3 })).toEqual([1000])
+    const elapsed = Date.now() - t0
+    expect(elapsed).toBeGreaterThanOrEqual(110) // 2 × 60 ms
+    expect(elapsed).toBeLessThan(600)
+    expect(server.requests).toHaveLength(3)
+    expect(client.stats).toMatchObject({ exceptions: 2, retries: 2, recovered: 1 })
+  })
+
+  it('05 and 0A wait like 06; 0B is resent at once like a timeout', async () => {
+    const server = await serverAnswering([0x05, 0x0a, 0x0b])
+    const client = makeClient(server.port, { retries: 3, backoffMinMs: 50, backoffMaxMs: 200 })
+    await client.connect()
+    const t0 = Date.now()
+    expect(await client.readHoldingRegisters(1, 0, 1)).toEqual([1000])
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(95)
+    expect(server.requests).toHaveLength(4)
+    expect(client.stats).toMatchObject({ exceptions: 3, retries: 3 })
+  })
+
+  it('the busy delay is at most the request timeout', async () => {
+    const server = await serverAnswering([0x06])
+    const client = makeClient(server.port, { retries: 1, timeoutMs: 80, backoffMinMs: 5000, backoffMaxMs: 5000 })
+    await client.connect()
+    const t0 = Date.now()
+    expect(await client.readHoldingRegisters(1, 0, 1)).toEqual([1000])
+    expect(Date.now() - t0).toBeLessThan(1000)
+    expect(client.stats.timeouts).toBe(0) // waiting is not an attempt on the wire
+  })
+
+  it('02 (and 01, 03) fail at once without a resend', async () => {
+    for (const code of [0x01, 0x02, 0x03]) {
+      const server = await serverAnswering([code])
+      const client = makeClient(server.port, { retries: 3 })
+      expect(await outcome(client.readHoldingRegisters(1, 0, 1))).toMatchObject({ code: `ERR_MODBUS_EXCEPTION_0${code}`, err: { exceptionCode: code } })
+      expect(server.requests).toHaveLength(1)
+      expect(client.stats).toMatchObject({ exceptions: 1, retries: 0 })
+    }
+  })
+
+  it('exceptions beyond the budget: the last attempt\'s exception is the result (ERR_MODBUS_EXCEPTION_04)', async () => {
+    const server = await serverAnswering([0x04, 0x04, 0x04, 0x04])
+    const client = makeClient(server.port, { retries: 2 })
+    const res = await outcome(client.readHoldingRegisters(1, 0, 1))
+    expect(res).toMatchObject({ code: 'ERR_MODBUS_EXCEPTION_04', err: { exceptionCode: 4, functionCode: 3 } })
+    expect((res as { err: unknown }).err).toBeInstanceOf(ModbusExceptionError)
+    expect(server.requests).toHaveLength(3) // 1 + 2 retries
+    expect(client.stats).toMatchObject({ exceptions: 3, retries: 2, recovered: 0 })
+    // retries: 0 → one attempt
+    expect(await outcome(client.readHoldingRegisters(1, 0, 1, { retries: 0 }))).toMatchObject({ code: 'ERR_MODBUS_EXCEPTION_04' })
+    expect(server.requests).toHaveLength(4)
+  })
+
+  it('a write answered with 04 (FC06 or FC16) is never resent, even when the request allows resends', async () => {
+    const server = await startServer((req, sock) => server.reply(req, sock, encodeExceptionResponse(req.tid, req.unit, req.fc, 0x04)))
+    const client = makeClient(server.port, { retries: 3 })
+    expect(await outcome(client.writeRegister(1, 600, 1, { retries: 3 }))).toMatchObject({ code: 'ERR_MODBUS_EXCEPTION_04', err: { functionCode: 6 } })
+    expect(server.requests.map((r) => r.fc)).toEqual([6])
+    for (const code of [0x06, 0x0b]) {
+      server.onRequest = (req, sock) => server.reply(req, sock, encodeExceptionResponse(req.tid, req.unit, req.fc, code))
+      expect(await outcome(client.writeRegisters(1, 304, [1, 2], { retries: 3 }))).toMatchObject({ code: `ERR_MODBUS_EXCEPTION_0${code.toString(16).toUpperCase()}` })
+    }
+    expect(server.requests.map((r) => r.fc)).toEqual([6, 16, 16])
+    expect(client.stats.retries).toBe(0)
+  })
+
+  it('timeouts and exceptions share one budget', async () => {
+    let n = 0
+    const server = await startServer((req, sock) => {
+      if (++n === 1) return // lost
+      if (n === 2) server.reply(req, sock, encodeExceptionResponse(req.tid, req.unit, req.fc, 0x04))
+      else server.reply(req, sock)
+    })
+    const client = makeClient(server.port, { timeoutMs: 80, retries: 1, halfOpenAfterTimeouts: 100 })
+    expect(await outcome(client.readHoldingRegisters(1, 0, 1))).toMatchObject({ code: 'ERR_MODBUS_EXCEPTION_04' })
+    expect(server.requests).toHaveLength(2)
+    expect(client.stats).toMatchObject({ timeouts: 1, exceptions: 1, retries: 1 })
+  })
+
+  it('close() during a busy delay rejects with ERR_MODBUS_CLOSED and leaves no timer', async () => {
+    const timers = trackTimers()
+    try {
+      const server = await startServer((req, sock) => server.reply(req, sock, encodeExceptionResponse(req.tid, req.unit, req.fc, 0x06)))
+      const client = makeClient(server.port, { retries: 2, timeoutMs: 5000, backoffMinMs: 4000, backoffMaxMs: 4000 })
+      const pending = outcome(client.readHoldingRegisters(1, 0, 1))
+      await waitFor(() => client.stats.exceptions === 1, 2000, 5)
+      await client.close()
+      expect(await pending).toMatchObject({ code: 'ERR_MODBUS_CLOSED' })
+      await waitFor(() => timers.live.size === 0, 1000, 5)
+      expect(server.requests).toHaveLength(1)
+    } finally {
+      timers.stop()
+    }
+  })
+
+  it('a pinned read waiting out a busy delay fails with ERR_MODBUS_CONNECTION_CHANGED when its connection drops', async () => {
+    const server = await startServer((req, sock) => server.reply(req, sock, encodeExceptionResponse(req.tid, req.unit, req.fc, 0x06)))
+    const client = makeClient(server.port, { retries: 2, timeoutMs: 2000, backoffMinMs: 500, backoffMaxMs: 500 })
+    const connectionId = await client.connect()
+    const pending = outcome(client.readHoldingRegisters(1, 300, 4, { connectionId }))
+    await waitFor(() => client.stats.exceptions === 1, 2000, 5)
+    server.sockets[0].destroy()
+    expect(await pending).toMatchObject({ code: 'ERR_MODBUS_CONNECTION_CHANGED' })
+    expect(server.requests).toHaveLength(1)
   })
 })
 

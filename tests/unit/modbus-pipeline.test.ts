@@ -11,7 +11,7 @@ import {
   encodeWriteSingleRegisterResponse
 } from '../../workers/lib/modbus/frame'
 import { closedError } from '../../workers/lib/modbus/errors'
-import type { ModbusClientStats } from '../../workers/lib/modbus/types'
+import type { ModbusTcpClientStats } from '../../workers/lib/modbus/types'
 import { DEFAULT_WINDOW_SETTINGS } from '../../workers/lib/modbus/window'
 import { sleep } from '../helpers/wait'
 
@@ -37,10 +37,10 @@ class FakeLink implements Link {
 
 const silent = { debug: () => {}, info: () => {}, warn: () => {} }
 
-function setup (maxInFlight: number): { link: FakeLink, stats: ModbusClientStats, pipeline: RequestPipeline } {
+function setup (maxInFlight: number, busyRetryDelayMs = 20): { link: FakeLink, stats: ModbusTcpClientStats, pipeline: RequestPipeline } {
   const link = new FakeLink()
-  const stats: ModbusClientStats = { requests: 0, responses: 0, timeouts: 0, lateReplies: 0, exceptions: 0, reconnects: 0, maxInFlight }
-  const pipeline = new RequestPipeline({ window: { ...DEFAULT_WINDOW_SETTINGS, maxInFlight }, firstTransactionId: 1, logger: silent }, stats, link)
+  const stats: ModbusTcpClientStats = { requests: 0, responses: 0, timeouts: 0, lateReplies: 0, exceptions: 0, reconnects: 0, maxInFlight, retries: 0, recovered: 0 }
+  const pipeline = new RequestPipeline({ window: { ...DEFAULT_WINDOW_SETTINGS, maxInFlight }, firstTransactionId: 1, busyRetryDelayMs, logger: silent }, stats, link)
   return { link, stats, pipeline }
 }
 
@@ -126,6 +126,30 @@ describe('RequestPipeline', () => {
     expect(await first).toEqual({ ok: [5] })
     pipeline.failAll(closedError())
     expect(await second).toEqual({ code: 'ERR_MODBUS_CLOSED' })
+  })
+
+  it('resends a read answered 04 at once and one answered 06 after busyRetryDelayMs, within its retries; never a write', async () => {
+    const { link, stats, pipeline } = setup(4, 30)
+    const exception = (code: number): Buffer => Buffer.from([code])
+    const r = pipeline.submit(read(1, 0, 1, { retries: 2 }))
+    expect(pipeline.match(1, 1, 0x83, exception(0x04))).toBe(true)
+    expect(link.sent.map(tidOf)).toEqual([1, 2]) // resent at once, new transaction id
+    expect(link.sent[1].subarray(2)).toEqual(link.sent[0].subarray(2))
+    expect(pipeline.match(2, 1, 0x83, exception(0x06))).toBe(true)
+    expect(link.sent).toHaveLength(2) // waiting
+    await sleep(10)
+    expect(link.sent).toHaveLength(2)
+    await sleep(40)
+    expect(link.sent.map(tidOf)).toEqual([1, 2, 3])
+    expect(pipeline.match(3, 1, 0x83, exception(0x06))).toBe(true) // budget spent: final
+    expect(await outcome(r)).toEqual({ code: 'ERR_MODBUS_EXCEPTION_06' })
+    expect(stats).toMatchObject({ requests: 3, exceptions: 3, retries: 2, recovered: 0 })
+
+    const w = pipeline.submit({ fc: 6, unit: 1, address: 600, arg: 1, frame: encodeWriteSingleRegisterRequest(0, 1, 600, 1), high: true, pin: 0, retries: 3, timeoutMs: 5000 })
+    expect(pipeline.match(4, 1, 0x86, exception(0x04))).toBe(true)
+    expect(await outcome(w)).toEqual({ code: 'ERR_MODBUS_EXCEPTION_04' })
+    expect(link.sent).toHaveLength(4)
+    expect(stats.retries).toBe(2)
   })
 
   it('rejects a request pinned to a connection that is not the live one, before and after queueing', async () => {

@@ -16,7 +16,7 @@ import {
   encodeWriteSingleRegisterRequest
 } from './frame'
 import { RequestPipeline, type RequestResult } from './pipeline'
-import type { ModbusClient, ModbusClientOptions, ModbusClientStats, ModbusLogger, RequestOptions } from './types'
+import type { ModbusClient, ModbusClientOptions, ModbusLogger, ModbusTcpClientStats, RequestOptions } from './types'
 import { DEFAULT_WINDOW_SETTINGS } from './window'
 
 const DEFAULT_TIMEOUT_MS = 2000
@@ -88,11 +88,19 @@ export interface ModbusTcpClientInternals {
  * - Reads resolve to unsigned values 0..65535; writes accept -32768..65535.
  * - Reads are resent after a timeout (and, unless pinned, after a lost connection) up to
  *   `retries` times; writes only when the caller asks for it with `RequestOptions.retries`
- *   (for writes of absolute values, which are safe to repeat). Exception replies are never
- *   resent. Only a reply to the latest attempt settles a request.
+ *   (for writes of absolute values, which are safe to repeat). Only a reply to the latest
+ *   attempt settles a request.
+ * - Exception replies to a read, within the same `retries` (`exceptionResend` in ./errors.ts):
+ *   04 (server device failure) and 0B (gateway target failed to respond: the gateway already
+ *   waited, like a timeout) are resent at once; 05 (acknowledge), 06 (server device busy) and
+ *   0A (gateway path unavailable) after `backoffMinMs` (at most the request timeout); 01/02/03
+ *   (illegal function, address, value) and any other code are final. The exception of the last
+ *   attempt is the result (`ERR_MODBUS_EXCEPTION_xx`). A write answered with an exception is
+ *   never resent, whatever its `retries`: the device answered it (and may have acted on it).
+ * - `stats.retries` counts resends, `stats.recovered` requests that succeeded after one.
  */
 export class ModbusTcpClient implements ModbusClient {
-  readonly stats: ModbusClientStats
+  readonly stats: ModbusTcpClientStats
 
   private readonly timeoutMs: number
   private readonly retries: number
@@ -124,7 +132,7 @@ export class ModbusTcpClient implements ModbusClient {
     if (!Number.isInteger(firstTransactionId) || firstTransactionId < 1 || firstTransactionId > 0xffff) throw invalidArgs('firstTransactionId must be 1..65535')
     const logger = opts.logger ?? silentLogger
 
-    this.stats = { requests: 0, responses: 0, timeouts: 0, lateReplies: 0, exceptions: 0, reconnects: 0, maxInFlight }
+    this.stats = { requests: 0, responses: 0, timeouts: 0, lateReplies: 0, exceptions: 0, reconnects: 0, maxInFlight, retries: 0, recovered: 0 }
     // The connection reports to the pipeline; the pipeline sends through the connection.
     this.connection = new ModbusConnection(
       { host: opts.host, port: opts.port, connectTimeoutMs, halfOpenAfterTimeouts, backoffMinMs, backoffMaxMs, logger },
@@ -136,7 +144,7 @@ export class ModbusTcpClient implements ModbusClient {
         connectFailed: (err) => this.pipeline.failQueued(err),
         lost: (reason) => this.pipeline.connectionLost(reason)
       })
-    this.pipeline = new RequestPipeline({ window, firstTransactionId, logger }, this.stats, this.connection)
+    this.pipeline = new RequestPipeline({ window, firstTransactionId, busyRetryDelayMs: backoffMinMs, logger }, this.stats, this.connection)
   }
 
   get connected (): boolean {

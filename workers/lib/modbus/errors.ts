@@ -12,7 +12,8 @@
  * - `ERR_MODBUS_CONNECTION_CHANGED`: the request was pinned to a connection that is not the live one.
  * - `ERR_MODBUS_CLOSED`: the client is closed.
  * - `ERR_MODBUS_MALFORMED_REPLY`: a reply matched the request but its payload does not (e.g. FC03 byte count).
- * - `ERR_MODBUS_EXCEPTION_<2 hex digits, upper case>`: the device answered with that exception code.
+ * - `ERR_MODBUS_EXCEPTION_<2 hex digits, upper case>`: the device answered with that exception code
+ *   (for a read answered 04, 05, 06, 0A or 0B: on its last attempt, see `exceptionResend`).
  */
 export type ModbusErrorCode =
   | 'ERR_MODBUS_INVALID_ARGS'
@@ -44,6 +45,34 @@ const EXCEPTION_NAMES: Record<number, string> = {
   0x08: 'memory parity error',
   0x0a: 'gateway path unavailable',
   0x0b: 'gateway target device failed to respond'
+}
+
+/**
+ * How a read answered with exception `code` is resent, within the request's `retries` (the
+ * budget its timeouts use): `now`, `later` (after the client's busy delay), or `null` (final).
+ * - 04 server device failure: `now`. The controllers answer it for a read they fail now and
+ *   then serve on the next try (the JavaScript reference retries every read).
+ * - 05 acknowledge, 06 server device busy: `later`. The device asks to be asked again later.
+ * - 0A gateway path unavailable: `later` (an overloaded gateway; a misconfigured one fails every
+ *   attempt, and the container's unit breaker then leaves one attempt per snapshot).
+ * - 0B gateway target failed to respond: `now`. The gateway already waited for the device: an
+ *   attempt that timed out behind the gateway, resent like a timeout.
+ * - 01/02/03 (illegal function, address, value), 08 and unknown codes: `null`. The request
+ *   itself is refused; asking again gets the same answer.
+ * Writes are never resent on an exception (the device answered; see ./client.ts).
+ */
+export function exceptionResend (code: number): 'now' | 'later' | null {
+  switch (code) {
+    case 0x04:
+    case 0x0b:
+      return 'now'
+    case 0x05:
+    case 0x06:
+    case 0x0a:
+      return 'later'
+    default:
+      return null
+  }
 }
 
 /** A Modbus exception reply. `code` is `ERR_MODBUS_EXCEPTION_<2 hex digits>`. */

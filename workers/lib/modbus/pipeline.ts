@@ -5,9 +5,9 @@
  * `Link` (the connection) and never touches a socket.
  */
 import createDebug from 'debug'
-import { ModbusError, ModbusExceptionError, closedError } from './errors'
+import { ModbusError, ModbusExceptionError, closedError, exceptionResend } from './errors'
 import { EXCEPTION_FLAG, FC_READ_HOLDING_REGISTERS, checkWriteReplyData, decodeReadHoldingRegistersData } from './frame'
-import type { ModbusClientStats, ModbusLogger } from './types'
+import type { ModbusLogger, ModbusTcpClientStats } from './types'
 import { InFlightWindow, type SampleKind, type WindowChange, type WindowSettings } from './window'
 
 const debug = createDebug('mbt:modbus')
@@ -34,6 +34,8 @@ export interface PipelineSettings {
   window: WindowSettings
   /** Transaction id of the first request sent (1..65535). */
   firstTransactionId: number
+  /** Wait before a read answered 05, 06 or 0A is resent (ms; at most the request's timeout). */
+  busyRetryDelayMs: number
   logger: ModbusLogger
 }
 
@@ -49,7 +51,10 @@ export interface PipelineRequest {
   high: boolean
   /** Pinned connection id, 0 = any. */
   pin: number
-  /** Resends after a timeout, or (unpinned only) after a lost connection. */
+  /**
+   * Resends after a timeout, (unpinned only) after a lost connection, and (FC03 only) after a
+   * transient exception reply (`exceptionResend` in ./errors.ts).
+   */
   retries: number
   timeoutMs: number
 }
@@ -60,7 +65,9 @@ export type RequestResult = number[] | undefined
 const QUEUED = 0
 const IN_FLIGHT = 1
 const DONE = 2
-type PendingState = typeof QUEUED | typeof IN_FLIGHT | typeof DONE
+/** Answered 05/06/0A: waiting for its resend (neither queued nor on the wire). */
+const WAITING = 3
+type PendingState = typeof QUEUED | typeof IN_FLIGHT | typeof DONE | typeof WAITING
 
 type TimerHandler = (p: Pending) => void
 
@@ -79,6 +86,11 @@ class Pending {
   readonly pin: number
   frame: Buffer
   retriesLeft: number
+  readonly timeoutMs: number
+  /** Resent at least once (a success then counts in `stats.recovered`). */
+  resent = false
+  /** The wait of a WAITING request. */
+  wait: NodeJS.Timeout | undefined = undefined
   readonly resolve: (value: RequestResult) => void
   readonly reject: (err: Error) => void
 
@@ -91,6 +103,7 @@ class Pending {
     this.high = req.high
     this.pin = req.pin
     this.retriesLeft = req.retries
+    this.timeoutMs = req.timeoutMs
     this.resolve = resolve
     this.reject = reject
     this.timer = setTimeout(onTimer, req.timeoutMs, this)
@@ -121,15 +134,23 @@ function malformedError (p: Pending, what: string): ModbusError {
  * - High priority first, FIFO within a priority; a retry goes back to the front of its queue,
  *   with a new transaction id: a late reply to an earlier attempt is dropped, never taken for
  *   the retry's.
+ * - A read answered with a transient exception (04, 05, 06, 0A, 0B: `exceptionResend` in
+ *   ./errors.ts) is resent within the same `retries` as its timeouts: at once for 04 and 0B,
+ *   after `busyRetryDelayMs` (at most its timeout) for 05, 06 and 0A; on its last attempt the
+ *   exception is the result. A write answered with an exception is never resent.
  * - `stats.requests` counts frames sent (retries included), `stats.responses` replies matched
- *   to a request (exceptions included), `stats.timeouts` attempts that timed out.
+ *   to a request (exceptions included), `stats.timeouts` attempts that timed out,
+ *   `stats.retries` resends, `stats.recovered` requests that succeeded after a resend.
  */
 export class RequestPipeline {
-  private readonly stats: ModbusClientStats
+  private readonly stats: ModbusTcpClientStats
   private readonly link: Link
   private readonly logger: ModbusLogger
+  private readonly busyRetryDelayMs: number
   private readonly window: InFlightWindow
   private readonly inflight = new Map<number, Pending>()
+  /** Requests waiting out a busy delay before their resend. */
+  private readonly waiting = new Set<Pending>()
   private highQ: Pending[] = []
   private normalQ: Pending[] = []
   private lastTid: number
@@ -138,10 +159,11 @@ export class RequestPipeline {
   /** Per unit id: whether its latest settled attempt was answered (window policy input). */
   private readonly unitAnswering = new Map<number, boolean>()
 
-  constructor (settings: PipelineSettings, stats: ModbusClientStats, link: Link) {
+  constructor (settings: PipelineSettings, stats: ModbusTcpClientStats, link: Link) {
     this.stats = stats
     this.link = link
     this.logger = settings.logger
+    this.busyRetryDelayMs = settings.busyRetryDelayMs
     this.window = new InFlightWindow(settings.window)
     this.lastTid = settings.firstTransactionId - 1
   }
@@ -214,7 +236,9 @@ export class RequestPipeline {
         this.fail(p, malformedError(p, 'exception reply length'))
       } else {
         this.stats.exceptions++
-        this.fail(p, new ModbusExceptionError(p.fc, data[0]))
+        const resend = p.fc === FC_READ_HOLDING_REGISTERS && p.retriesLeft > 0 ? exceptionResend(data[0]) : null
+        if (resend === null) this.fail(p, new ModbusExceptionError(p.fc, data[0]))
+        else this.resendAfterException(p, data[0], resend === 'later' ? Math.min(this.busyRetryDelayMs, p.timeoutMs) : 0)
       }
     } else if (p.fc === FC_READ_HOLDING_REGISTERS) {
       const regs = decodeReadHoldingRegistersData(data, p.arg)
@@ -238,10 +262,12 @@ export class RequestPipeline {
     for (const p of normal) this.fail(p, err)
   }
 
-  /** Rejects every request, in flight or queued (the client closes). */
+  /** Rejects every request, in flight, waiting or queued (the client closes). */
   failAll (err: Error): void {
     for (const p of this.inflight.values()) this.fail(p, err)
     this.inflight.clear()
+    for (const p of this.waiting) this.fail(p, err)
+    this.waiting.clear()
     this.failQueued(err)
   }
 
@@ -253,7 +279,7 @@ export class RequestPipeline {
     let closedErr: ModbusError | null = null
     for (const p of this.inflight.values()) {
       if (p.retriesLeft > 0 && p.pin === 0) {
-        p.retriesLeft--
+        this.spendRetry(p)
         retry.push(p)
       } else {
         closedErr ??= new ModbusError('ERR_MODBUS_CONNECTION_CLOSED', `connection #${id} to ${host}:${port} closed with the request in flight`)
@@ -266,6 +292,11 @@ export class RequestPipeline {
       retry[i].timer.refresh()
     }
     // Requests pinned to the dead connection can never be sent.
+    for (const p of this.waiting) {
+      if (!isPinned(p)) continue
+      this.waiting.delete(p)
+      this.fail(p, changedError(id, -1))
+    }
     if (this.highQ.some(isPinned) || this.normalQ.some(isPinned)) {
       const changed = changedError(id, -1)
       const pinned = this.highQ.filter(isPinned).concat(this.normalQ.filter(isPinned))
@@ -315,6 +346,11 @@ export class RequestPipeline {
   }
 
   private readonly onTimer = (p: Pending): void => {
+    if (p.state === WAITING) {
+      // the wait is at most the timeout; the next attempt gets a full one
+      p.timer.refresh()
+      return
+    }
     if (p.state === QUEUED) {
       // Waiting behind the window on a live link: the requests ahead are bounded by their own timeouts.
       if (this.link.connected) {
@@ -334,7 +370,7 @@ export class RequestPipeline {
     this.unitAnswering.set(p.unit, false)
     const change = this.window.timedOut(p.sample)
     if (p.retriesLeft > 0) {
-      p.retriesLeft--
+      this.spendRetry(p)
       this.requeueFront(p)
       p.timer.refresh()
     } else {
@@ -343,6 +379,38 @@ export class RequestPipeline {
     const replaced = this.link.timedOut()
     this.windowChanged(change)
     if (!replaced) this.pump()
+  }
+
+  private spendRetry (p: Pending): void {
+    p.retriesLeft--
+    p.resent = true
+    this.stats.retries++
+  }
+
+  /** A read answered with a transient exception: resent at once, or after `delayMs`. */
+  private resendAfterException (p: Pending, exceptionCode: number, delayMs: number): void {
+    this.spendRetry(p)
+    debug('exception %d tid=%d unit=%d fc=%d: resend in %d ms (%d retries left)', exceptionCode, p.tid, p.unit, p.fc, delayMs, p.retriesLeft)
+    if (delayMs <= 0) {
+      this.requeueFront(p)
+      this.pump()
+      return
+    }
+    p.state = WAITING
+    this.waiting.add(p)
+    p.wait = setTimeout(() => {
+      p.wait = undefined
+      if (!this.waiting.delete(p)) return
+      const link = this.link
+      if (p.pin !== 0 && (!link.connected || p.pin !== link.id)) {
+        this.fail(p, changedError(p.pin, link.connected ? link.id : -1))
+        return
+      }
+      this.requeueFront(p)
+      p.timer.refresh()
+      if (link.connected) this.pump()
+      else link.ensureConnecting()
+    }, delayMs)
   }
 
   private requeueFront (p: Pending): void {
@@ -362,11 +430,16 @@ export class RequestPipeline {
   private succeed (p: Pending, value: RequestResult): void {
     clearTimeout(p.timer)
     p.state = DONE
+    if (p.resent) this.stats.recovered++
     p.resolve(value)
   }
 
   private fail (p: Pending, err: Error): void {
     clearTimeout(p.timer)
+    if (p.wait !== undefined) {
+      clearTimeout(p.wait)
+      p.wait = undefined
+    }
     p.state = DONE
     p.reject(err)
   }

@@ -16,15 +16,19 @@ export interface ModbusClientOptions {
   /** Per-request timeout (ms). Default 2000. */
   timeoutMs?: number
   /**
-   * Resends of a read after a timeout or a lost connection. Default 1. Writes are resent only
-   * when a request asks for it (`RequestOptions.retries`).
+   * Resends of a read after a timeout, a lost connection or a transient exception reply (04,
+   * 05, 06, 0A, 0B; `exceptionResend` in ./errors.ts). Default 1. Writes are resent only when a
+   * request asks for it (`RequestOptions.retries`), and only when unacknowledged.
    */
   retries?: number
   /** Requests in flight at once on the connection (pipelining). Default 4; 1 = strictly serial. */
   maxInFlight?: number
   /** Consecutive timeouts after which the socket is treated as half-open and replaced. Default 3. */
   halfOpenAfterTimeouts?: number
-  /** Reconnect backoff bounds (ms), jittered. Defaults 250 and 5000. */
+  /**
+   * Reconnect backoff bounds (ms), jittered. Defaults 250 and 5000. `backoffMinMs` (at most the
+   * request's timeout) is also the wait before a read answered 05, 06 or 0A is resent.
+   */
   backoffMinMs?: number
   backoffMaxMs?: number
   /** TCP connect timeout (ms). Default = timeoutMs. */
@@ -44,10 +48,11 @@ export interface RequestOptions {
    */
   connectionId?: number
   /**
-   * Resends of this request after a timeout (and, unless pinned, after a lost connection),
-   * each with a new transaction id. Default: the client's `retries` for reads, 0 for writes.
-   * Give it for a write only when repeating the write is harmless (an absolute value): a write
-   * whose acknowledgement was lost has probably been applied already.
+   * Resends of this request after a timeout (and, unless pinned, after a lost connection; for
+   * a read also after a transient exception reply), each with a new transaction id. Default:
+   * the client's `retries` for reads, 0 for writes. Give it for a write only when repeating the
+   * write is harmless (an absolute value): a write whose acknowledgement was lost has probably
+   * been applied already. A write answered with an exception is never resent.
    */
   retries?: number
 }
@@ -67,7 +72,20 @@ export interface ModbusClientStats {
   reconnects: number
   /** Current pipelining window (1 after a transaction-id mismatch, or while pipelined requests are found to be dropped). */
   maxInFlight: number
+  /**
+   * Resends: after a timeout, a lost connection, or (reads) a transient exception reply.
+   * Optional for other implementations of `ModbusClient`; `ModbusTcpClient` counts it.
+   */
+  retries?: number
+  /**
+   * Requests that succeeded after at least one resend: loss (or a transient refusal) that
+   * resending made up for. Optional like `retries`.
+   */
+  recovered?: number
 }
+
+/** The stats `ModbusTcpClient` keeps: every counter. */
+export type ModbusTcpClientStats = Required<ModbusClientStats>
 
 export interface ModbusClient {
   /** Connects if needed; resolves with the id of the live connection (increments per new socket). */
