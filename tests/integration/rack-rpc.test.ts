@@ -600,10 +600,28 @@ describe('settings and configuration', () => {
     expect(await rpc.call('getWrkSettings')).toEqual({ a: 2, b: { c: [1, 2] } })
   })
 
-  it('getWrkConf with and without fields', async () => {
-    expect(await rpc.call('getWrkConf', { fields: { collectSnapsItvMs: 1, storeSnapItvMs: 1 } })).toEqual({ collectSnapsItvMs: 400, storeSnapItvMs: 0 })
-    const conf = await rpc.call<JsonObject>('getWrkConf')
-    expect(conf).toMatchObject({ collectSnapsItvMs: 400, collectSnapTimeoutMs: 1500, thingQueryConcurrency: 25, logRotateMaxLength: 50, logKeepCount: 3, container: { timeout: 300, retry: 0 } })
+  it('getWrkConf: the global configuration with the PDU grid of the thing type, projected; without the file ERR_GLOBAL_CONFIG_MISSING', async () => {
+    const { pduGridLayout } = await rpc.call<{ pduGridLayout: Record<string, Array<{ pdu: string, sockets: Array<{ socket: string, enabled: boolean }> }>> }>('getWrkConf', { fields: { pduGridLayout: 1 } })
+    const layout = pduGridLayout['container-mbt-kehua']
+    expect(layout).toHaveLength(12)
+    for (const pdu of layout) expect(pdu.sockets).toHaveLength(20)
+    // the PDU view reads the live state from pdu_data: the same numbering
+    await rpc.call('registerThing', { id: 'conf-pdu', opts: mockOpts(mockA) })
+    const snap = await rpc.call<{ stats: { container_specific: { pdu_data: Array<{ pdu: string, sockets: Array<{ socket: string }> }> } } }>('queryThing', { id: 'conf-pdu', method: 'getSnap' })
+    expect(snap.stats.container_specific.pdu_data.map((p) => `${p.pdu}:${p.sockets.map((s) => s.socket).join(',')}`))
+      .toEqual(layout.map((p) => `${p.pdu}:${p.sockets.map((s) => s.socket).join(',')}`))
+    await rpc.call('forgetThings', { query: { id: 'conf-pdu' } })
+    const whole = await rpc.call<JsonObject>('getWrkConf')
+    expect(Object.keys(whole)).toEqual(['pduGridLayout'])
+    // the rack's own settings are not the global configuration
+    expect(whole).not.toHaveProperty('collectSnapsItvMs')
+    const saved = rack.worker.globalConf
+    rack.worker.globalConf = null
+    try {
+      expect(await rpc.error('getWrkConf', {})).toBe('ERR_GLOBAL_CONFIG_MISSING')
+    } finally {
+      rack.worker.globalConf = saved
+    }
   })
 
   it('getThingConf nextAvailableCode → a bare string; bad requestType → ERR_INVALID_REQUEST_TYPE', async () => {

@@ -170,7 +170,9 @@ describe('a master and a replica', () => {
   })
 
   it('configuration and settings are the master\'s', async () => {
-    expect(await r.call('getWrkConf', { fields: { collectSnapsItvMs: 1, storeSnapItvMs: 1 } })).toEqual({ collectSnapsItvMs: 300, storeSnapItvMs: 0 })
+    // the replica runs with the master's rack configuration (its own file says otherwise)
+    expect(replica.worker.thingConf).toMatchObject({ collectSnapsItvMs: 300, storeSnapItvMs: 0 })
+    expect(await r.call('getWrkConf', { fields: { 'pduGridLayout.container-mbt-kehua': 1 } })).toEqual(await m.call('getWrkConf', { fields: { 'pduGridLayout.container-mbt-kehua': 1 } }))
     await m.call('saveWrkSettings', { entries: { theme: 'dark' } })
     await waitFor(async () => (await r.call<JsonObject>('getWrkSettings')).theme === 'dark', SYNC_MS, 50)
     const conf = await m.call<{ metaDiscoveryKeys: Record<string, string>, swarmPublicKey: string, replicaDiscoveryKey: string }>('getReplicaConf')

@@ -1,7 +1,8 @@
 /**
  * `npm run docs:rpc`: writes docs/openrpc.json and the generated tables of docs/rpc.md from the
- * method declarations of the MicroBT worker and the error catalogue. A test fails when they
- * are stale.
+ * method declarations of the MicroBT worker and the error catalogue, and
+ * config/global.config.json.example with the PDU grid of each vendor's thing type. A test fails
+ * when they are stale.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -9,6 +10,8 @@ import { errorTable, methodTable, openRpcDocument, replaceGenerated } from '../t
 import type { RpcMethod } from '../tpl/rpc/method'
 import { ERROR_CATALOGUE } from './error-catalogue'
 import WrkContainerRackKehua from '../kehua.rack.container.wrk'
+import WrkContainerRackWonderint from '../wonderint.rack.container.wrk'
+import { pduGridLayout } from './registers/pdu-layout'
 
 /** The declarations of a MicroBT worker (the vendors declare the same methods). */
 export function microbtDeclarations (): RpcMethod[] {
@@ -29,6 +32,14 @@ export function renderReference (rpcMd: string, version: string): RpcReference {
   return { openrpc: JSON.stringify(doc, null, 2) + '\n', rpcMd: md }
 }
 
+/** config/global.config.json.example: `pduGridLayout` of every MicroBT thing type. */
+export function renderGlobalConfigExample (): string {
+  const ctx = { env: 'development' as const, rack: 'docs', root: '.' }
+  const types = [new WrkContainerRackKehua({ ...ctx, wtype: 'wrk-container-rack-kehua' }), new WrkContainerRackWonderint({ ...ctx, wtype: 'wrk-container-rack-wonderint' })]
+    .map((w) => w.getThingType())
+  return JSON.stringify({ pduGridLayout: Object.fromEntries(types.map((t) => [t, pduGridLayout()])) }, null, 2) + '\n'
+}
+
 export const REPO_ROOT = path.resolve(__dirname, path.basename(path.resolve(__dirname, '..', '..')) === 'dist' ? '../../..' : '../..')
 
 if (require.main === module) {
@@ -37,5 +48,6 @@ if (require.main === module) {
   const out = renderReference(readFileSync(md, 'utf8'), pkg.version)
   writeFileSync(path.join(REPO_ROOT, 'docs', 'openrpc.json'), out.openrpc)
   writeFileSync(md, out.rpcMd)
-  process.stdout.write('wrote docs/openrpc.json and docs/rpc.md\n')
+  writeFileSync(path.join(REPO_ROOT, 'config', 'global.config.json.example'), renderGlobalConfigExample())
+  process.stdout.write('wrote docs/openrpc.json, docs/rpc.md and config/global.config.json.example\n')
 }

@@ -14,6 +14,11 @@ import type { JsonObject } from './types'
  * Missing required file or bad JSON → ERR_CONFIG_* naming the file.
  */
 export function loadConfig (root: string, env: Env, name: string, opts: { required?: boolean } = {}): JsonObject {
+  return loadOptionalConfig(root, env, name, opts) ?? {}
+}
+
+/** As {@link loadConfig}, but null when the file is missing (and not required). */
+export function loadOptionalConfig (root: string, env: Env, name: string, opts: { required?: boolean } = {}): JsonObject | null {
   const dir = path.join(root, 'config', path.dirname(name))
   const base = path.basename(name)
   const envFile = path.join(dir, `${env}.${base}.json`)
@@ -21,7 +26,7 @@ export function loadConfig (root: string, env: Env, name: string, opts: { requir
   const file = existsSync(envFile) ? envFile : plainFile
   if (!existsSync(file)) {
     if (opts.required) throw new WrkError('ERR_CONFIG_MISSING', `missing config file ${plainFile} (run ./setup-config.sh)`)
-    return {}
+    return null
   }
   let parsed: unknown
   try {

@@ -33,6 +33,7 @@ export const TPL_ERRORS: ErrorCatalogue = {
   'ERR_WRK_ALREADY_<state>': 'start() called on a worker that is starting, started, stopping or stopped',
   ERR_CONFIG_MISSING: 'a required config file is missing',
   ERR_CONFIG_INVALID: 'a config file is not valid JSON or has an invalid setting',
+  ERR_GLOBAL_CONFIG_MISSING: 'getWrkConf on a worker without config/global.config.json (./setup-config.sh makes it from the example)',
   ERR_NET_BOOTSTRAP_INVALID: 'r0.dhtOpts.bootstrap is not a list of host:port',
   ERR_NET_NOT_STARTED: 'the net facility is used before start',
   ERR_STORE_LOCKED: 'the store is in use by another process (the rack already runs)',

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs'
 import path from 'node:path'
 import { randomUUID } from 'node:crypto'
-import { loadConfig, type Env, type JsonObject } from './config'
+import { loadConfig, loadOptionalConfig, type Env, type JsonObject } from './config'
 import { startFacilities, stopFacilities, type Facility } from '../facs/facility'
 
 const STATUS_DIR_MODE = 0o755
@@ -40,6 +40,11 @@ export class WrkBase {
   /** Config by name (see loadConfig). */
   loadConf (name: string, required = false): JsonObject {
     return loadConfig(this.ctx.root, this.ctx.env, name, { required })
+  }
+
+  /** Config by name, or null when there is no such file. */
+  loadOptionalConf (name: string): JsonObject | null {
+    return loadOptionalConfig(this.ctx.root, this.ctx.env, name)
   }
 
   addFacility<F extends Facility> (fac: F): F {

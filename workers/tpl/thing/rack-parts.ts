@@ -41,6 +41,8 @@ export interface RackParts {
   readonly dhcp: DhcpAssigner
   readonly rackId: string
   readonly thingConf: ThingConf
+  /** `config/global.config.json` (what getWrkConf answers; the app backend reads `pduGridLayout` there); null without the file. */
+  readonly globalConf: JsonObject | null
   readonly registry: ThingRegistry
   readonly logs: TimeLogs
   readonly logger: Logger

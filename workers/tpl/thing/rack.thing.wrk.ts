@@ -37,6 +37,7 @@ import type { JsonObject, Snap, ThingRecord, ThingState } from './types'
 
 export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks {
   thingConf: ThingConf = { ...THING_CONF_DEFAULTS }
+  globalConf: JsonObject | null = null
   registry!: ThingRegistry
   logs!: TimeLogs
   readonly thingLock = new KeyedLock()
@@ -177,6 +178,7 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
   protected override init (): void {
     super.init()
     this.thingConf = parseThingConf(this.loadConf('base.thing', true))
+    this.globalConf = this.loadOptionalConf('global.config')
     this.writeCalls = this.addFacility(new WriteCallsFacility({
       select: async (query) => (await this.things.matching(query)).map((s) => ({ id: s.record.id, tags: s.record.tags })),
       cap: (calls) => capReply(calls),

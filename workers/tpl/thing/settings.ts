@@ -39,6 +39,13 @@ export class WrkSettings {
     return 1
   }
 
+  /** The global configuration, projected; ERR_GLOBAL_CONFIG_MISSING without the file. */
+  globalConf (fields: JsonObject | undefined): JsonObject {
+    const conf = this.rack.globalConf
+    if (conf === null) throw new WrkError('ERR_GLOBAL_CONFIG_MISSING', 'no config/global.config.json')
+    return project([conf], fields)[0] ?? {}
+  }
+
   declarations (): RpcMethod[] {
     return [
       defineMethod({ name: 'getWrkSettings', kind: 'read', summary: 'Every saved worker setting.', result: z.record(z.string(), z.unknown()), errors: [], handler: () => this.all() }),
@@ -55,11 +62,11 @@ export class WrkSettings {
       defineMethod({
         name: 'getWrkConf',
         kind: 'read',
-        summary: 'The rack configuration (`base.thing.json` over the defaults), optionally projected.',
+        summary: 'The global configuration (`config/global.config.json`, e.g. `pduGridLayout` per thing type), optionally projected.',
         params: schemas.getWrkConf,
         result: z.record(z.string(), z.unknown()),
-        errors: ['ERR_FIELDS_INVALID'],
-        handler: (req) => project([{ ...this.rack.thingConf }], req.fields)[0] ?? {}
+        errors: ['ERR_GLOBAL_CONFIG_MISSING', 'ERR_FIELDS_INVALID'],
+        handler: (req) => this.globalConf(req.fields)
       })
     ]
   }
