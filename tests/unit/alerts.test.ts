@@ -4,6 +4,8 @@ import { REPO_ROOT } from '../helpers'
 import { GENERAL_ERRORS, SYSTEM_ERRORS } from '../../workers/lib/registers/errors'
 import { ALERT_NO_SNAPSHOT, ALERT_UNKNOWN, evaluateAlerts, sameAlertSet, startedAlerts, type Alert, type AlertConf, type AlertInput } from '../../workers/tpl/thing/alerts'
 import { MBT_ALERT_SPECS } from '../../workers/lib/alerts'
+import { assertAlertParams, withAlertParams } from '../../workers/tpl/thing/alert-params'
+import { thrownCode } from '../helpers/errors'
 import type { Snap } from '../../workers/tpl/thing/types'
 
 const CONF: AlertConf = {
@@ -11,12 +13,17 @@ const CONF: AlertConf = {
   fan_fault: { description: 'Fan fault', severity: 'high' },
   water_min_inlet_temp_warn: { description: 'inlet too cold', severity: 'warning', params: { temp: 10 } },
   water_max_inlet_temp_warn: { description: 'inlet too warm', severity: 'warning', params: { temp: 45 } },
-  error_snap: { description: 'No snapshot could be read', severity: 'high' }
+  error_snap: { description: 'No snapshot could be read', severity: 'high' },
+  pdu_water_ingress_alarm: { description: 'Water ingress at a PDU', severity: 'critical' }
 }
 
-function snap (rawErrors: string[], t2?: number): Snap {
-  return { success: true, raw_errors: rawErrors.map((name) => ({ name })), stats: { status: 'running', container_specific: { cdu: t2 === undefined ? {} : { unit_inlet_temp_t2: t2 } } } } as Snap
+type Bits = Array<{ index: string, status: boolean }>
+
+function snap (rawErrors: string[], t2?: number, pdus: Array<{ pdu: string, water_ingress_alarm?: Bits }> = []): Snap {
+  return { success: true, raw_errors: rawErrors.map((name) => ({ name })), stats: { status: 'running', container_specific: { cdu: t2 === undefined ? {} : { unit_inlet_temp_t2: t2 }, pdu_data: pdus } } } as Snap
 }
+
+const bits = (...set: number[]): Bits => Array.from({ length: 8 }, (_, i) => ({ index: String(i), status: set.includes(i) }))
 
 function run (over: Partial<AlertInput>): Alert[] {
   return evaluateAlerts({ snap: snap([], 20), err: null, info: {}, conf: CONF, specs: MBT_ALERT_SPECS, prev: null, now: 1000, ...over })
@@ -96,3 +103,51 @@ describe('docs/alerts.md', () => {
     }
   })
 })
+
+describe('per-device alerts with metadata', () => {
+  it('threshold alerts name the device and carry the reading, the limit and the unit', () => {
+    expect(run({ snap: snap([], 47.5) })).toEqual([expect.objectContaining({ name: 'water_max_inlet_temp_warn', deviceTag: 'cdu', metadata: { value: 47.5, threshold: 45, unit: '°C' } })])
+  })
+
+  it('a PDU alarm bit is an alert per PDU and sensor, naming both', () => {
+    const alerts = run({ snap: snap([], 20, [{ pdu: '1', water_ingress_alarm: bits() }, { pdu: '3', water_ingress_alarm: bits(2, 5) }]) })
+    expect(alerts.map((a) => [a.name, a.deviceTag, a.message])).toEqual([
+      ['pdu_water_ingress_alarm', 'pdu-3', 'PDU 3 water ingress sensor 2'],
+      ['pdu_water_ingress_alarm', 'pdu-3', 'PDU 3 water ingress sensor 5']
+    ])
+    expect(alerts[0]).toMatchObject({ severity: 'critical', description: 'Water ingress at a PDU', metadata: { pdu: '3', index: '2', value: true } })
+    expect(alerts[0].uuid).not.toBe(alerts[1].uuid)
+  })
+
+  it('identity is name + deviceTag + message: it survives a new reading or description, not a new device', () => {
+    const first = run({ snap: snap([], 47), now: 1000 })
+    const warmer = run({ snap: snap([], 49), prev: first, now: 2000, conf: { ...CONF, water_max_inlet_temp_warn: { description: 'reworded', severity: 'high', params: { temp: 45 } } } })
+    expect(warmer[0]).toMatchObject({ uuid: first[0].uuid, createdAt: 1000, description: 'reworded', severity: 'high', metadata: { value: 49 } })
+    const a = run({ snap: snap([], 20, [{ pdu: '3', water_ingress_alarm: bits(2) }]), now: 1000 })
+    const b = run({ snap: snap([], 20, [{ pdu: '4', water_ingress_alarm: bits(2) }, { pdu: '3', water_ingress_alarm: bits(2) }]), prev: a, now: 2000 })
+    expect(b.find((x) => x.deviceTag === 'pdu-3')?.uuid).toBe(a[0].uuid)
+    expect(startedAlerts(a, b).map((x) => x.deviceTag)).toEqual(['pdu-4'])
+  })
+})
+
+describe('alertParams (run-time thresholds)', () => {
+  const TYPE = 'container-mbt-kehua'
+
+  it('override the configured params of their thing type; other alerts and types are untouched', () => {
+    const conf = withAlertParams(CONF, { [TYPE]: { water_max_inlet_temp_warn: { temp: 30 } } }, TYPE)
+    expect(conf.water_max_inlet_temp_warn).toEqual({ description: 'inlet too warm', severity: 'warning', params: { temp: 30 } })
+    expect(conf.water_min_inlet_temp_warn).toBe(CONF.water_min_inlet_temp_warn)
+    expect(run({ conf, snap: snap([], 31) }).map((a) => a.name)).toEqual(['water_max_inlet_temp_warn'])
+    expect(withAlertParams(CONF, { 'container-mbt-wonderint': { water_max_inlet_temp_warn: { temp: 30 } } }, TYPE)).toBe(CONF)
+  })
+
+  it('refused with ERR_ENTRIES_INVALID: unknown type, alert, param, an alert without params, a value of another type', () => {
+    const bad: unknown[] = [
+      'x', [], { 'container-mbt-wonderint': {} }, { [TYPE]: { nope: { temp: 1 } } }, { [TYPE]: { water_max_inlet_temp_warn: { tmp: 1 } } },
+      { [TYPE]: { fan_fault: { temp: 1 } } }, { [TYPE]: { water_max_inlet_temp_warn: { temp: '30' } } }, { [TYPE]: { water_max_inlet_temp_warn: 30 } }
+    ]
+    for (const value of bad) expect(thrownCode(() => assertAlertParams(value, TYPE, CONF)), JSON.stringify(value)).toBe('ERR_ENTRIES_INVALID')
+    expect(() => assertAlertParams({ [TYPE]: { water_max_inlet_temp_warn: { temp: 30 } } }, TYPE, CONF)).not.toThrow()
+  })
+})
+

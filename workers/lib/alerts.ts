@@ -1,22 +1,47 @@
 /**
- * The MicroBT threshold alerts (docs/alerts.md). Every `raw_errors` entry of a snapshot (the
- * system and general error registers, registers.md "Errors") is an alert of its own name.
+ * The MicroBT alert specs (docs/alerts.md). Every `raw_errors` entry of a snapshot (the system
+ * and general error registers, registers.md "Errors") is an alert of its own name; the specs
+ * here add the inlet-temperature thresholds (with the reading in `metadata`) and one alert per
+ * PDU alarm bit that is set (`deviceTag: 'pdu-<n>'`, the PDU and sensor index in `message`).
  */
-import type { AlertSpec } from '../tpl/thing/alerts'
+import type { AlertMatch, AlertSpec } from '../tpl/thing/alerts'
 import { valueAt } from '../tpl/thing/stats'
 import type { Snap } from '../tpl/thing/types'
+import type { PduData } from './registers/types'
 
 const INLET_TEMP = 'stats.container_specific.cdu.unit_inlet_temp_t2'
+const PDU_DATA = 'stats.container_specific.pdu_data'
 
-/** The unit inlet temperature and the configured limit; null (no alert) when either is missing. */
-function inletAndLimit (snap: Snap, params: Record<string, unknown>): [number, number] | null {
+/** The unit inlet temperature against the configured limit; no alert when the reading is missing. */
+function inletTemp (snap: Snap, params: Record<string, unknown>, fires: (t: number, limit: number) => boolean): AlertMatch[] {
   const t = valueAt(snap, INLET_TEMP)
   const limit = params.temp
   if (typeof limit !== 'number' || !Number.isFinite(limit)) throw new Error('params.temp must be a number')
-  return typeof t === 'number' && Number.isFinite(t) ? [t, limit] : null
+  if (typeof t !== 'number' || !Number.isFinite(t) || !fires(t, limit)) return []
+  return [{ deviceTag: 'cdu', metadata: { value: t, threshold: limit, unit: '°C' } }]
+}
+
+type PduAlarmList = 'water_ingress_alarm' | 'smoke_detection_alarm' | 'infrared_alarm' | 'access_control_alarm'
+
+/** Every set bit of one alarm list of every PDU: an alert per PDU and sensor. */
+function pduAlarms (snap: Snap, list: PduAlarmList, what: string): AlertMatch[] {
+  const pdus = valueAt(snap, PDU_DATA)
+  if (!Array.isArray(pdus)) return []
+  const out: AlertMatch[] = []
+  for (const pdu of pdus as PduData[]) {
+    for (const bit of pdu[list] ?? []) {
+      if (bit.status !== true) continue
+      out.push({ deviceTag: `pdu-${pdu.pdu}`, message: `PDU ${pdu.pdu} ${what} ${bit.index}`, metadata: { pdu: pdu.pdu, index: bit.index, value: true } })
+    }
+  }
+  return out
 }
 
 export const MBT_ALERT_SPECS: readonly AlertSpec[] = [
-  { name: 'water_min_inlet_temp_warn', check: (snap, params) => { const v = inletAndLimit(snap, params); return v !== null && v[0] < v[1] } },
-  { name: 'water_max_inlet_temp_warn', check: (snap, params) => { const v = inletAndLimit(snap, params); return v !== null && v[0] > v[1] } }
+  { name: 'water_min_inlet_temp_warn', check: (snap, params) => inletTemp(snap, params, (t, limit) => t < limit) },
+  { name: 'water_max_inlet_temp_warn', check: (snap, params) => inletTemp(snap, params, (t, limit) => t > limit) },
+  { name: 'pdu_water_ingress_alarm', check: (snap) => pduAlarms(snap, 'water_ingress_alarm', 'water ingress sensor') },
+  { name: 'pdu_smoke_alarm', check: (snap) => pduAlarms(snap, 'smoke_detection_alarm', 'smoke detector') },
+  { name: 'pdu_infrared_alarm', check: (snap) => pduAlarms(snap, 'infrared_alarm', 'infrared sensor') },
+  { name: 'pdu_access_control_alarm', check: (snap) => pduAlarms(snap, 'access_control_alarm', 'access control') }
 ]

@@ -1,12 +1,22 @@
 /**
- * The alert engine (worker.md §7), vendor-neutral: a snapshot's `raw_errors` and the threshold
- * specs of the layers above become alerts with the configured description and severity. An
- * alert that persists keeps its `uuid` and `createdAt`; one that clears and returns is new.
+ * The alert engine (worker.md §7), vendor-neutral: a snapshot's `raw_errors` and the specs of
+ * the layers above become alerts with the configured description and severity. A spec may match
+ * several devices of a thing, each its own alert (`deviceTag`, e.g. `pdu-3`), with its reading
+ * in `metadata`. An alert that persists (same name, deviceTag and message) keeps its `uuid` and
+ * `createdAt`, whatever its description or reading do; one that clears and returns is new.
  */
 import { randomUUID } from 'node:crypto'
 import type { JsonObject, Snap } from './types'
 
 export type AlertSeverity = 'critical' | 'high' | 'medium' | 'warning' | 'low'
+
+/** What a reading was compared with: `{value: 47.2, threshold: 45, unit: '°C'}`. */
+export interface AlertMetadata {
+  value?: unknown
+  threshold?: unknown
+  unit?: string
+  [key: string]: unknown
+}
 
 export interface Alert {
   name: string
@@ -16,6 +26,9 @@ export interface Alert {
   createdAt: number
   uuid: string
   message?: string
+  /** The device of the thing the alert is about (`pdu-3`, `meter-2`, `cdu`). */
+  deviceTag?: string
+  metadata?: AlertMetadata
 }
 
 /** `alerts[<thing type>][<name>]` of base.thing.json. */
@@ -26,10 +39,22 @@ export interface AlertConfEntry {
 }
 export type AlertConf = Readonly<Record<string, AlertConfEntry>>
 
-/** A threshold check: fires when `check` is true; skipped when its name is not configured. */
+/** One alert a spec raises; what it leaves out comes from the configuration. */
+export interface AlertMatch {
+  message?: string
+  severity?: string
+  description?: string
+  deviceTag?: string
+  metadata?: AlertMetadata
+}
+
+/**
+ * A check of a snapshot: `true` raises one alert, a list raises one per match (an empty list or
+ * `false`: none). Skipped when its name is not configured.
+ */
 export interface AlertSpec {
   name: string
-  check: (snap: Snap, params: JsonObject, info: JsonObject) => boolean
+  check: (snap: Snap, params: JsonObject, info: JsonObject) => boolean | readonly AlertMatch[]
 }
 
 /** One entry of a snapshot's `raw_errors`. */
@@ -44,14 +69,24 @@ function rawErrorsOf (snap: Snap): RawError[] {
   return raw.filter((e): e is RawError => e !== null && typeof e === 'object' && typeof (e as RawError).name === 'string')
 }
 
-function make (name: string, description: string, severity: string, now: number, message?: string): Alert {
+function make (name: string, description: string, severity: string, now: number, message?: string, match: AlertMatch = {}): Alert {
   // the uuid is given once the alert is known to be new (evaluateAlerts): a persisting one keeps its own
-  return { name, code: name, description, severity, createdAt: now, uuid: '', ...(message !== undefined ? { message } : {}) }
+  return {
+    name,
+    code: name,
+    description: match.description ?? description,
+    severity: match.severity ?? severity,
+    createdAt: now,
+    uuid: '',
+    ...(message !== undefined ? { message } : {}),
+    ...(match.deviceTag !== undefined ? { deviceTag: match.deviceTag } : {}),
+    ...(match.metadata !== undefined ? { metadata: match.metadata } : {})
+  }
 }
 
-/** Same alert as before: same name and message. */
+/** Same alert as before: same name, device and message. */
 function sameAlert (a: Alert, b: Alert): boolean {
-  return a.name === b.name && a.message === b.message
+  return a.name === b.name && a.deviceTag === b.deviceTag && a.message === b.message
 }
 
 export interface AlertInput {
@@ -86,7 +121,9 @@ export function evaluateAlerts (input: AlertInput): Alert[] {
       const c = conf[spec.name]
       if (!c) continue
       try {
-        if (spec.check(snap, c.params ?? {}, input.info)) out.push(make(spec.name, c.description ?? spec.name, c.severity ?? 'medium', now))
+        const found = spec.check(snap, c.params ?? {}, input.info)
+        const matches: readonly AlertMatch[] = found === true ? [{}] : found === false ? [] : found
+        for (const m of matches) out.push(make(spec.name, c.description ?? spec.name, c.severity ?? 'medium', now, m.message, m))
       } catch (err) {
         out.push(make(spec.name, `alert check ${spec.name} failed`, 'medium', now, (err as Error).message))
       }

@@ -27,6 +27,7 @@ import { RegistryMethods } from './registry-methods'
 import type { ReplicaParts } from './replica'
 import { RackReplication } from './rack-replication'
 import { WrkSettings } from './settings'
+import { withAlertParams } from './alert-params'
 import { SnapshotLoop } from './snapshot-loop'
 import { StatTicks, THING_TIMEFRAMES, mergeTimeframes, parseTimeframes, type Timeframe } from './stat-ticks'
 import type { StatSpec } from './stats'
@@ -46,7 +47,7 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
   readonly things = new RegistryMethods(this, this.controllers)
   readonly alerts: AlertBook = new AlertBook(this, { conf: () => this.alertConf(), specs: () => this.alertSpecs() })
   readonly stats = new StatTicks(this, () => this.statSpec())
-  private readonly settings = new WrkSettings(this)
+  private readonly settings = new WrkSettings(this, { thingType: () => this.getThingType(), alertConf: () => this.configuredAlerts() })
   private readonly calls = new ControllerCalls(this, this.things)
   writeCalls!: WriteCallsFacility
   readonly dhcp: DhcpAssigner = new DhcpAssigner(this, this.controllers, {
@@ -158,7 +159,14 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
   }
 
   /** `alerts[<thing type>]` of base.thing.json; absent → this thing type has no alerts. */
+  /** `alerts[<thing type>]` with the run-time `alertParams` applied. */
   private alertConf (): AlertConf | undefined {
+    const conf = this.configuredAlerts()
+    return conf && withAlertParams(conf, this.settings.alertParams, this.getThingType())
+  }
+
+  /** `alerts[<thing type>]` of base.thing.json. */
+  private configuredAlerts (): AlertConf | undefined {
     const all = this.thingConf.alerts
     const conf = all !== null && typeof all === 'object' ? (all as Record<string, unknown>)[this.getThingType()] : undefined
     return conf !== null && typeof conf === 'object' ? conf as AlertConf : undefined
@@ -203,6 +211,7 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     const { db, secrets, source } = await this.replication.openMaster()
     await this.dhcp.open(db.sub('dhcp_leases') as Bee<DhcpLease>, db.sub('dhcp_releases') as Bee<PendingRelease>)
     this.settings.open(db.sub('settings'))
+    await this.settings.restoreAlertParams()
     this.alerts.open(db.sub('alerts_active') as Bee<Alert[]>)
     // every log generation the master opens is announced to replicas (ReplicaSource)
     this.logs = new TimeLogs(source, db.sub('meta_logs') as Bee<LogMeta>, {

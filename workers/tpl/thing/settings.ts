@@ -6,16 +6,37 @@ import { project } from './query'
 import type { RackParts } from './rack-parts'
 import { MAX_SETTINGS_BYTES, schemas } from './schemas'
 import { WrkError } from '../errors'
+import { ALERT_PARAMS_SETTING, assertAlertParams, type AlertParams } from './alert-params'
+import type { AlertConf } from './alerts'
 import type { JsonObject } from './types'
+
+/** What the settings need of the rack besides its parts: the alert configuration its overrides are checked against. */
+export interface SettingsHost {
+  thingType: () => string
+  alertConf: () => AlertConf | undefined
+}
 
 export class WrkSettings {
   private db: Bee<unknown> | null = null
+  /** The saved `alertParams`, kept in memory for the alert evaluation. */
+  private params: AlertParams | null = null
 
-  constructor (private readonly rack: RackParts) {}
+  constructor (private readonly rack: RackParts, private readonly host: SettingsHost) {}
 
   /** The `settings` sub-database (opened by the rack at start). */
   open (db: Bee<unknown>): void {
     this.db = db
+  }
+
+  /** Reads the saved alert params (a master at start; a replica evaluates no alerts). */
+  async restoreAlertParams (): Promise<void> {
+    const saved = (await this.bee.get(ALERT_PARAMS_SETTING))?.value
+    this.params = saved === undefined ? null : saved as AlertParams
+  }
+
+  /** The saved run-time alert params (null: none). */
+  get alertParams (): AlertParams | null {
+    return this.params
   }
 
   private get bee (): Bee<unknown> {
@@ -29,13 +50,19 @@ export class WrkSettings {
     return out
   }
 
-  /** Merges `entries`; refused (nothing written) when all settings together would pass MAX_SETTINGS_BYTES. */
+  /**
+   * Merges `entries`; refused (nothing written) when all settings together would pass
+   * MAX_SETTINGS_BYTES or `alertParams` does not fit the alert configuration.
+   */
   async save (entries: JsonObject): Promise<1> {
+    const params = entries[ALERT_PARAMS_SETTING]
+    if (params !== undefined) assertAlertParams(params, this.host.thingType(), this.host.alertConf())
     const next = { ...(await this.all()), ...entries }
     if (Buffer.byteLength(JSON.stringify(next)) > MAX_SETTINGS_BYTES) throw new WrkError('ERR_SETTINGS_TOO_LARGE', `all settings together would be over ${MAX_SETTINGS_BYTES} bytes`)
     const batch = this.bee.batch()
     for (const [k, v] of Object.entries(entries)) await batch.put(k, v)
     await batch.flush()
+    if (params !== undefined) this.params = params
     return 1
   }
 
@@ -52,7 +79,7 @@ export class WrkSettings {
       defineMethod({
         name: 'saveWrkSettings',
         kind: 'write',
-        summary: 'Saves settings (merged by key).',
+        summary: 'Saves settings (merged by key); `alertParams` overrides alert thresholds from the next evaluation on.',
         params: schemas.saveWrkSettings,
         fieldErrors: { entries: 'ERR_ENTRIES_INVALID' },
         result: z.literal(1),
