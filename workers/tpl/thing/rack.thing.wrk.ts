@@ -26,6 +26,7 @@ import { ThingRegistry } from './registry'
 import { RegistryMethods } from './registry-methods'
 import type { ReplicaParts } from './replica'
 import { RackReplication } from './rack-replication'
+import { Rollups, parseRollups } from './rollups'
 import { WrkSettings } from './settings'
 import { withAlertParams } from './alert-params'
 import { SnapshotLoop } from './snapshot-loop'
@@ -47,6 +48,7 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
   readonly things = new RegistryMethods(this, this.controllers)
   readonly alerts: AlertBook = new AlertBook(this, { conf: () => this.alertConf(), specs: () => this.alertSpecs() })
   readonly stats = new StatTicks(this, () => this.statSpec())
+  private readonly rollups = new Rollups(this)
   private readonly settings = new WrkSettings(this, { thingType: () => this.getThingType(), alertConf: () => this.configuredAlerts() })
   private readonly calls = new ControllerCalls(this, this.things)
   writeCalls!: WriteCallsFacility
@@ -234,6 +236,7 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     // still collecting is skipped by the next tick.
     this.interval.add('collectSnaps', () => { void this.collectSnaps() }, this.thingConf.collectSnapsItvMs)
     this.stats.schedule(this.scheduler, mergeTimeframes(this.statTimeframes(), parseTimeframes(this.thingConf.scheduleAddlStatConfigTfs)))
+    this.rollups.schedule(this.scheduler, parseRollups(this.thingConf.rollupLogs))
     this.replication.serveMaster(this.logs)
     this.logger.info({ things: this.registry.size, rackId: this.rackId, replicas: this.replication.facility !== null }, 'things loaded')
     if (this.registry.size > maxThings || this.registry.statTagCount > maxStatTags) {
@@ -269,6 +272,7 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
   protected override async onStop (): Promise<void> {
     this.interval.clear('collectSnaps')
     await this.stats.stop(this.scheduler)
+    await this.rollups.stop(this.scheduler)
     await this.replication.close()
     // a DHCP attempt in flight ends within its timeout
     await this.dhcp.close()
