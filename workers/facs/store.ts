@@ -10,6 +10,9 @@ import { WrkError } from '../tpl/errors'
 
 export type Bee<T = unknown> = Hyperbee<T>
 
+/** Corestore's namespace of the cores it names (`store.get({name})`): 32 zero bytes. */
+const DEFAULT_NAMESPACE = Buffer.alloc(32)
+
 /** What the time logs need of a store: bees by name (the master's own, or a replica's copies). */
 export interface BeeStore {
   getBee: <T = unknown>(name: string) => Promise<Bee<T>>
@@ -203,6 +206,36 @@ export class StoreFacility extends Facility implements BeeStore {
       if (bee.core.length > 0 && await bee.core.has(bee.core.length - 1)) await bee.core.clear(0, bee.core.length)
     } finally {
       await this.closeBee(name)
+    }
+  }
+
+  /**
+   * A read snapshot of every named bee of the store whose data is there (cleared log generations
+   * left out), all taken in one synchronous step after they are open: a consistent cut while
+   * writes go on. The caller closes the snapshots.
+   */
+  async snapshotAll (): Promise<Array<{ name: string, snapshot: Bee }>> {
+    const store = this.store
+    if (!store) throw new WrkError('ERR_STORE_NOT_STARTED')
+    const names: string[] = []
+    for await (const { alias } of store.storage.createAliasStream(DEFAULT_NAMESPACE)) names.push(alias.name)
+    const sessions: Array<{ name: string, bee: Bee }> = []
+    try {
+      for (const name of names.sort()) {
+        const bee = new Hyperbee<unknown>(store.get({ name }), { keyEncoding: 'utf-8', valueEncoding: 'json' })
+        sessions.push({ name, bee })
+        await bee.ready()
+      }
+      const kept: Array<{ name: string, bee: Bee }> = []
+      for (const s of sessions) {
+        const core = s.bee.core
+        if (core.length > 0 && !(await core.has(core.length - 1))) continue // cleared: unreachable by any read
+        kept.push(s)
+      }
+      // the cut
+      return kept.map(({ name, bee }) => ({ name, snapshot: bee.snapshot() }))
+    } finally {
+      for (const { bee } of sessions) await bee.close().catch(() => {})
     }
   }
 

@@ -41,6 +41,7 @@ export const TPL_ERRORS: ErrorCatalogue = {
   ERR_STORE_NOT_STARTED: 'the store is used before start',
   ERR_STORE_TIMEOUT: 'a store write did not complete within storeTimeoutMs; nothing was changed',
   ERR_STORE_WRITE_FAILED: 'a store write failed; nothing was changed',
+  ERR_BACKUP_INVALID: 'a store backup file that is not one, or is incomplete (mbt-store restore checks the whole file before anything moves)',
   ERR_VALUE_TOO_LARGE: 'a record or log entry over 1 MiB; refused before anything was written',
   // things
   ERR_THING_NOTFOUND: 'no thing with that id',
@@ -70,6 +71,8 @@ export const TPL_ERRORS: ErrorCatalogue = {
   ERR_DHCP_TIMEOUT: 'the DHCP service did not answer within n0.dhcpTimeoutMs',
   ERR_DHCP_REJECTED: 'the DHCP service answered an error (its code is logged)',
   ERR_DHCP_REPLY_INVALID: 'setIp answered something that is not an IP address',
+  ERR_DHCP_ADDRESS_UNUSABLE: 'setIp answered an address no device can have (unspecified, broadcast, multicast, link-local without scope); not used, asked again later',
+  ERR_DHCP_ADDRESS_CONFLICT: 'setIp answered an address another thing of the rack already uses (its lease or opts.address); not used, asked again later',
   ERR_THING_COMMENT_NOTFOUND: 'no comment with that id or ts',
   ERR_COMMENT_ACCESS_DENIED: 'only the author may change a comment',
   ERR_QUERY_INVALID: 'a query operator that is not allowed, or an unsafe $regex',

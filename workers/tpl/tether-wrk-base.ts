@@ -1,9 +1,11 @@
+import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import type pino from 'pino'
 import { WrkBase, type WorkerContext } from './wrk-base'
 import { errorCode, WrkError } from './errors'
 import { LoggingFacility } from '../facs/logging'
 import { StoreFacility } from '../facs/store'
+import { backupFileName, writeBackup, type BackupSummary } from '../facs/store-backup'
 import { NetFacility, type NetConfig } from '../facs/net'
 import { IntervalFacility } from '../facs/interval'
 import { SchedulerFacility } from '../facs/scheduler'
@@ -36,13 +38,40 @@ export class TetherWrkBase extends WrkBase {
     this.registerRpc(
       defineMethod({ name: 'ping', kind: 'read', summary: 'Answers with the request payload.', result: z.unknown(), errors: [], handler: (req) => req }),
       defineMethod({ name: 'echo', kind: 'read', summary: 'Answers with the request payload.', result: z.unknown(), errors: [], handler: (req) => req }),
-      defineMethod({ name: 'getInstanceId', kind: 'read', summary: 'The random id of this worker process (as in the status file).', result: z.string(), errors: [], handler: () => this.instanceId })
+      defineMethod({ name: 'getInstanceId', kind: 'read', summary: 'The random id of this worker process (as in the status file).', result: z.string(), errors: [], handler: () => this.instanceId }),
+      defineMethod({
+        name: 'backupStore',
+        kind: 'write',
+        summary: 'Writes a consistent backup of the store to `<root>/backups/<rack>-<time>.mbtbak` (0600) while the worker runs; restore it with `mbt-store restore`.',
+        params: z.object({}),
+        result: z.object({ file: z.string(), bees: z.number().int(), entries: z.number().int(), created: z.number().int() }),
+        errors: ['ERR_STORE_WRITE_FAILED'],
+        handler: async () => await this.backupStore()
+      })
     )
   }
 
+  /** Where the store and its backups live: the root, or `ctx.tmpdir` in the test env. */
+  private get dataRoot (): string {
+    return this.ctx.env === 'test' && typeof this.ctx.tmpdir === 'string' ? this.ctx.tmpdir : this.ctx.root
+  }
+
   get storeDir (): string {
-    const base = this.ctx.env === 'test' && typeof this.ctx.tmpdir === 'string' ? this.ctx.tmpdir : this.ctx.root
-    return path.join(base, 'store', `${this.ctx.rack}-db`)
+    return path.join(this.dataRoot, 'store', `${this.ctx.rack}-db`)
+  }
+
+  /** A backup of the running store in `<root>/backups/` (facs/store-backup.ts). */
+  async backupStore (): Promise<BackupSummary> {
+    const dir = path.join(this.dataRoot, 'backups')
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    try {
+      const summary = await writeBackup(this.store, path.join(dir, backupFileName(this.ctx.rack)))
+      this.logger.info({ file: summary.file, bees: summary.bees, entries: summary.entries }, 'store backup written')
+      return summary
+    } catch (err) {
+      if (err instanceof WrkError) throw err
+      throw new WrkError('ERR_STORE_WRITE_FAILED', `backup failed: ${(err as Error).message}`, { cause: err })
+    }
   }
 
   protected override init (): void {

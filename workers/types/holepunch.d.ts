@@ -166,6 +166,8 @@ declare module 'corestore' {
     get (opts: { name: string } | { key: Buffer, timeout?: number, writable?: boolean } | { discoveryKey: Buffer } | Buffer): Hypercore
     /** Discovery keys of every core stored here. */
     list (namespace?: Buffer): AsyncIterable<Buffer>
+    /** The storage engine: the names (aliases) of the cores created by name in a namespace. */
+    readonly storage: { createAliasStream: (namespace: Buffer) => AsyncIterable<{ alias: { name: string, namespace: Buffer }, discoveryKey: Buffer }> }
     namespace (name: string): Corestore
     replicate (isInitiator: boolean | object, opts?: object): NodeJS.ReadWriteStream
     ready (): Promise<void>
@@ -177,8 +179,10 @@ declare module 'hyperbee' {
   import Hypercore from 'hypercore'
   export interface BeeEntry<T = unknown> { seq: number, key: string, value: T }
   export interface RangeOpts { gt?: string, gte?: string, lt?: string, lte?: string, limit?: number, reverse?: boolean }
+  /** Per-call encodings ('binary': keys and values as stored bytes, as Buffers). */
+  export interface BeeEncodings { keyEncoding?: string, valueEncoding?: string }
   export interface BeeBatch {
-    put (key: string, value: unknown): Promise<void>
+    put (key: string | Buffer, value: unknown, opts?: BeeEncodings): Promise<void>
     del (key: string): Promise<void>
     flush (): Promise<void>
     close (): Promise<void>
@@ -197,7 +201,7 @@ declare module 'hyperbee' {
     del (key: string): Promise<void>
     peek (range?: RangeOpts): Promise<BeeEntry<T> | null>
     batch (): BeeBatch
-    createReadStream (range?: RangeOpts, opts?: { valueEncoding?: string }): AsyncIterable<BeeEntry<T>>
+    createReadStream (range?: RangeOpts, opts?: BeeEncodings): AsyncIterable<BeeEntry<T>>
     sub (prefix: string, opts?: { keyEncoding?: string, valueEncoding?: string }): Hyperbee<T>
     /** A read-only view at the current version. */
     snapshot (): Hyperbee<T>
