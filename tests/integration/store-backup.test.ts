@@ -41,7 +41,9 @@ describe('backup and restore with a replica', () => {
     let master: InProcessRack = await startRackInProcess({ bootstrap, rack: 'bk-m', baseThing: MASTER_CONF })
     const key = master.key
     let m = new RackRpc(client, key)
-    for (let i = 0; i < 5; i++) await m.call('registerThing', { id: `kept-${i}`, opts: {}, info: { container: `bay-${i}` } })
+    for (let i = 0; i < 4; i++) await m.call('registerThing', { id: `kept-${i}`, opts: {}, info: { container: `bay-${i}` } })
+    // credentials are encrypted with keys kept beside the store: the backup carries both
+    await m.call('registerThing', { id: 'kept-4', opts: { address: '127.0.0.1', port: 1, username: 'bk-user', password: 'bk-password' } })
     await m.call('saveWrkSettings', { entries: { theme: 'dark' } })
     await m.call('updateThing', { id: 'kept-0', info: { pos: 'A1' } })
 
@@ -81,6 +83,7 @@ describe('backup and restore with a replica', () => {
     m = new RackRpc(client, master.key)
     expect(ids(await m.list({ limit: 1000 }))).toEqual(Array.from({ length: 5 }, (_, i) => `kept-${i}`))
     expect(await m.call('getWrkSettings')).toMatchObject({ theme: 'dark' })
+    expect(master.worker.registry.get('kept-4').record.opts).toMatchObject({ username: 'bk-user', password: 'bk-password' })
     const history = await m.call<Array<{ changes: JsonObject, thing: { id: string } }>>('getHistoricalLogs', { logType: 'info' })
     expect(history.some((h) => h.thing.id === 'kept-0' && (h.changes as { pos?: { newValue?: string } }).pos?.newValue === 'A1')).toBe(true)
 

@@ -1,16 +1,18 @@
 /**
  * Credentials kept apart (workers/tpl/thing/secret-opts.ts): the registry writes the secret opts
- * keys to their own bee under a reference, never into the record; a restart puts them back;
- * changing them writes a new entry and drops the old; a legacy main bee is migrated into a fresh
- * one and cleared.
+ * keys to their own bee under a reference, never into the record, encrypted with a key of
+ * their own; a restart puts them back; changing them writes a new entry and shreds the old; a
+ * legacy main bee and a plaintext secrets bee are migrated into fresh ones and cleared; after a
+ * rotation and a forget, no file of the store holds the old password.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreFacility, type Bee } from '../../workers/facs/store'
 import { ThingRegistry } from '../../workers/tpl/thing/registry'
-import { LEGACY_MAIN_BEE, MIGRATED_MAIN_BEE, SECRETS_BEE, SecretOpts, openMainDb } from '../../workers/tpl/thing/secret-opts'
+import { LEGACY_MAIN_BEE, MIGRATED_MAIN_BEE, SEALED_SECRETS_BEE, SECRETS_BEE, SecretOpts, openMainDb } from '../../workers/tpl/thing/secret-opts'
+import { isSealed } from '../../workers/tpl/thing/secret-keys'
 import type { JsonObject, ThingRecord } from '../../workers/tpl/thing/types'
 import { silentLogger } from '../../workers/tpl/types'
 
@@ -51,8 +53,13 @@ describe('secret opts', () => {
     const [stored] = await entries(db.sub('things') as Bee<ThingRecord & { secretRef?: string }>)
     expect(stored.value.opts).toEqual({ address: '10.0.0.1', port: 502 })
     expect(stored.value.secretRef).toMatch(/^[0-9a-f-]{36}$/)
-    const secretsBee = await store.getBee<JsonObject>(SECRETS_BEE)
-    expect(await entries(secretsBee)).toEqual([{ key: `a/${stored.value.secretRef}`, value: { username: 'u', password: 'p' } }])
+    const secretsBee = await store.getBee<JsonObject>(SEALED_SECRETS_BEE)
+    const [sealed, ...none] = await entries(secretsBee)
+    expect(none).toEqual([])
+    expect(sealed.key).toBe(`a/${stored.value.secretRef}`)
+    expect(isSealed(sealed.value)).toBe(true)
+    expect(JSON.stringify(sealed.value)).not.toContain('"p"')
+    expect([...(await secrets.all()).values()]).toEqual([{ username: 'u', password: 'p' }])
 
     const again = await registryOn(db, secrets)
     expect(again.get('a').record.opts).toEqual({ address: '10.0.0.1', port: 502, username: 'u', password: 'p' })
@@ -64,30 +71,29 @@ describe('secret opts', () => {
     const registry = await registryOn(db, secrets)
     await registry.register({ id: 'a', opts: { port: 1, username: 'u', password: 'p' }, info: {} })
     await registry.register({ id: 'a/b', opts: { username: 'x', password: 'y' }, info: {} })
-    const secretsBee = await store.getBee<JsonObject>(SECRETS_BEE)
-    const first = (await entries(secretsBee)).filter((e) => e.key.startsWith('a/') && !e.key.startsWith('a/b/'))
+    const readable = async (): Promise<Array<[string, JsonObject]>> => [...(await secrets.all())].filter(([k]) => !k.startsWith('a/b/'))
+    const first = await readable()
     await registry.save({ ...registry.get('a').record, opts: { port: 2, username: 'u', password: 'p' } })
-    expect((await entries(secretsBee)).filter((e) => !e.key.startsWith('a/b/'))).toEqual(first)
+    expect(await readable()).toEqual(first)
     await registry.save({ ...registry.get('a').record, opts: { port: 2, username: 'u', password: 'new' } })
     await new Promise((resolve) => setTimeout(resolve, 50))
-    const now = (await entries(secretsBee)).filter((e) => !e.key.startsWith('a/b/'))
+    const now = await readable()
     expect(now).toHaveLength(1)
-    expect(now[0].value).toEqual({ username: 'u', password: 'new' })
+    expect(now[0][1]).toEqual({ username: 'u', password: 'new' })
     await registry.remove('a')
     // thing `a/b` keeps its own
-    expect((await entries(secretsBee)).map((e) => e.value)).toEqual([{ username: 'x', password: 'y' }])
+    expect([...(await secrets.all()).values()]).toEqual([{ username: 'x', password: 'y' }])
   })
 
   it('credentials still inside a record move out at load; entries nothing refers to are deleted', async () => {
     const { db, secrets } = await openMainDb(store, KEYS, silentLogger)
     await db.sub('things').put('old', { id: 'old', code: 'MBT-KEHUA-0001', type: 'container-mbt-kehua', tags: [], info: {}, opts: { port: 1, password: 'p' }, comments: [] })
-    const secretsBee = await store.getBee<JsonObject>(SECRETS_BEE)
-    await secretsBee.put('ghost/00000000-0000-4000-8000-000000000000', { password: 'gone' })
+    await secrets.put('ghost', { password: 'gone' })
     const registry = await registryOn(db, secrets)
     expect(registry.get('old').record.opts).toEqual({ port: 1, password: 'p' })
     const [stored] = await entries(db.sub('things') as Bee<ThingRecord>)
     expect(stored.value.opts).toEqual({ port: 1 })
-    expect((await entries(secretsBee)).map((e) => e.value)).toEqual([{ password: 'p' }])
+    expect([...(await secrets.all()).values()]).toEqual([{ password: 'p' }])
   })
 
   it('a legacy main bee is copied into a fresh one without the credentials, and its blocks are cleared', async () => {
@@ -110,4 +116,59 @@ describe('secret opts', () => {
     // the layout is remembered: the next start opens the migrated bee directly
     expect((await openMainDb(store, KEYS, silentLogger)).name).toBe(MIGRATED_MAIN_BEE)
   })
+
+  it('a plaintext secrets bee (an older store) is encrypted into a fresh bee and the old blocks are cleared', async () => {
+    const wrk = await store.getBee('wrk')
+    await wrk.put('layout:main', { name: LEGACY_MAIN_BEE })
+    const plain = await store.getBee<JsonObject>(SECRETS_BEE)
+    await plain.put('t/00000000-0000-4000-8000-000000000001', { username: 'u', password: 'plain-secret-1' })
+    const { db, secrets } = await openMainDb(store, KEYS, silentLogger)
+    await db.sub('things').put('t', { id: 't', code: 'MBT-KEHUA-0001', type: 'container-mbt-kehua', tags: [], info: {}, opts: { port: 1 }, secretRef: '00000000-0000-4000-8000-000000000001', comments: [] })
+    const registry = await registryOn(db, secrets)
+    expect(registry.get('t').record.opts).toEqual({ port: 1, username: 'u', password: 'plain-secret-1' })
+    const old = await store.getBee(SECRETS_BEE)
+    for (let i = 0; i < old.core.length; i++) expect(await old.core.has(i), `old block ${i}`).toBe(false)
+    const sealedBee = await store.getBee<JsonObject>(SEALED_SECRETS_BEE)
+    for (let i = 0; i < sealedBee.core.length; i++) {
+      const block = await sealedBee.core.get(i, { wait: false })
+      expect(block?.includes(Buffer.from('plain-secret-1')), `block ${i}`).toBe(false)
+    }
+  })
 })
+
+describe('crypto-shredding', () => {
+  /** Every file under the store directory (cores, RocksDB tables and logs, side files). */
+  async function storeFilesContain (needle: string): Promise<string[]> {
+    const hits: string[] = []
+    const walk = async (d: string): Promise<void> => {
+      for (const e of await readdir(d, { withFileTypes: true })) {
+        const p = path.join(d, e.name)
+        if (e.isDirectory()) await walk(p)
+        else if ((await readFile(p)).includes(Buffer.from(needle))) hits.push(p)
+      }
+    }
+    await walk(store.dir)
+    return hits
+  }
+
+  it('after a rotation and a forget, the old passwords are unreadable: no store file holds them, their keys are gone', async () => {
+    const { db, secrets } = await openMainDb(store, KEYS, silentLogger)
+    const registry = await registryOn(db, secrets)
+    await registry.register({ id: 'rot', opts: { port: 1, username: 'u', password: 'rotated-away-pw' }, info: {} })
+    await registry.register({ id: 'gone', opts: { port: 2, username: 'u', password: 'forgotten-thing-pw' }, info: {} })
+    const keysBefore = await readFile(path.join(store.dir, 'side', 'secret-keys.json'), 'utf8')
+    await registry.save({ ...registry.get('rot').record, opts: { port: 1, username: 'u', password: 'current-pw' } })
+    await registry.remove('gone')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    // the secrets are readable only for what is live
+    expect([...(await secrets.all()).values()]).toEqual([{ username: 'u', password: 'current-pw' }])
+    const keysAfter = JSON.parse(await readFile(path.join(store.dir, 'side', 'secret-keys.json'), 'utf8')) as Record<string, string>
+    expect(Object.keys(keysAfter)).toHaveLength(1)
+    expect(Object.keys(keysAfter)[0]).toMatch(/^rot\//)
+    expect(Object.keys(JSON.parse(keysBefore) as object)).toHaveLength(2)
+    // nothing on disk holds a password in the clear, old or current
+    await store.close()
+    for (const pw of ['rotated-away-pw', 'forgotten-thing-pw', 'current-pw']) expect(await storeFilesContain(pw), pw).toEqual([])
+  })
+})
+

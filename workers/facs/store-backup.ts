@@ -1,8 +1,8 @@
 /**
  * Backups of a store, and restores that a read replica survives.
  *
- * A backup is the logical content of every named bee of the store (its key/value entries, raw),
- * as JSON lines in one 0600 file: the registry, settings, active alerts, DHCP leases, the seeds
+ * A backup is the logical content of every named bee of the store (its key/value entries, raw)
+ * and its side files (./side-files.ts), as JSON lines in one 0600 file: the registry, settings, active alerts, DHCP leases, the seeds
  * of the RPC and DHT keys, the credentials, every readable log generation. Taken by the worker
  * itself while it runs (all bees' versions are fixed in one step, then read from those
  * snapshots: a consistent cut), or from a stopped worker's store.
@@ -18,6 +18,7 @@ import { createReadStream, createWriteStream } from 'node:fs'
 import { access, open, rename } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { WrkError } from '../tpl/errors'
+import { readSideFile, sideFileNames, writeSideFile } from './side-files'
 import { STORE_FILE_MODE, StoreFacility, type Bee } from './store'
 
 export const BACKUP_FORMAT = 'mbt-store-backup'
@@ -41,6 +42,7 @@ export interface BackupSummary {
 
 type Line =
   | { format: string, version: number, created: number, store: string }
+  | { side: string, content: string }
   | { bee: string }
   | { k: string, v: string }
   | { end: true, bees: number, entries: number }
@@ -59,6 +61,11 @@ export async function writeBackup (store: StoreFacility, file: string): Promise<
   let entries = 0
   try {
     await writeLine(out, { format: BACKUP_FORMAT, version: BACKUP_VERSION, created, store: store.dir })
+    // the side files (e.g. the keys of the credentials) first: the entries they open follow
+    for (const name of await sideFileNames(store.dir)) {
+      const content = await readSideFile(store.dir, name)
+      if (content !== null) await writeLine(out, { side: name, content: content.toString('base64') })
+    }
     for (const { name, snapshot } of snapshots) {
       await writeLine(out, { bee: name })
       for await (const entry of snapshot.createReadStream({}, BINARY)) {
@@ -100,7 +107,9 @@ export async function restoreBackup (file: string, dir: string): Promise<BackupS
     let batch: ReturnType<Bee['batch']> | null = null
     let pending = 0
     for await (const line of lines(file)) {
-      if ('bee' in line) {
+      if ('side' in line) {
+        await writeSideFile(dir, line.side, Buffer.from(line.content, 'base64'))
+      } else if ('bee' in line) {
         if (batch) await batch.flush()
         bee = await store.getBee(line.bee)
         batch = bee.batch()
@@ -141,6 +150,7 @@ export async function checkBackup (file: string): Promise<{ created: number, bee
         header = line as { format?: unknown, version?: unknown, created?: unknown }
         continue
       }
+      if ('side' in line && typeof line.side === 'string' && /^[A-Za-z0-9._-]+$/.test(line.side) && typeof line.content === 'string') continue
       if ('bee' in line && typeof line.bee === 'string') bees++
       else if ('k' in line && typeof line.k === 'string' && typeof line.v === 'string') entries++
       else if ('end' in line) end = line

@@ -4,18 +4,27 @@
  * never offered for replication; the thing record in the main bee — what read replicas copy —
  * holds only a reference (`secretRef`, a random id) to the entry with its secrets.
  *
- * A store written before this rule kept the credentials inside the records of the main bee,
- * and an append-only core keeps every old block: such a store is migrated at start into a fresh
- * main bee without them, and the old core's blocks are cleared.
+ * Each entry is encrypted with a key of its own (./secret-keys.ts); replacing a password or
+ * forgetting a thing deletes the key, so the old credentials become unreadable on disk although
+ * the append-only core keeps the entry's blocks.
+ *
+ * Stores written before these rules are migrated at start: credentials inside the records of
+ * the main bee go to a fresh main bee without them; plaintext entries of the secrets bee go,
+ * encrypted, to a fresh secrets bee; the old cores' blocks are cleared.
  */
 import { randomUUID } from 'node:crypto'
 import type { Bee, StoreFacility } from '../../facs/store'
 import type { Logger } from '../types'
+import { SecretKeys, isSealed } from './secret-keys'
 import { withTimeout } from './util'
 import type { JsonObject, ThingRecord } from './types'
 
-/** The bee of the secret opts (never replicated). */
+/** The bee of the secret opts of a store from before their encryption (never replicated). */
 export const SECRETS_BEE = 'thing-secrets'
+/** The bee of the encrypted secret opts (never replicated). */
+export const SEALED_SECRETS_BEE = 'thing-secrets-2'
+/** Key in the `wrk` bee naming the secrets bee in use. */
+const SECRETS_LAYOUT_KEY = 'layout:secrets'
 /** The main bee of a store written before credentials were kept apart. */
 export const LEGACY_MAIN_BEE = 'db'
 /** The main bee a legacy store is migrated into. */
@@ -32,7 +41,8 @@ export class SecretOpts {
   constructor (
     private readonly bee: Bee<JsonObject>,
     readonly keys: readonly string[],
-    private readonly writeTimeoutMs = 10_000
+    private readonly writeTimeoutMs = 10_000,
+    private readonly sealing: SecretKeys | null = null
   ) {}
 
   /** `opts` split into what may be stored with the record and the secrets (null: none). */
@@ -46,34 +56,46 @@ export class SecretOpts {
     return { open, secret: Object.keys(secret).length > 0 ? secret : null }
   }
 
-  /** Every stored entry: `<thing id>/<ref>` → secrets. */
+  /** Every readable entry: `<thing id>/<ref>` → secrets (an entry whose key was shredded is left out). */
   async all (): Promise<Map<string, JsonObject>> {
     const out = new Map<string, JsonObject>()
-    for await (const entry of this.bee.createReadStream()) out.set(entry.key, entry.value)
+    for await (const entry of this.bee.createReadStream()) {
+      const value = isSealed(entry.value) ? this.sealing?.open(entry.key, entry.value) ?? null : entry.value
+      if (value !== null) out.set(entry.key, value)
+    }
     return out
   }
 
-  /** Stores `secret` for thing `id` under a new reference, which it returns. */
+  /** Stores `secret` for thing `id` under a new reference (encrypted with a new key), which it returns. */
   async put (id: string, secret: JsonObject): Promise<string> {
     const ref = randomUUID()
-    await withTimeout(this.bee.put(entryKey(id, ref), secret), this.writeTimeoutMs, 'ERR_STORE_TIMEOUT')
+    const name = entryKey(id, ref)
+    const value = this.sealing ? await this.sealing.seal(name, secret) as unknown as JsonObject : secret
+    await withTimeout(this.bee.put(name, value), this.writeTimeoutMs, 'ERR_STORE_TIMEOUT')
     return ref
   }
 
-  /** Deletes the entries of thing `id` except `keep` (best effort: a leftover is deleted at the next start). */
+  /**
+   * Forgets the entries of thing `id` except `keep`: their keys first (from then on they are
+   * unreadable), then the entries (best effort: a leftover is deleted at the next start).
+   */
   async drop (id: string, keep?: string): Promise<void> {
     try {
+      const names: string[] = []
       for await (const entry of this.bee.createReadStream({ gte: `${id}/`, lt: `${id}/\uffff` })) {
         const ref = entry.key.slice(id.length + 1)
         // `a/b/<ref>` belongs to thing `a/b`, not to `a` (a reference never holds a slash)
-        if (!ref.includes('/') && ref !== keep) await this.bee.del(entry.key)
+        if (!ref.includes('/') && ref !== keep) names.push(entry.key)
       }
+      await this.sealing?.shred(names)
+      for (const name of names) await this.bee.del(name)
     } catch {
       // the next start removes entries no record refers to
     }
   }
 
   async del (key: string): Promise<void> {
+    await this.sealing?.shred([key])
     await this.bee.del(key)
   }
 }
@@ -97,7 +119,7 @@ export interface MainDb {
  */
 export async function openMainDb (store: StoreFacility, secretKeys: readonly string[], logger: Logger, writeTimeoutMs = 10_000): Promise<MainDb> {
   const wrk = await store.getBee<{ name: string }>('wrk')
-  const secrets = new SecretOpts(await store.getBee<JsonObject>(SECRETS_BEE), secretKeys, writeTimeoutMs)
+  const secrets = await openSecrets(store, secretKeys, logger, writeTimeoutMs)
   const layout = await wrk.get(LAYOUT_KEY)
   if (layout && typeof layout.value?.name === 'string') {
     const name = layout.value.name
@@ -136,6 +158,47 @@ export async function openMainDb (store: StoreFacility, secretKeys: readonly str
   await clearLegacy(store, logger)
   logger.warn({ records, withSecrets: moved, from: LEGACY_MAIN_BEE, to: MIGRATED_MAIN_BEE }, 'store migrated: thing credentials moved out of the replicable main bee')
   return { db, name: MIGRATED_MAIN_BEE, secrets }
+}
+
+/**
+ * The secrets bee with its keys. A store whose secrets bee holds plaintext entries (written
+ * before their encryption) has them copied, encrypted, into a fresh bee, and the old core's
+ * blocks cleared; keys that no entry uses any more are forgotten.
+ */
+async function openSecrets (store: StoreFacility, secretKeys: readonly string[], logger: Logger, writeTimeoutMs: number): Promise<SecretOpts> {
+  const wrk = await store.getBee<{ name: string }>('wrk')
+  const sealing = new SecretKeys(store.dir)
+  await sealing.load()
+  const layout = await wrk.get(SECRETS_LAYOUT_KEY)
+  if (layout?.value?.name === SEALED_SECRETS_BEE) {
+    await clearBee(store, SECRETS_BEE, logger) // a migration stopped before clearing it
+  } else {
+    const plain = await store.getBee<JsonObject>(SECRETS_BEE)
+    const target = await store.getBee<JsonObject>(SEALED_SECRETS_BEE)
+    let moved = 0
+    for await (const entry of plain.createReadStream()) {
+      const value = isSealed(entry.value) ? entry.value : await sealing.seal(entry.key, entry.value)
+      await target.put(entry.key, value as unknown as JsonObject)
+      moved++
+    }
+    await wrk.put(SECRETS_LAYOUT_KEY, { name: SEALED_SECRETS_BEE })
+    await clearBee(store, SECRETS_BEE, logger)
+    if (moved > 0) logger.warn({ entries: moved, from: SECRETS_BEE, to: SEALED_SECRETS_BEE }, 'store migrated: thing credentials encrypted, each with a key of its own')
+  }
+  const bee = await store.getBee<JsonObject>(SEALED_SECRETS_BEE)
+  const live = new Set<string>()
+  for await (const entry of bee.createReadStream()) live.add(entry.key)
+  await sealing.shred(sealing.entryNames.filter((name) => !live.has(name)))
+  return new SecretOpts(bee, secretKeys, writeTimeoutMs, sealing)
+}
+
+/** Frees the blocks of a bee that may hold credentials; closes it. */
+async function clearBee (store: StoreFacility, name: string, logger: Logger): Promise<void> {
+  try {
+    await store.clearBee(name)
+  } catch (err) {
+    logger.warn({ err, bee: name }, 'could not clear an old bee after a migration')
+  }
 }
 
 /** Frees the blocks of the old main bee (they may hold credentials); closes it. */
