@@ -88,7 +88,9 @@ const payload = fc.oneof(
   { weight: 6, arbitrary: fc.dictionary(fc.constantFrom(...FIELDS), value, { maxKeys: 6 }).map((o) => Buffer.from(JSON.stringify(o))) },
   { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => Buffer.from(JSON.stringify(v) ?? 'null')) },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }).map((b) => Buffer.from(b)) },
-  { weight: 1, arbitrary: fc.constantFrom('{"__proto__": {"x": 1}}', '{"a":', '[]', '"str"', '1e999', '{"query":{"constructor":{"prototype":{}}}}').map((t) => Buffer.from(t)) }
+  { weight: 1, arbitrary: fc.constantFrom('{"__proto__": {"x": 1}}', '{"a":', '[]', '"str"', '1e999', '{"query":{"constructor":{"prototype":{}}}}').map((t) => Buffer.from(t)) },
+  // computing projections and code operators, for every method (most methods refuse them before reading)
+  { weight: 1, arbitrary: fc.constantFrom('{"fields":{"x":{"$range":[0,1000000000]}}}', '{"key":"thing-5m","tag":"t","fields":{"x":{"$map":{"input":[1],"in":"$$this"}}}}', '{"query":{"id":{"$where":"sleep(1000)"}}}', '{"logType":"info","query":{"$expr":{"$gt":["$a",1]}}}').map((t) => Buffer.from(t)) }
 )
 
 /** What must not change when a request is refused. */

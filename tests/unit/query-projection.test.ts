@@ -70,4 +70,20 @@ describe('project: plain inclusion paths', () => {
       expect(ours(docs, f as JsonObject)).toBe(mingoProject(docs, f as JsonObject))
     }
   })
+
+  it('an $elemMatch with $regex (RE2 here, V8 in mingo alone) projects as mingo does', () => {
+    const docs: JsonObject[] = [
+      { id: 'x', comments: [{ user: 'alice', comment: 'fan noisy' }, { user: 'Bob', comment: 'ok' }, { user: 'bob', comment: 'FAN ok' }] },
+      { id: 'y', comments: [{ user: 'carol', comment: 'pump' }] },
+      { id: 'z', comments: 'not an array' }
+    ]
+    const fieldsSpecs: JsonObject[] = [
+      { comments: { $elemMatch: { comment: { $regex: '^fan' } } } },
+      { comments: { $elemMatch: { comment: { $regex: '^fan', $options: 'i' } } } },
+      { comments: { $elemMatch: { user: { $regex: 'o' }, comment: { $not: { $regex: 'fan' } } } } },
+      { comments: { $elemMatch: { user: { $regex: 'zzz' } } } }
+    ]
+    for (const f of fieldsSpecs) expect(ours(docs, f)).toBe(mingoProject(docs, f))
+    expect(project(docs, fieldsSpecs[1] as JsonObject)[0]).toEqual({ comments: [{ user: 'alice', comment: 'fan noisy' }] })
+  })
 })

@@ -52,7 +52,7 @@ describe('assertPlainJson (every request, before any layer sees it)', () => {
 // ---- query guard -------------------------------------------------------------------------------
 
 describe('query guard', () => {
-  // ids on which the catastrophic patterns below backtrack (kept short: run unguarded, they must still end)
+  // ids on which the patterns below backtrack on V8's engine (kept short: the expected answers use it)
   const docs = [{ id: 'a'.repeat(20), code: 'MBT-KEHUA-0001' }, { id: `z${'a'.repeat(24)}b`, code: 'MBT-KEHUA-0002' }]
 
   it.each([
@@ -61,16 +61,24 @@ describe('query guard', () => {
     ['^(a+)+$', '^(a+)+$'],
     ['(\\w*)*z', '(\\w*)*z'],
     ['(x{1,3}){2,}y', '(x{1,3}){2,}y'],
-    ['a back-reference (a)\\1+b', '(a)\\1+b'],
-    ['a pattern of 257 characters', 'a'.repeat(257)],
     ['nested groups ^((a+))+$', '^((a+))+$'],
     ['nested groups ^((a)+)+$', '^((a)+)+$'],
     ['a non-capturing group ^((?:a+))+$', '^((?:a+))+$']
-  ])('refuses $regex %s quickly with ERR_QUERY_INVALID', (_label, pattern) => {
+  ])('answers $regex %s quickly (RE2: linear time), as JavaScript would', (_label, pattern) => {
     const t0 = Date.now()
+    const expected = docs.filter((d) => new RegExp(pattern).test(d.id))
+    expect(match(docs, { id: { $regex: pattern } })).toEqual(expected)
+    expect(match(docs, { $or: [{ code: 'x' }, { id: { $not: { $regex: pattern } } }] })).toEqual(docs.filter((d) => !expected.includes(d)))
+    expect(Date.now() - t0).toBeLessThan(1000)
+  })
+
+  it.each([
+    ['a back-reference (a)\\1+b', '(a)\\1+b'],
+    ['a lookahead (?=a)', '(?=a)'],
+    ['a pattern of 257 characters', 'a'.repeat(257)]
+  ])('refuses $regex %s with ERR_QUERY_INVALID', (_label, pattern) => {
     expect(thrownCode(() => match(docs, { id: { $regex: pattern } }))).toBe('ERR_QUERY_INVALID')
     expect(thrownCode(() => match(docs, { $or: [{ code: 'x' }, { id: { $not: { $regex: pattern } } }] }))).toBe('ERR_QUERY_INVALID')
-    expect(Date.now() - t0).toBeLessThan(1000)
   })
 
   it('plain patterns still work', () => {

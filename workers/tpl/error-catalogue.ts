@@ -75,7 +75,7 @@ export const TPL_ERRORS: ErrorCatalogue = {
   ERR_DHCP_ADDRESS_CONFLICT: 'setIp answered an address another thing of the rack already uses (its lease or opts.address); not used, asked again later',
   ERR_THING_COMMENT_NOTFOUND: 'no comment with that id or ts',
   ERR_COMMENT_ACCESS_DENIED: 'only the author may change a comment',
-  ERR_QUERY_INVALID: 'a query operator that is not allowed, or an unsafe $regex',
+  ERR_QUERY_INVALID: 'a query operator that is not allowed, a $regex RE2 cannot run (back-references, lookarounds, over 256 characters or 128 RE2 instructions), or a query over its caps (256 operators, 16 $regex, 1000 $in/$nin/$all values, 32 levels)',
   ERR_FIELDS_INVALID: 'a projection that is not field inclusion/exclusion',
   ERR_INVALID_REQUEST_TYPE: 'getThingConf requestType is not nextAvailableCode',
   ERR_ENTRIES_INVALID: 'saveWrkSettings entries is not a non-empty object',
