@@ -4,8 +4,12 @@
  * a mock container at 127.0.0.1: assignment and connection, re-assignment on a MAC or subnet
  * change, release on forget, and every failure mode (no key configured, unreachable, timeout,
  * error reply, invalid reply) leaving the thing registered, offline and retried with backoff.
+ * One address per live thing (a duplicate answer refused for the newcomer, a release only by the
+ * holder), unusable addresses refused from the service and from callers, and an outage logged
+ * in bounded lines.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { DETAIL_LINES } from '../../workers/tpl/thing/dhcp'
 import type { MockServer } from '../../mock/server'
 import { cleanupAll, createBootstrap, createRpcClient, waitFor, type DHTNodeAddress, type JsonObject, type RpcClient } from '../helpers'
 import { DhcpStandIn, stopDhcpStandIns } from '../helpers/dhcp'
@@ -220,4 +224,177 @@ describe('DHCP failures: the thing stays registered, offline, with a clear last.
     await waitFor(() => dhcp.releaseCalls().some((c) => c.req.ip === '127.0.0.1') && rack.worker.dhcp.owedReleases.length === 0, 10_000, 50)
     await rack.worker.stop()
   })
+})
+
+/** Addresses no container can have, each with a MAC the stand-in answers it for. */
+const UNUSABLE = ['0.0.0.0', '255.255.255.255', '224.0.0.1', '169.254.10.1', '::', 'ff02::1', 'fe80::1', '::ffff:0.0.0.0']
+
+type LogCall = [Record<string, unknown>, string]
+
+/** The warn lines of the rack's logger whose message matches `msg`. */
+function warnLines (spy: { mock: { calls: unknown[][] } }, msg: RegExp): LogCall[] {
+  return (spy.mock.calls as LogCall[]).filter(([, m]) => typeof m === 'string' && msg.test(m))
+}
+
+describe('one address per live thing', () => {
+  let dhcp: DhcpStandIn
+  let rack: InProcessRack
+  let rpc: RackRpc
+
+  beforeAll(async () => {
+    dhcp = await new DhcpStandIn(bootstrap).start()
+    ;({ rack, rpc } = await rackWith({ key: dhcp.publicKey, timeoutMs: 3000, retryMaxMs: 400 }, 'dhcp-unique', { collectSnapsItvMs: 200 }))
+  })
+
+  afterAll(async () => { await rack.worker.stop() })
+
+  it('the service answers a second MAC the address of a connected thing: the newcomer is refused (ERR_DHCP_ADDRESS_CONFLICT, logged once with both ids), the holder keeps it', async () => {
+    dhcp.ipByMac.set('aa:00:00:00:00:0a', '127.0.0.1')
+    dhcp.ipByMac.set('aa:00:00:00:00:0b', '127.0.0.1')
+    const warn = vi.spyOn(rack.worker.logger, 'warn')
+    await rpc.call('registerThing', { id: 'a', opts: optsNoAddress(), info: { macAddress: 'aa:00:00:00:00:0a', subnet: SUBNET } })
+    await rpc.waitLast('a', (l) => l.snap?.success === true, 10_000)
+    await rpc.call('registerThing', { id: 'b', opts: optsNoAddress(), info: { macAddress: 'aa:00:00:00:00:0b', subnet: SUBNET } })
+    const b = await rpc.thing('b')
+    expect(b.last?.err).toBe('ERR_DHCP_ADDRESS_CONFLICT')
+    expect(b.last?.snap?.stats?.status).toBe('offline')
+    expect(addressOf(rack, 'b')).toBeUndefined()
+    expect(rack.worker.registry.get('b').ctrl).toBeNull()
+    // asked again on later cycles, refused again, and said only once
+    const asked = (): number => dhcp.setCalls().filter((c) => c.req.mac === 'aa:00:00:00:00:0b').length
+    await waitFor(() => asked() >= 4, 10_000, 50)
+    expect((await rpc.thing('b')).last?.err).toBe('ERR_DHCP_ADDRESS_CONFLICT')
+    const said = warnLines(warn, /another thing uses/)
+    expect(said).toHaveLength(1)
+    expect(said[0][0]).toMatchObject({ thingId: 'b', holderThingId: 'a', ip: '127.0.0.1', code: 'ERR_DHCP_ADDRESS_CONFLICT' })
+    warn.mockRestore()
+
+    // forgetting the newcomer releases nothing: the address is the holder's, which stays connected
+    await rpc.call('forgetThings', { query: { id: 'b' } })
+    expect(dhcp.releaseCalls()).toHaveLength(0)
+    const t = Date.now()
+    await rpc.waitLast('a', (l) => l.snap?.success === true && (l.ts ?? 0) > t, 10_000)
+    expect(addressOf(rack, 'a')).toBe('127.0.0.1')
+    // the holder's own forget releases it
+    await rpc.call('forgetThings', { query: { id: 'a' } })
+    expect(dhcp.releaseCalls().map((c) => c.req)).toEqual([{ ip: '127.0.0.1' }])
+  })
+
+  it('an address another thing has as its own opts.address (in any spelling) is a conflict too', async () => {
+    await rpc.call('registerThing', { id: 'own7', opts: { address: '127.0.0.7', ...optsNoAddress() } })
+    dhcp.ipByMac.set('aa:00:00:00:00:0c', '127.0.0.7')
+    dhcp.ipByMac.set('aa:00:00:00:00:0d', '::ffff:127.0.0.7')
+    await rpc.call('registerThing', { id: 'c', opts: optsNoAddress(), info: { macAddress: 'aa:00:00:00:00:0c', subnet: SUBNET } })
+    await rpc.call('registerThing', { id: 'd', opts: optsNoAddress(), info: { macAddress: 'aa:00:00:00:00:0d', subnet: SUBNET } })
+    for (const id of ['c', 'd']) {
+      expect((await rpc.thing(id)).last?.err, id).toBe('ERR_DHCP_ADDRESS_CONFLICT')
+      expect(addressOf(rack, id)).toBeUndefined()
+    }
+    // once the service answers a free address, a later cycle assigns it
+    dhcp.ipByMac.set('aa:00:00:00:00:0c', '127.0.0.12')
+    await waitFor(() => addressOf(rack, 'c') === '127.0.0.12', 10_000, 50)
+    await rpc.call('forgetThings', { query: { id: { $in: ['own7', 'c', 'd'] } } })
+    expect(dhcp.releaseCalls().map((c) => c.req.ip)).not.toContain('127.0.0.7')
+  })
+
+  it('forgetting a lease holder never releases an address another live thing uses', async () => {
+    dhcp.ipByMac.set('aa:00:00:00:00:0e', '127.0.0.8')
+    await rpc.call('registerThing', { id: 'e', opts: optsNoAddress(), info: { macAddress: 'aa:00:00:00:00:0e', subnet: SUBNET } })
+    expect(addressOf(rack, 'e')).toBe('127.0.0.8')
+    // an operator gives another thing the same address by hand
+    await rpc.call('registerThing', { id: 'manual8', opts: { address: '127.0.0.8', ...optsNoAddress() } })
+    const warn = vi.spyOn(rack.worker.logger, 'warn')
+    await rpc.call('forgetThings', { query: { id: 'e' } })
+    expect(dhcp.releaseCalls().map((c) => c.req.ip)).not.toContain('127.0.0.8')
+    expect(warnLines(warn, /not released/)[0]?.[0]).toMatchObject({ thingId: 'e', ip: '127.0.0.8', holderThingId: 'manual8' })
+    warn.mockRestore()
+    expect(addressOf(rack, 'manual8')).toBe('127.0.0.8')
+    // the last one using it goes: it had no lease, so nothing is released either
+    await rpc.call('forgetThings', { query: { id: 'manual8' } })
+    expect(dhcp.releaseCalls().map((c) => c.req.ip)).not.toContain('127.0.0.8')
+  })
+})
+
+describe('unusable addresses', () => {
+  let dhcp: DhcpStandIn
+  let rack: InProcessRack
+  let rpc: RackRpc
+
+  beforeAll(async () => {
+    dhcp = await new DhcpStandIn(bootstrap).start()
+    ;({ rack, rpc } = await rackWith({ key: dhcp.publicKey, timeoutMs: 3000, retryMaxMs: 400 }, 'dhcp-unusable', { collectSnapsItvMs: 200 }))
+  })
+
+  afterAll(async () => { await rack.worker.stop() })
+
+  it('an answer of the service no device can have → ERR_DHCP_ADDRESS_UNUSABLE: not stored, not connected, asked again later', async () => {
+    const macOf = (i: number): string => `aa:00:00:00:01:${String(i).padStart(2, '0')}`
+    UNUSABLE.forEach((ip, i) => dhcp.ipByMac.set(macOf(i), ip))
+    for (let i = 0; i < UNUSABLE.length; i++) {
+      await rpc.call('registerThing', { id: `u${i}`, opts: optsNoAddress(), info: { macAddress: macOf(i), subnet: SUBNET } })
+    }
+    for (let i = 0; i < UNUSABLE.length; i++) {
+      const t = await rpc.thing(`u${i}`)
+      expect(t.last?.err, UNUSABLE[i]).toBe('ERR_DHCP_ADDRESS_UNUSABLE')
+      expect(t.last?.snap?.stats?.status).toBe('offline')
+      expect(addressOf(rack, `u${i}`), UNUSABLE[i]).toBeUndefined()
+    }
+    // a failed assignment, retried: a usable answer is taken
+    dhcp.ipByMac.set(macOf(0), '127.0.0.1')
+    await waitFor(() => addressOf(rack, 'u0') === '127.0.0.1', 10_000, 50)
+    await rpc.waitLast('u0', (l) => l.snap?.success === true, 10_000)
+    await rpc.call('forgetThings', { all: true })
+    // nothing unusable was ever released (it was never taken)
+    expect(dhcp.releaseCalls().map((c) => c.req.ip)).toEqual(['127.0.0.1'])
+  })
+
+  it('registerThing and updateThing refuse them in opts.address (ERR_THING_OPTS_INVALID); usable and scoped ones pass', async () => {
+    for (const address of [...UNUSABLE, '0x0', '::FFFF:224.0.0.1', 'FE80::1']) {
+      expect(await rpc.error('registerThing', { id: 'bad', opts: { address, ...optsNoAddress() } }), address).toBe('ERR_THING_OPTS_INVALID')
+    }
+    expect(await rpc.count()).toBe(0)
+    await rpc.call('registerThing', { id: 'ok', opts: { address: '127.0.0.1', ...optsNoAddress() } })
+    for (const address of UNUSABLE) {
+      expect(await rpc.error('updateThing', { id: 'ok', opts: { address } }), address).toBe('ERR_THING_OPTS_INVALID')
+    }
+    expect(addressOf(rack, 'ok')).toBe('127.0.0.1')
+    for (const address of ['fe80::1%lo', '::1', '10.0.0.21', 'bay-1.site.example']) {
+      expect(await rpc.call('updateThing', { id: 'ok', opts: { address } }), address).toBe(1)
+    }
+    await rpc.call('forgetThings', { all: true })
+  })
+})
+
+describe('a DHCP outage is logged in bounded lines', () => {
+  it('100 things retried again and again: each failure is logged alone or counted in one summary line per cycle', async () => {
+    const THINGS = 100
+    const dhcp = await new DhcpStandIn(bootstrap).start()
+    dhcp.mode = 'error'
+    const { rack, rpc } = await rackWith({ key: dhcp.publicKey, timeoutMs: 3000, retryMaxMs: 400 }, 'dhcp-outage', { collectSnapsItvMs: 200 })
+    const warn = vi.spyOn(rack.worker.logger, 'warn')
+    const tick = vi.spyOn(rack.worker.dhcp, 'tick')
+    for (let i = 0; i < THINGS; i += 20) {
+      await Promise.all(Array.from({ length: 20 }, (_, j) => rpc.call('registerThing', {
+        id: `o${i + j}`, opts: optsNoAddress(), info: { macAddress: `aa:00:00:00:02:${(i + j).toString(16).padStart(2, '0')}`, subnet: SUBNET }
+      }, 15_000)))
+    }
+    // every thing failed several times
+    await dhcp.waitCalls('setIp', THINGS * 5, 30_000)
+    await rack.worker.stop()
+    const failures = dhcp.setCalls().length
+    const ticks = tick.mock.calls.length
+    const alone = warnLines(warn, /^DHCP address assignment failed$/)
+    const summaries = warnLines(warn, /^DHCP failures since the last report/)
+    // bounded by the cycles, not by things × attempts (before: one line per failure)
+    expect(summaries.length).toBeLessThanOrEqual(ticks + 1)
+    expect(alone.length).toBeLessThanOrEqual(DETAIL_LINES * (summaries.length + 1))
+    expect(alone.length + summaries.length).toBeLessThan(failures / 4)
+    // still visible: the first failures on their own, and every other one counted in a summary
+    expect(alone.length).toBeGreaterThan(0)
+    expect(alone[0][0]).toMatchObject({ code: 'ERR_DHCP_REJECTED', attempt: 1 })
+    const counted = summaries.reduce((n, [f]) => n + Number(f.failures), 0)
+    expect(alone.length + counted).toBe(failures)
+    expect(summaries.at(-1)?.[0]).toMatchObject({ byCode: { 'assign ERR_DHCP_REJECTED': expect.any(Number) as number } })
+    expect(Math.max(...summaries.map(([f]) => Number(f.things)))).toBeGreaterThan(THINGS / 2)
+  }, 60_000)
 })

@@ -3,13 +3,16 @@
  * process talking to a real worker on a loopback HyperDHT testnet. Replies on stdout (raw when
  * piped), `[HRPC_ERR]` → exit 1 with the code on stderr, usage errors → exit 2 before anything
  * is sent, keys from -s, --status-file and --rack, the client seed (--ds) against an allow list,
- * and a process that ends by itself. Needs `npm run build` first.
+ * and a process that ends by itself; a hostile server's control characters printed escaped, and
+ * file inputs that never end (/dev/zero, a FIFO, an endless standard input) refused at once.
+ * Needs `npm run build` first.
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, openSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import HyperDHT from 'hyperdht'
+import RPC from '@hyperswarm/rpc'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { run } from '../../workers/cli/rpc'
 import {
@@ -22,16 +25,18 @@ const KEHUA = 'wrk-container-rack-kehua'
 
 interface CliResult { code: number | null, stdout: string, stderr: string, ms: number }
 
-/** Runs the built CLI with piped stdio (so stdout is not a terminal). */
-function mbtRpc (args: string[], opts: { cwd?: string, stdin?: string, timeoutMs?: number } = {}): Promise<CliResult> {
+/** Runs the built CLI with piped stdio (so stdout is not a terminal); `stdinFd`: standard input from that file instead. */
+function mbtRpc (args: string[], opts: { cwd?: string, stdin?: string, stdinFd?: number, timeoutMs?: number } = {}): Promise<CliResult> {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` before the tests`)
   const started = Date.now()
-  const proc = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+  const proc = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, stdio: [opts.stdinFd ?? 'pipe', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
-  proc.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
-  proc.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-  proc.stdin.end(opts.stdin ?? '')
+  proc.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  // a large standard input may not all be read (the CLI stops at its bound): no EPIPE noise
+  proc.stdin?.on('error', () => {})
+  proc.stdin?.end(opts.stdin ?? '')
   // a CLI that hangs (an open handle) fails the test instead of the suite's timeout
   const kill = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 20_000)
   return new Promise((resolve) => {
@@ -206,4 +211,111 @@ describe('mbt-rpc --ds (a stable client key for an allow list)', () => {
     expect(refused.stderr).toMatch(/^ERR_RPC_/)
     expect(await w.stop()).toBe(0)
   }, 30_000)
+})
+
+/** Every character a terminal could act on: C0 but newline, DEL, C1. */
+// eslint-disable-next-line no-control-regex
+const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/
+const TITLE_AND_CLEAR = '\u001b]0;pwned by the server\u0007\u001b[2J'
+
+/**
+ * A server that answers what the worker never would: an error code, a message and values full of
+ * terminal control sequences, and raw escape bytes (not JSON at all).
+ */
+async function startHostileServer (): Promise<{ key: string, close: () => Promise<void> }> {
+  const dht = new HyperDHT({ bootstrap, host: '127.0.0.1' })
+  await dht.ready()
+  const keyPair = HyperDHT.keyPair()
+  const rpc = new RPC({ dht, keyPair })
+  const server = rpc.createServer()
+  server.respond('code', () => Buffer.from(JSON.stringify(`[HRPC_ERR]=${TITLE_AND_CLEAR}`)))
+  // JSON.stringify escapes C0 (the client's pretty output re-serialises); DEL, C1 and bidi stay raw in the text
+  server.respond('value', () => Buffer.from(JSON.stringify({ title: TITLE_AND_CLEAR, c1: '\u009b2J\u0085', del: '\u007f', bidi: '\u202eevil' }) + '\r'))
+  server.respond('raw', () => Buffer.from(`\u001b]0;raw\u0007\u001b[2J`))
+  server.respond('throws', () => { throw Object.assign(new Error(`boom ${TITLE_AND_CLEAR}`), { code: TITLE_AND_CLEAR }) })
+  await server.listen(keyPair)
+  const close = async (): Promise<void> => {
+    await server.close()
+    await rpc.destroy({ force: true })
+    await dht.destroy({ force: true })
+  }
+  return { key: keyPair.publicKey.toString('hex'), close }
+}
+
+describe('mbt-rpc against a hostile server: control characters are printed escaped', () => {
+  let hostile: { key: string, close: () => Promise<void> }
+  beforeAll(async () => { hostile = await startHostileServer() })
+  afterAll(async () => { await hostile?.close() })
+
+  it('an [HRPC_ERR] code that sets the title and clears the screen → exit 1, the code escaped on one line', async () => {
+    const r = await mbtRpc(['--bn', bn, '-s', hostile.key, '-m', 'code'])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr).not.toMatch(RAW_CONTROL)
+    expect(r.stderr).toBe('\\u001b]0;pwned by the server\\u0007\\u001b[2J\n')
+  })
+
+  it('values with control characters: raw (piped) and pretty (terminal) output escaped, still the same JSON', async () => {
+    const expected = { title: TITLE_AND_CLEAR, c1: '\u009b2J\u0085', del: '\u007f', bidi: '\u202eevil' }
+    const raw = await mbtRpc(['--bn', bn, '-s', hostile.key, '-m', 'value'])
+    expect(raw.stderr).toBe('')
+    expect(raw.code).toBe(0)
+    expect(raw.stdout).not.toMatch(RAW_CONTROL)
+    expect(raw.stdout).not.toContain('\u202e')
+    expect(JSON.parse(raw.stdout)).toEqual(expected)
+    let out = ''
+    const code = await run(['--bn', bn, '-s', hostile.key, '-m', 'value'], { stdout: (t) => { out += t }, stderr: () => {}, isTTY: true })
+    expect(code).toBe(0)
+    expect(out).not.toMatch(RAW_CONTROL)
+    expect(out.split('\n').length).toBeGreaterThan(3)
+    expect(JSON.parse(out)).toEqual(expected)
+  })
+
+  it('a reply of raw escape bytes, and a server error whose message and code carry them → exit 1, nothing raw printed', async () => {
+    for (const method of ['raw', 'throws']) {
+      const r = await mbtRpc(['--bn', bn, '-s', hostile.key, '-m', method, '-t', '5000'])
+      expect(r.code, method).toBe(1)
+      expect(r.stdout).toBe('')
+      expect(r.stderr, method).toMatch(/^ERR_\w+/)
+      expect(r.stderr, method).not.toMatch(RAW_CONTROL)
+    }
+  })
+})
+
+describe('mbt-rpc file inputs are bounded: what never ends is refused at once (exit 2)', () => {
+  const key = 'a'.repeat(64)
+
+  it('-f /dev/zero and --status-file /dev/zero: a character device, not a regular file', async () => {
+    const dev = await mbtRpc(['--bn', bn, '-s', key, '-m', 'echo', '-f', '/dev/zero'], { timeoutMs: 10_000 })
+    expect(dev.code, dev.stderr).toBe(2)
+    expect(dev.stderr).toMatch(/^mbt-rpc: file \/dev\/zero is a character device, not a regular file/)
+    expect(dev.ms).toBeLessThan(5000)
+    const status = await mbtRpc(['--bn', bn, '--status-file', '/dev/zero', '-m', 'echo'], { timeoutMs: 10_000 })
+    expect(status.code, status.stderr).toBe(2)
+    expect(status.stderr).toMatch(/status file \/dev\/zero is a character device, not a regular file/)
+  })
+
+  it('-f <a FIFO nobody writes to> does not wait for a writer', async () => {
+    const fifo = path.join(root, 'req.fifo')
+    execFileSync('mkfifo', [fifo])
+    const r = await mbtRpc(['--bn', bn, '-s', key, '-m', 'echo', '-f', fifo], { timeoutMs: 10_000 })
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toMatch(/is a FIFO \(named pipe\), not a regular file \(give a regular file, or -f - for standard input\)/)
+    expect(r.ms).toBeLessThan(5000)
+  })
+
+  it('-f - with an endless or too large standard input stops at 1 MiB', async () => {
+    const zero = openSync('/dev/zero', 'r')
+    try {
+      const endless = await mbtRpc(['--bn', bn, '-s', key, '-m', 'echo', '-f', '-'], { stdinFd: zero, timeoutMs: 10_000 })
+      expect(endless.code, endless.stderr).toBe(2)
+      expect(endless.stderr).toMatch(/standard input is larger than 1048576 bytes/)
+      expect(endless.ms).toBeLessThan(5000)
+    } finally {
+      closeSync(zero)
+    }
+    const big = await mbtRpc(['--bn', bn, '-s', key, '-m', 'echo', '-f', '-', '-t', '2000'], { stdin: JSON.stringify('x'.repeat(2 * 1024 * 1024)) })
+    expect(big.code, big.stderr).toBe(2)
+    expect(big.stderr).toMatch(/standard input is larger than/)
+  })
 })

@@ -8,8 +8,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
-  DEFAULT_TIMEOUT_MS, UsageError, formatFailure, formatReply, isLoopback, mbtRpcCommand, meaningOf,
-  parseBootstrap, parseCommandLine, run, shellQuote
+  DEFAULT_TIMEOUT_MS, InputRefused, MAX_INPUT_BYTES, UsageError, escapeControls, formatFailure, formatReply, isLoopback, mbtRpcCommand, meaningOf,
+  parseBootstrap, parseCommandLine, readInputFile, run, shellQuote
 } from '../../workers/cli/rpc'
 
 const KEY = 'AB'.repeat(32)
@@ -123,5 +123,79 @@ describe('output', () => {
     expect(err).toMatch(/^mbt-rpc: missing -m/)
     expect(await run(['--help'], io)).toBe(0)
     expect(out).toMatch(/^Usage: mbt-rpc/)
+  })
+})
+
+/** Every character a terminal could act on: C0 but newline (and tab, where kept), DEL, C1. */
+// eslint-disable-next-line no-control-regex
+const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/
+
+describe('what a server sends is escaped before it is printed', () => {
+  const HOSTILE = '\u001b]0;pwned\u0007\u001b[2J\u009b31m\u007f\r\u202eevil'
+
+  it('escapeControls: C0, DEL, C1, bidi overrides as \\uXXXX; kept characters stay', () => {
+    expect(escapeControls(HOSTILE)).toBe('\\u001b]0;pwned\\u0007\\u001b[2J\\u009b31m\\u007f\\u000d\\u202eevil')
+    expect(escapeControls('a\nb\tc', '\n')).toBe('a\nb\\u0009c')
+    expect(escapeControls('plain ünïcode ✓ and "quotes"')).toBe('plain ünïcode ✓ and "quotes"')
+  })
+
+  it('an error code with control characters prints escaped, one line, and cut when huge', () => {
+    const line = formatFailure({ kind: 'reply', code: HOSTILE, message: '' })
+    expect(line).not.toMatch(RAW_CONTROL)
+    expect(line).not.toContain('\n')
+    expect(line).toContain('\\u001b]0;pwned\\u0007')
+    const transport = formatFailure({ kind: 'transport', code: 'ERR_RPC_TIMEOUT', message: `x\n${HOSTILE}` })
+    expect(transport.split('\n')).toHaveLength(2) // the message's own newline is escaped; the hint is ours
+    expect(transport).not.toMatch(RAW_CONTROL)
+    const long = formatFailure({ kind: 'reply', code: 'ERR_'.padEnd(5000, 'X'), message: '' })
+    expect(long.length).toBeLessThan(300)
+    expect(long).toMatch(/… \(5000 characters\)$/)
+  })
+
+  it('replies: pretty and raw output carry no raw control character, and stay the same JSON', () => {
+    const value = { title: HOSTILE, list: ['\u0085', '\u001b[31mred'] }
+    // raw text as a server may send it: DEL, C1 and bidi characters unescaped in strings, CR as whitespace
+    const text = `{"title":${JSON.stringify(HOSTILE)},\r"list":["\u0085",${JSON.stringify('\u001b[31mred')}]}`
+    expect(JSON.parse(text)).toEqual(value)
+    for (const pretty of [true, false]) {
+      const out = formatReply({ value, text }, pretty)
+      expect(out, String(pretty)).not.toMatch(RAW_CONTROL)
+      expect(out).not.toMatch(/[\u202a-\u202e]/)
+      expect(JSON.parse(out)).toEqual(value)
+    }
+    expect(formatReply({ value: { a: [1] }, text: '{"a":[1]}' }, false)).toBe('{"a":[1]}')
+  })
+
+  it('run: a usage message quoting a file\'s text is escaped too', async () => {
+    const file = path.join(dir, 'hostile.json')
+    writeFileSync(file, '\u001b]0;x\u0007')
+    let err = ''
+    const code = await run(['-s', KEY, '-m', 'echo', '-f', file], { stdout: () => {}, stderr: (t) => { err += t }, isTTY: false })
+    expect(code).toBe(2)
+    expect(err).toMatch(/is not JSON/)
+    expect(err).not.toMatch(RAW_CONTROL)
+  })
+})
+
+describe('files the CLI reads are bounded', () => {
+  it('a regular file up to MAX_INPUT_BYTES is read; one byte more is refused', () => {
+    const ok = path.join(dir, 'max.json')
+    writeFileSync(ok, `"${'a'.repeat(MAX_INPUT_BYTES - 2)}"`)
+    expect(readInputFile(ok)).toHaveLength(MAX_INPUT_BYTES)
+    const big = path.join(dir, 'big.json')
+    writeFileSync(big, `"${'a'.repeat(MAX_INPUT_BYTES - 1)}"`)
+    expect(() => readInputFile(big)).toThrow(InputRefused)
+    expect(() => parseCommandLine(['-s', KEY, '-m', 'echo', '-f', big])).toThrow(/file .*big\.json is larger than 1048576 bytes/)
+  })
+
+  it('a folder is refused (not a regular file), for -f and --status-file', () => {
+    expect(() => readInputFile(dir)).toThrow(/a directory, not a regular file/)
+    expect(() => parseCommandLine(['-s', KEY, '-m', 'echo', '-f', dir])).toThrow(UsageError)
+    expect(() => parseCommandLine(['--status-file', dir, '-m', 'echo'])).toThrow(/status file .* is a directory, not a regular file/)
+  })
+
+  it('a file that says size 0 but has more (procfs) is still read up to the bound', () => {
+    if (process.platform !== 'linux') return
+    expect(readInputFile('/proc/self/status')).toMatch(/^Name:/)
   })
 })

@@ -7,19 +7,29 @@
  *
  * Exit codes of `run`: 0 reply, 1 `[HRPC_ERR]=<code>` reply or no reply (code on stderr),
  * 2 usage error (nothing is sent).
+ *
+ * What a server sends is untrusted: before it reaches a terminal, control characters (C0, DEL,
+ * C1 — so every ESC sequence —, bidi overrides, line separators) are printed escaped, `\u001b`
+ * (escapeControls). Files read (`-f`, `--status-file`, `-f -`) are bounded: regular files only
+ * (never a FIFO, device or folder, which could block or never end), at most MAX_INPUT_BYTES.
  */
-import { readFileSync, readdirSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readSync, readdirSync, statSync, type Stats } from 'node:fs'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { meaningOf } from '../lib/error-catalogue'
 import { errorCode } from '../tpl/errors'
 import { RpcClient } from '../tpl/rpc/client'
 import { encodeRequest, errorCodeOfReply, parseReply } from '../tpl/rpc/codec'
+import { DEFAULT_MAX_REQUEST_BYTES } from '../tpl/rpc/limits'
 
 export const DEFAULT_TIMEOUT_MS = 15_000
 export const EXIT_OK = 0
 export const EXIT_RPC_ERROR = 1
 export const EXIT_USAGE = 2
+/** Bound of a file the CLI reads (a request, a status file, standard input): the worker's request limit. */
+export const MAX_INPUT_BYTES = DEFAULT_MAX_REQUEST_BYTES
+/** Characters of a server's error code printed before it is cut (codes are short names). */
+export const MAX_CODE_CHARS = 200
 
 export const USAGE = `Usage: mbt-rpc (-s <key> | --status-file <file> | --rack <wtype>-<rack> [--root <dir>])
                -m <method> [-d <json> | -f <file>] [-t <ms>] [--bn <host:port>]… [--ds <hex seed>]
@@ -33,7 +43,8 @@ Sends one JSON request to a worker over HyperDHT RPC and prints the reply.
       --root <dir>        the worker's root for --rack (default: the current directory)
   -m, --method <name>     RPC method, e.g. listThings (docs/rpc.md)
   -d, --data <json>       request as JSON text (default {})
-  -f, --file <file>       request read from a JSON file ("-" = standard input)
+  -f, --file <file>       request read from a JSON file ("-" = standard input);
+                          a regular file of at most 1 MiB
   -t, --timeout <ms>      bound on the whole request, connecting included (default ${DEFAULT_TIMEOUT_MS})
       --bn <host:port>    DHT bootstrap node; repeat it or give a comma list
                           (default: the public HyperDHT bootstrap nodes)
@@ -72,6 +83,106 @@ const HEX64 = /^[0-9a-f]{64}$/i
 /** A status file name stem: `<wtype>-<rack>` (no path separators, no leading dot). */
 const STATUS_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
+// ---------------------------------------------------------------------------------------------
+// Untrusted text and bounded input
+
+/** C0, DEL, C1, the bidi embeddings/overrides/isolates and U+2028/U+2029. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * `text` safe for a terminal: each control character as `\uXXXX` (ESC → `\u001b`), except
+ * those in `keep` (e.g. the newlines of indented JSON). Inside a JSON string this spelling means
+ * the same character, so escaped JSON stays the same JSON.
+ */
+export function escapeControls (text: string, keep = ''): string {
+  return text.replace(CONTROL, (c) => keep.includes(c) ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+/** A file the CLI refuses to read (not a regular file, too large); the message completes "file X is …". */
+export class InputRefused extends Error {
+  constructor (readonly reason: string) {
+    super(reason)
+    this.name = 'InputRefused'
+  }
+}
+
+function kindOf (st: Stats): string {
+  if (st.isDirectory()) return 'a directory'
+  if (st.isFIFO()) return 'a FIFO (named pipe)'
+  if (st.isCharacterDevice()) return 'a character device'
+  if (st.isBlockDevice()) return 'a block device'
+  if (st.isSocket()) return 'a socket'
+  return 'not a regular file'
+}
+
+function tooLarge (maxBytes: number): InputRefused {
+  return new InputRefused(`larger than ${maxBytes} bytes (the worker's request limit)`)
+}
+
+/** Reads from `fd` until its end, failing past `maxBytes`. */
+function readBounded (fd: number, maxBytes: number): Buffer {
+  const chunks: Buffer[] = []
+  let total = 0
+  const buf = Buffer.alloc(64 * 1024)
+  for (;;) {
+    let n: number
+    try {
+      n = readSync(fd, buf, 0, buf.length, null)
+    } catch (err) {
+      // a non-blocking standard input with nothing yet: wait a little, read again
+      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
+        continue
+      }
+      throw err
+    }
+    if (n === 0) break
+    total += n
+    if (total > maxBytes) throw tooLarge(maxBytes)
+    chunks.push(Buffer.from(buf.subarray(0, n)))
+  }
+  return Buffer.concat(chunks, total)
+}
+
+/**
+ * A regular file's text, at most `maxBytes`: a FIFO, a device, a socket or a folder is refused
+ * before it is opened (opening a FIFO waits for a writer, a device may never end), and again
+ * after (it may have been swapped meanwhile). Errno failures are thrown as they are; the others
+ * as InputRefused.
+ */
+export function readInputFile (file: string, maxBytes = MAX_INPUT_BYTES): string {
+  const before = statSync(file)
+  if (!before.isFile()) throw new InputRefused(`${kindOf(before)}, not a regular file`)
+  if (before.size > maxBytes) throw tooLarge(maxBytes)
+  const fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0))
+  try {
+    const st = fstatSync(fd)
+    if (!st.isFile()) throw new InputRefused(`${kindOf(st)}, not a regular file`)
+    // read up to the bound whatever the size said (files of /proc say 0, a file may grow)
+    return readBounded(fd, maxBytes).toString('utf8')
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Standard input (`-f -`), at most `maxBytes`: a pipe is fine, an endless one is cut off. */
+export function readStdinBounded (maxBytes = MAX_INPUT_BYTES): string {
+  return readBounded(0, maxBytes).toString('utf8')
+}
+
+/** Why reading failed, for "cannot read …": the errno code, or the refusal. */
+function readFailure (what: string, err: unknown): string {
+  if (err instanceof InputRefused) {
+    const hint = what.startsWith('file ') ? ' (give a regular file, or -f - for standard input)' : ''
+    return `${what} is ${err.reason}${hint}`
+  }
+  return `cannot read ${what} (${(err as NodeJS.ErrnoException).code ?? String(err)})`
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
 /** `--bn` values (repeated, or comma lists) → `host:port` strings. */
 export function parseBootstrap (values: readonly string[]): string[] {
   const nodes = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '')
@@ -92,15 +203,16 @@ export function isLoopback (bootstrap: readonly string[]): boolean {
 export function keyFromStatusFile (file: string): string {
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    text = readInputFile(file)
   } catch (err) {
+    if (err instanceof InputRefused) throw new UsageError(readFailure(`status file ${file}`, err))
     const dir = path.dirname(file)
     let hint = ''
     try {
       const names = readdirSync(dir).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5))
       if (names.length > 0) hint = `; status files in ${dir}: ${names.join(', ')}`
     } catch { /* no such folder: nothing to list */ }
-    throw new UsageError(`cannot read status file ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})${hint}`)
+    throw new UsageError(`${readFailure(`status file ${file}`, err)}${hint}`)
   }
   let status: unknown
   try {
@@ -126,9 +238,9 @@ function readData (opts: { data?: string, file?: string }, readStdin: () => stri
   if (opts.file !== undefined) {
     what = opts.file === '-' ? 'standard input' : `file ${opts.file}`
     try {
-      text = opts.file === '-' ? readStdin() : readFileSync(opts.file, 'utf8')
+      text = opts.file === '-' ? readStdin() : readInputFile(opts.file)
     } catch (err) {
-      throw new UsageError(`cannot read ${what} (${(err as NodeJS.ErrnoException).code ?? String(err)})`)
+      throw new UsageError(readFailure(what, err))
     }
   } else if (opts.data !== undefined) {
     what = '-d'
@@ -193,7 +305,7 @@ export function parseCommandLine (argv: readonly string[], opts: { cwd?: string,
 
   const method = str('method')
   if (method === undefined || method.trim() === '') throw new UsageError('missing -m <method>')
-  const data = readData({ data: str('data'), file: str('file') }, opts.readStdin ?? (() => readFileSync(0, 'utf8')))
+  const data = readData({ data: str('data'), file: str('file') }, opts.readStdin ?? (() => readStdinBounded()))
 
   let timeoutMs = DEFAULT_TIMEOUT_MS
   const timeout = str('timeout')
@@ -243,18 +355,30 @@ export async function callRpc (client: RpcClient, key: string, method: string, d
 
 export { meaningOf }
 
-/** A reply for stdout: indented JSON, or the text exactly as the worker sent it. */
+/**
+ * A reply for stdout: indented JSON, or the text as the worker sent it — both with control
+ * characters escaped (the same JSON: in valid JSON text they can only be in strings, or be
+ * whitespace: a carriage return is printed as a space).
+ */
 export function formatReply (outcome: { value: unknown, text: string }, pretty: boolean): string {
-  return pretty ? JSON.stringify(outcome.value, null, 2) : outcome.text
+  return pretty ? escapeControls(JSON.stringify(outcome.value, null, 2), '\n') : escapeControls(outcome.text.replace(/\r/g, ' '), '\n\t')
 }
 
-/** The stderr line(s) of a failed request: the code first. */
+/** A server's error code for one line: control characters escaped, cut past MAX_CODE_CHARS. */
+function printableCode (code: string): string {
+  const cut = code.length > MAX_CODE_CHARS ? `${code.slice(0, MAX_CODE_CHARS)}… (${code.length} characters)` : code
+  return escapeControls(cut)
+}
+
+/** The stderr line(s) of a failed request: the code first (what the server sent is escaped). */
 export function formatFailure (outcome: { kind: 'reply' | 'transport', code: string, message: string }): string {
-  if (outcome.kind === 'reply') return outcome.message === '' ? outcome.code : `${outcome.code}: ${outcome.message}`
+  const code = printableCode(outcome.code)
+  const message = escapeControls(outcome.message)
+  if (outcome.kind === 'reply') return message === '' ? code : `${code}: ${message}`
   const hint = /TIMEOUT|CONNECT/.test(outcome.code)
     ? '\nhint: is the worker running, is --bn its DHT bootstrap (r0.dhtOpts), and is this client allowed (r0.allow, --ds)?'
     : ''
-  return `${outcome.code}: ${outcome.message}${hint}`
+  return `${code}: ${message}${hint}`
 }
 
 /** A word for a POSIX shell: as it is when safe, else single-quoted. */
@@ -307,7 +431,8 @@ export async function run (argv: readonly string[], io: CliIo): Promise<number> 
     args = parseCommandLine(argv, { cwd: io.cwd, readStdin: io.readStdin })
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
-    io.stderr(`mbt-rpc: ${err.message}\nRun mbt-rpc --help for the flags.\n`)
+    // the message may quote a file's text or name: escaped like a server's
+    io.stderr(`mbt-rpc: ${escapeControls(err.message)}\nRun mbt-rpc --help for the flags.\n`)
     return EXIT_USAGE
   }
   if (args.help) {

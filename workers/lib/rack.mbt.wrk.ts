@@ -3,7 +3,7 @@ import { WrkContainerRack } from '../tpl/container/rack.container.wrk'
 import type { WorkerContext } from '../tpl/wrk-base'
 import type { JsonObject, ThingRecord, ThingState } from '../tpl/thing/types'
 import { WrkError } from '../tpl/errors'
-import { isHostOrIp } from '../tpl/thing/address'
+import { isDeviceAddress } from '../tpl/thing/address'
 import type { AlertSpec } from '../tpl/thing/alerts'
 import type { StatSpec } from '../tpl/thing/stats'
 import { MBT_ALERT_SPECS } from './alerts'
@@ -15,7 +15,7 @@ export type Vendor = 'kehua' | 'wonderint'
 
 /** Connection options of a MicroBT container thing; other keys are kept as given. */
 const OPTS_SCHEMA = z.object({
-  address: z.string().min(1).max(253).refine(isHostOrIp, { message: 'an IP address or a hostname' }).optional(),
+  address: z.string().min(1).max(253).refine(isDeviceAddress, { message: 'a usable IP address or a hostname' }).optional(),
   port: z.number().int().min(1).max(65535).optional(),
   username: z.string().max(256).optional(),
   password: z.string().max(256).optional(),

@@ -12,14 +12,29 @@
  * IP address) leaves the thing registered and unconnected with `last.err = ERR_DHCP_…`; it is
  * asked again on a later collection cycle, the pause doubling from one cycle up to
  * `dhcpRetryMaxMs`. Registration and updates wait for one attempt at most (its timeout).
+ *
+ * One address per live thing: an answer no device can have (`0.0.0.0`, broadcast, multicast,
+ * link-local without scope: ./address.ts) fails with ERR_DHCP_ADDRESS_UNUSABLE, and an answer
+ * another live thing already uses (its lease, its `opts.address`, or an assignment in flight)
+ * fails with ERR_DHCP_ADDRESS_CONFLICT for the newcomer (logged once with both thing ids); the
+ * holder keeps it. Neither answer is stored, nor released (it is not the newcomer's). An address
+ * is released only by the thing holding its lease, and never while another live thing uses it.
+ *
+ * Logging stays bounded during an outage: a thing's first failure (or a failure with a new
+ * code) is logged on its own, at most DETAIL_LINES per report window; every other failure is
+ * counted, and one summary line per collection cycle reports the counts (after the cycle's
+ * attempts settled).
  */
+import { isIP } from 'node:net'
 import type { Bee } from '../../facs/store'
 import { WrkError, errorCode } from '../errors'
+import { addressKey, addressProblem } from './address'
 import type { ThingControllers } from './controllers'
 import type { RackParts } from './rack-parts'
 import { OFFLINE_SNAP } from './base-thing'
 import { withTimeout } from './util'
 import type { ThingRecord, ThingState } from './types'
+import type { Logger } from '../types'
 
 export interface DhcpClient {
   readonly configured: boolean
@@ -31,6 +46,57 @@ export interface DhcpLease { ip: string, mac: string, subnet: string, ts: number
 export interface PendingRelease { ip: string, thingId: string, since: number }
 
 interface Backoff { code: string, attempts: number, nextAt: number }
+
+/** Failures logged on their own per report window (one collection cycle); the rest are counted. */
+export const DETAIL_LINES = 5
+/** Thing ids named in a summary line. */
+const SAMPLE_IDS = 5
+
+/** setIp answered an address another live thing uses. */
+class AddressConflict extends WrkError {
+  constructor (readonly ip: string, readonly holder: string) {
+    super('ERR_DHCP_ADDRESS_CONFLICT', `setIp answered ${ip}, which thing ${holder} already uses`)
+  }
+}
+
+/**
+ * Bounded logging of DHCP failures: the first of each kind on its own (up to DETAIL_LINES per
+ * window), the others counted and summarised by `flush` (once per collection cycle).
+ */
+class FailureReport {
+  private detailLeft = DETAIL_LINES
+  private readonly counted = new Map<string, number>()
+  private readonly things = new Set<string>()
+  private total = 0
+
+  constructor (private readonly logger: () => Logger) {}
+
+  /** A failure: logged now when `first` and the window has room, else counted (and logged at debug). */
+  note (first: boolean, fields: Record<string, unknown>, msg: string): void {
+    if (first && this.detailLeft > 0) {
+      this.detailLeft--
+      this.logger().warn(fields, msg)
+      return
+    }
+    this.logger().debug(fields, msg)
+    const key = `${String(fields.what ?? 'assign')} ${String(fields.code)}`
+    this.counted.set(key, (this.counted.get(key) ?? 0) + 1)
+    if (typeof fields.thingId === 'string') this.things.add(fields.thingId)
+    this.total++
+  }
+
+  /** One summary line for what was counted since the last one; a new window. */
+  flush (waiting: number): void {
+    this.detailLeft = DETAIL_LINES
+    if (this.total === 0) return
+    const sample = [...this.things].slice(0, SAMPLE_IDS)
+    this.logger().warn({ failures: this.total, things: this.things.size, waiting, byCode: Object.fromEntries(this.counted), sample },
+      'DHCP failures since the last report (repeated ones are summarised here, not logged one by one)')
+    this.counted.clear()
+    this.things.clear()
+    this.total = 0
+  }
+}
 
 /** What a thing needs from the DHCP service now. */
 interface Need { mac: string, subnet: string, forceSetIp: boolean, previous: string | null }
@@ -55,6 +121,11 @@ export class DhcpAssigner {
   private readonly releases = new Map<string, PendingRelease & { backoff: Backoff | null }>()
   private readonly inflight = new Set<Promise<unknown>>()
   private readonly busy = new Set<string>()
+  /** Addresses (addressKey) answered and being stored, by thing id: taken for the others. */
+  private readonly claims = new Map<string, string>()
+  /** The conflict last logged per thing (`ip holder`): a repeated one is only counted. */
+  private readonly conflictsLogged = new Map<string, string>()
+  private readonly report = new FailureReport(() => this.rack.logger)
   private closing = false
 
   constructor (private readonly rack: RackParts, private readonly controllers: ThingControllers, private readonly opts: DhcpOptions) {}
@@ -65,6 +136,14 @@ export class DhcpAssigner {
     this.releaseDb = releases
     for await (const e of leases.createReadStream()) this.leases.set(e.key, e.value)
     for await (const e of releases.createReadStream()) this.releases.set(e.key, { ...e.value, backoff: null })
+    // stored before addresses were kept unique: said once, the operator decides
+    const byIp = new Map<string, string>()
+    for (const [id, lease] of this.leases) {
+      const key = addressKey(lease.ip)
+      const other = byIp.get(key)
+      if (other !== undefined) this.rack.logger.warn({ ip: lease.ip, thingId: id, otherThingId: other }, 'two things hold a DHCP lease for the same address: give one of them another address')
+      else byIp.set(key, id)
+    }
   }
 
   private need (record: ThingRecord): Need | null {
@@ -101,20 +180,24 @@ export class DhcpAssigner {
   tick (): void {
     if (this.closing) return
     const now = Date.now()
+    const started: Array<Promise<unknown>> = []
     for (const state of this.rack.registry.all()) {
       const id = state.record.id
       if (this.busy.has(id) || state.forgotten || !this.need(state.record)) continue
-      if (this.due(this.failures.get(id) ?? null, now)) void this.track(this.assign(state, false))
+      if (this.due(this.failures.get(id) ?? null, now)) started.push(this.track(this.assign(state, false)))
     }
     for (const pending of this.releases.values()) {
-      if (!this.busy.has(`release:${pending.ip}`) && this.due(pending.backoff, now)) void this.track(this.retryRelease(pending.ip))
+      if (!this.busy.has(`release:${pending.ip}`) && this.due(pending.backoff, now)) started.push(this.track(this.retryRelease(pending.ip)))
     }
+    // one summary line per cycle, once its attempts are over (failures meanwhile included)
+    void Promise.allSettled(started).then(() => this.report.flush(this.failures.size))
   }
 
   /** Called (under the thing's lock) before a thing is deleted: its address goes back. */
   async forget (state: ThingState): Promise<void> {
     const id = state.record.id
     this.failures.delete(id)
+    this.conflictsLogged.delete(id)
     const lease = this.leases.get(id)
     if (!lease) return
     await this.dropLease(id)
@@ -125,6 +208,7 @@ export class DhcpAssigner {
   async close (): Promise<void> {
     this.closing = true
     await Promise.allSettled([...this.inflight])
+    this.report.flush(this.failures.size)
   }
 
   private due (backoff: Backoff | null, now: number): boolean {
@@ -172,26 +256,79 @@ export class DhcpAssigner {
     const backoff = this.failures.get(id) ?? null
     if (!force && !this.due(backoff, Date.now())) return false
     let ip: string
+    let claim: string | null = null
     try {
       ip = await this.client().setIp({ mac: need.mac, subnet: need.subnet, forceSetIp: need.forceSetIp })
+      claim = this.claim(ip, id)
       const lease: DhcpLease = { ip, mac: need.mac, subnet: need.subnet, ts: Date.now() }
       await withTimeout(this.db('leases').put(id, lease), this.rack.thingConf.storeTimeoutMs, 'ERR_STORE_TIMEOUT')
       this.leases.set(id, lease)
       await this.rack.registry.save({ ...state.record, opts: { ...state.record.opts, address: ip } })
     } catch (err) {
-      const code = errorCode(err, 'ERR_DHCP_UNREACHABLE')
-      const next = this.fail(backoff, code)
-      this.failures.set(id, next)
-      // the thing is offline until it has its address (a re-assignment drops the old one's connection)
-      if (need.forceSetIp) await this.controllers.disconnect(state)
-      state.last = { ...state.last, snap: OFFLINE_SNAP, err: code, ts: Date.now() }
-      this.rack.logger.warn({ thingId: id, code, attempt: next.attempts, retryInMs: next.nextAt - Date.now() }, 'DHCP address assignment failed')
+      await this.failed(state, need, backoff, err)
       return false
+    } finally {
+      if (claim !== null) this.claims.delete(claim)
     }
     this.failures.delete(id)
+    this.conflictsLogged.delete(id)
     this.rack.logger.info({ thingId: id, ip, forceSetIp: need.forceSetIp }, 'DHCP address assigned')
-    if (need.previous !== null && need.previous !== ip) await this.release(need.previous, id)
+    if (need.previous !== null && addressKey(need.previous) !== addressKey(ip)) await this.release(need.previous, id)
     return true
+  }
+
+  /**
+   * Checks an answer of setIp for thing `id` and takes it (until it is stored): an IP address
+   * a device can have, which no other live thing uses. Returns the claim to drop afterwards.
+   */
+  private claim (ip: string, id: string): string {
+    if (typeof ip !== 'string' || isIP(ip) === 0) throw new WrkError('ERR_DHCP_REPLY_INVALID', 'setIp did not answer an IP address')
+    const problem = addressProblem(ip)
+    if (problem !== null) throw new WrkError('ERR_DHCP_ADDRESS_UNUSABLE', `setIp answered ${ip}: ${problem}`)
+    const holder = this.holderOf(ip, id)
+    if (holder !== null) throw new AddressConflict(ip, holder)
+    const key = addressKey(ip)
+    this.claims.set(key, id)
+    return key
+  }
+
+  /** A failed attempt: the thing stays unconnected with the code in last.err and waits for its next turn. */
+  private async failed (state: ThingState, need: Need, backoff: Backoff | null, err: unknown): Promise<void> {
+    const id = state.record.id
+    const code = errorCode(err, 'ERR_DHCP_UNREACHABLE')
+    const next = this.fail(backoff, code)
+    this.failures.set(id, next)
+    // the thing is offline until it has its address (a re-assignment drops the old one's connection)
+    if (need.forceSetIp) await this.controllers.disconnect(state)
+    state.last = { ...state.last, snap: OFFLINE_SNAP, err: code, ts: Date.now() }
+    const fields = { thingId: id, code, attempt: next.attempts, retryInMs: next.nextAt - Date.now(), reason: err instanceof Error ? err.message : String(err) }
+    if (err instanceof AddressConflict) {
+      // said once per newcomer, address and holder, whatever the other failures around it
+      const seen = `${err.ip} ${err.holder}`
+      if (this.conflictsLogged.get(id) !== seen) {
+        this.conflictsLogged.set(id, seen)
+        this.rack.logger.warn({ ...fields, ip: err.ip, holderThingId: err.holder, mac: need.mac }, 'DHCP answered an address another thing uses: not taken')
+        return
+      }
+    }
+    this.report.note(backoff === null || backoff.code !== code, fields, 'DHCP address assignment failed')
+  }
+
+  /** The live thing other than `self` that uses `ip` (its lease, its opts.address, or an answer being stored), or null. */
+  private holderOf (ip: string, self: string | null): string | null {
+    const key = addressKey(ip)
+    const claimed = this.claims.get(key)
+    if (claimed !== undefined && claimed !== self) return claimed
+    const live = (id: string): boolean => this.rack.registry.has(id) && !this.rack.registry.get(id).forgotten
+    for (const [id, lease] of this.leases) {
+      if (id !== self && addressKey(lease.ip) === key && live(id)) return id
+    }
+    for (const state of this.rack.registry.all()) {
+      if (state.record.id === self || state.forgotten) continue
+      const address = text(state.record.opts.address)
+      if (address !== null && addressKey(address) === key) return state.record.id
+    }
+    return null
   }
 
   /** A lease whose address the operator replaced by one of their own: the DHCP address goes back. */
@@ -212,15 +349,23 @@ export class DhcpAssigner {
     }
   }
 
-  /** Releases `ip` (one bounded attempt); a failure is remembered and retried by the ticks. */
+  /**
+   * Releases `ip`, the address of `thingId`'s lease (one bounded attempt); a failure is
+   * remembered and retried by the ticks. Not while another live thing uses the address.
+   */
   private async release (ip: string, thingId: string): Promise<void> {
+    const holder = this.holderOf(ip, thingId)
+    if (holder !== null) {
+      this.rack.logger.warn({ thingId, ip, holderThingId: holder }, 'DHCP address not released: another thing uses it')
+      return
+    }
     try {
       await this.releaseNow(ip, thingId)
     } catch (err) {
       const code = errorCode(err, 'ERR_DHCP_UNREACHABLE')
       const pending: PendingRelease = { ip, thingId, since: Date.now() }
       this.releases.set(ip, { ...pending, backoff: this.fail(null, code) })
-      this.rack.logger.warn({ thingId, ip, code }, 'DHCP release failed; it is retried')
+      this.report.note(true, { what: 'release', thingId, ip, code }, 'DHCP release failed; it is retried')
       try {
         await withTimeout(this.db('releases').put(ip, pending), this.rack.thingConf.storeTimeoutMs, 'ERR_STORE_TIMEOUT')
       } catch (e) {
@@ -235,8 +380,8 @@ export class DhcpAssigner {
     const key = `release:${ip}`
     this.busy.add(key)
     try {
-      // the address was handed out again meanwhile: it is not ours to release any more
-      const reused = [...this.leases.values()].some((l) => l.ip === ip)
+      // the address was handed out again (or set by hand) meanwhile: it is not ours to release any more
+      const reused = this.holderOf(ip, null) !== null
       if (!reused) {
         try {
           await this.releaseNow(ip, pending.thingId)
