@@ -13,6 +13,7 @@ import { Facility } from './facility'
 import type { NetFacility } from './net'
 import { WrkError, errorCode } from '../tpl/errors'
 import { RpcReplyError } from '../tpl/rpc/codec'
+import type { KeySpec } from '../tpl/config-keys'
 
 export interface MiningOsNetConf {
   /** RPC public key of the DHCP service (hex); empty or absent = no DHCP service. */
@@ -28,6 +29,9 @@ export const MININGOS_NET_DEFAULTS: MiningOsNetConf = {
   dhcpTimeoutMs: 5000,
   dhcpRetryMaxMs: 600_000
 }
+
+/** The keys of facs/miningos-net.config.json the worker reads. */
+export const MININGOS_NET_CONF_KEYS: KeySpec = { n0: Object.fromEntries(Object.keys(MININGOS_NET_DEFAULTS).map((k) => [k, true])) }
 
 function invalid (what: string): WrkError {
   return new WrkError('ERR_CONFIG_INVALID', `config facs/miningos-net.config.json: ${what}`)

@@ -3,6 +3,10 @@ import RPC, { type Server } from '@hyperswarm/rpc'
 import { Facility } from './facility'
 import { RpcClient } from '../tpl/rpc/client'
 import type { Logger } from '../tpl/types'
+import type { KeySpec } from '../tpl/config-keys'
+
+/** The keys of `r0` (facs/net.config.json) the worker reads. */
+export const NET_CONF_KEYS: KeySpec = { allow: true, allowReadOnly: true, maxRequestBytes: true, dhtOpts: { bootstrap: true, host: true, port: true } }
 
 export interface NetConfig {
   /** Hex public keys with full access; absent → every peer may call (a warning is logged). */
@@ -65,6 +69,10 @@ export class NetFacility extends Facility {
       port: dhtOpts.port
     })
     await this.dht.ready()
+    if (this.dht.toArray().length === 0) {
+      // started "fine" otherwise: every caller would then time out without a word here
+      this.logger.warn({ bootstrap: dhtOpts.bootstrap ?? 'the public HyperDHT bootstrap nodes' }, 'no DHT node answered: RPC callers cannot find this worker until one does (check r0.dhtOpts.bootstrap in facs/net.config.json)')
+    }
     // outgoing calls go out under the DHT key pair (rpcClientKey); close() leaves this dht alone
     this.client = new RpcClient({ dht: this.dht })
     this.rpc = new RPC({ dht: this.dht, keyPair: HyperDHT.keyPair(await this.seeds.rpc()) })

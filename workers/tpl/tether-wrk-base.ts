@@ -6,7 +6,9 @@ import { errorCode, WrkError } from './errors'
 import { LoggingFacility } from '../facs/logging'
 import { StoreFacility } from '../facs/store'
 import { backupFileName, writeBackup, type BackupSummary } from '../facs/store-backup'
-import { NetFacility, type NetConfig } from '../facs/net'
+import { NET_CONF_KEYS, NetFacility, type NetConfig } from '../facs/net'
+import { unknownKeys, type KeySpec } from './config-keys'
+import type { JsonObject } from './types'
 import { IntervalFacility } from '../facs/interval'
 import { SchedulerFacility } from '../facs/scheduler'
 import { z } from 'zod'
@@ -14,6 +16,9 @@ import { decodeRequest, encodeError, encodeResult } from './rpc/codec'
 import { DEFAULT_MAX_REQUEST_BYTES, HEAVY_READS, MAX_REPLY_FRAME_BYTES, assertPlainJson } from './rpc/limits'
 import { Limiter } from './thing/util'
 import { defineMethod, kindOf, parseParams, type RpcKind, type RpcMethod } from './rpc/method'
+
+/** The keys of common.json. */
+const COMMON_KEYS: KeySpec = { dir_log: true, debug: true }
 
 /**
  * Second layer: the facilities every MiningOS worker has (logger, store, net, interval,
@@ -77,7 +82,8 @@ export class TetherWrkBase extends WrkBase {
   protected override init (): void {
     super.init()
     const common = this.loadConf('common', true)
-    const netConf = (this.loadConf('facs/net.config').r0 ?? {}) as NetConfig
+    const netFile = this.loadConf('facs/net.config')
+    const netConf = (netFile.r0 ?? {}) as NetConfig
     this.netConf = netConf
     if (netConf.maxRequestBytes !== undefined) {
       const max = netConf.maxRequestBytes
@@ -89,6 +95,8 @@ export class TetherWrkBase extends WrkBase {
       debug: Boolean(common.debug) || Boolean(this.ctx.debug)
     }))
     this.logger = logging.logger
+    this.warnUnknownKeys('common.json', common, COMMON_KEYS)
+    this.warnUnknownKeys('facs/net.config.json', netFile, { r0: NET_CONF_KEYS })
     this.store = this.addFacility(new StoreFacility(this.storeDir))
     this.net = this.addFacility(new NetFacility(netConf, {
       rpc: () => this.store.getSeed('rpc'),
@@ -96,6 +104,13 @@ export class TetherWrkBase extends WrkBase {
     }, this.logger))
     this.interval = this.addFacility(new IntervalFacility(this.logger))
     this.scheduler = this.addFacility(new SchedulerFacility(this.logger))
+  }
+
+  /** Logs every key of a config file that nothing reads (a misspelling), with the closest valid key. */
+  protected warnUnknownKeys (file: string, conf: JsonObject, spec: KeySpec): void {
+    for (const { path: key, suggestion } of unknownKeys(conf, spec)) {
+      this.logger.warn({ file, key, suggestion }, `config ${file}: unknown key ${key}${suggestion !== null ? ` (did you mean ${suggestion}?)` : ''}; it is ignored`)
+    }
   }
 
   protected override async onStart (): Promise<void> {

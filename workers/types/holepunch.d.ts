@@ -19,6 +19,8 @@ declare module 'hyperdht' {
     readonly destroyed: boolean
     ready (): Promise<void>
     fullyBootstrapped (): Promise<void>
+    /** The nodes of the routing table (empty when no bootstrap node answered). */
+    toArray (opts?: { limit?: number }): DHTNodeAddress[]
     address (): { host: string, port: number }
     destroy (opts?: { force?: boolean }): Promise<void>
   }

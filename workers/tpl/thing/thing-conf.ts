@@ -1,5 +1,6 @@
 /** `base.thing.json`: the rack's settings, their defaults and their validation. */
 import { WrkError } from '../errors'
+import type { KeySpec } from '../config-keys'
 
 export interface ThingConf {
   collectSnapsItvMs: number
@@ -35,6 +36,20 @@ export const THING_CONF_DEFAULTS: ThingConf = {
   maxTagsPerThing: 64,
   /** Distinct tags the rack aggregates stats for, each with its own stat logs (ERR_STAT_TAGS_LIMIT past it). */
   maxStatTags: 5000
+}
+
+/** The keys of base.thing.json the thing template reads (a layer above adds its own). */
+export const THING_CONF_KEYS: KeySpec = {
+  ...Object.fromEntries(Object.keys(THING_CONF_DEFAULTS).map((k) => [k, true])),
+  alerts: true,
+  container: true,
+  scheduleAddlStatConfigTfs: true,
+  rollupLogs: true,
+  replicaDiscoveryKey: true,
+  replicaRpcPublicKey: true,
+  replicaRetryMaxMs: true,
+  refreshReplicaConfItvMs: true,
+  replicaReadTimeoutMs: true
 }
 
 /** The file's values over the defaults; every numeric setting must be a non-negative number. */
