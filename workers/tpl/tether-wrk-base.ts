@@ -7,6 +7,8 @@ import { LoggingFacility } from '../facs/logging'
 import { StoreFacility } from '../facs/store'
 import { backupFileName, writeBackup, type BackupSummary } from '../facs/store-backup'
 import { NET_CONF_KEYS, NetFacility, type NetConfig } from '../facs/net'
+import { METRICS_CONF_KEYS, MetricsFacility, parseMetricsConf, type Health } from '../facs/metrics'
+import { Counter } from 'prom-client'
 import { unknownKeys, type KeySpec } from './config-keys'
 import type { JsonObject } from './types'
 import { IntervalFacility } from '../facs/interval'
@@ -18,7 +20,7 @@ import { Limiter } from './thing/util'
 import { defineMethod, kindOf, parseParams, type RpcKind, type RpcMethod } from './rpc/method'
 
 /** The keys of common.json. */
-const COMMON_KEYS: KeySpec = { dir_log: true, debug: true }
+const COMMON_KEYS: KeySpec = { dir_log: true, debug: true, metrics: METRICS_CONF_KEYS }
 
 /**
  * Second layer: the facilities every MiningOS worker has (logger, store, net, interval,
@@ -30,6 +32,9 @@ export class TetherWrkBase extends WrkBase {
   net!: NetFacility
   interval!: IntervalFacility
   scheduler!: SchedulerFacility
+  /** The metrics endpoint, when `common.json` configures one (`metrics: {port, host?}`). */
+  metrics: MetricsFacility | null = null
+  private rpcRequests: Counter<'method' | 'outcome'> | null = null
   /** `facs/net.config.json` `r0`, as loaded at init. */
   protected netConf!: NetConfig
   private readonly rpcMethods = new Map<string, RpcMethod>()
@@ -102,8 +107,18 @@ export class TetherWrkBase extends WrkBase {
       rpc: () => this.store.getSeed('rpc'),
       dht: () => this.store.getSeed('dht')
     }, this.logger))
+    const metricsConf = parseMetricsConf(common.metrics)
+    if (metricsConf) {
+      this.metrics = this.addFacility(new MetricsFacility(metricsConf, () => this.health(), this.logger))
+      this.rpcRequests = new Counter({ name: 'rpc_requests_total', help: 'RPC requests by method and outcome (ok or the ERR_* code)', labelNames: ['method', 'outcome'], registers: [this.metrics.registry] })
+    }
     this.interval = this.addFacility(new IntervalFacility(this.logger))
     this.scheduler = this.addFacility(new SchedulerFacility(this.logger))
+  }
+
+  /** What `/healthz` answers (a layer above adds what it knows: e.g. that collections run). */
+  protected health (): Health {
+    return this.isStarted ? { ok: true, reason: 'started' } : { ok: false, reason: this.isStopping ? 'stopping' : 'not started' }
   }
 
   /** Logs every key of a config file that nothing reads (a misspelling), with the closest valid key. */
@@ -204,11 +219,13 @@ export class TetherWrkBase extends WrkBase {
       const res = await this.invoke(decl, req)
       if (kind === 'write') this.audit(method, req, callerKey, 'ok')
       const reply = encodeResult(res)
+      this.rpcRequests?.inc({ method, outcome: 'ok' })
       if (reply.length <= MAX_REPLY_FRAME_BYTES) return reply
       this.logger.warn({ method, bytes: reply.length }, 'rpc reply over the frame bound refused')
       return encodeError('ERR_REPLY_TOO_LARGE')
     } catch (err) {
       const code = errorCode(err)
+      this.rpcRequests?.inc({ method, outcome: code })
       if (kind === 'write') this.audit(method, req, callerKey, code)
       if (code === 'ERR_INTERNAL') this.logger.error({ err, method }, 'rpc method failed')
       else this.logger.debug({ method, code }, 'rpc method refused')
