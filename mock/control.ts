@@ -5,7 +5,8 @@
  *   GET  /thing/:id             → 200 {…info, state, faults, stats}
  *   POST /thing/:id             → 200 {…} after applying a ThingPatch:
  *        {offline: bool} | {state: {..., failReads: [{unit, count}]}} | {registers: [{unit, register, value}]} |
- *        {delayMs} | {exception: {unit, code} | null} | {dropUnit} | {silentUnits: [...]} | {error: bool}
+ *        {delayMs} | {exception: {unit, code} | null} | {dropUnit} | {silentUnits: [...]} | {error: bool} |
+ *        {flood: framesPerSecond}
  *   POST /thing/:id/reset       → 200 {…} (initial state, no faults, zeroed stats)
  *
  * Errors: unparsable JSON → 400 {error: 'ERR_BAD_JSON'}; a body of the wrong shape or with invalid
@@ -58,7 +59,8 @@ const ThingPatchSchema = z.object({
   exception: z.object({ unit: int, code: int }).strict().nullable().optional(),
   dropUnit: int.optional(),
   silentUnits: z.array(int).optional(),
-  error: z.boolean().optional()
+  error: z.boolean().optional(),
+  flood: int.optional()
 }).strict()
 
 class HttpError extends Error {

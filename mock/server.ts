@@ -21,7 +21,8 @@
  *   an exception; 0x01 would wrongly tell a client the function is unsupported and 0x03 that the
  *   value is out of range, so 0x04 — "the device could not perform it" — is used.)
  * - 0x0B gateway target device failed to respond: unit id outside 1–20.
- * Fault injection can answer any code for a unit, delay replies or never answer a unit.
+ * Fault injection can answer any code for a unit, delay replies, never answer a unit, or flood
+ * every connection with unsolicited frames (`flood`, frames per second) while still answering.
  *
  * CLI: node dist/mock/server.js --type Kehua|Wonderint [-p 5020] [-h 127.0.0.1] [--error]
  *      [--bulk file.json] [--mockControlPort N] [--username u --password p]
@@ -103,12 +104,19 @@ export interface FaultPatch {
   silentUnits?: number[]
   /** Set (true) or clear (false) the `--error` bits and flag. */
   error?: boolean
+  /**
+   * Unsolicited frames per second sent on every connection (now and later ones), FC03 replies
+   * of unit 1 with random transaction ids, on top of the normal replies; 0 stops (0…MAX_FLOOD_FPS).
+   */
+  flood?: number
 }
 
 export interface FaultState {
   delayMs: number
   exceptions: Array<{ unit: number, code: number }>
   silentUnits: number[]
+  /** Unsolicited frames per second per connection (0 = none). */
+  flood: number
 }
 
 /** Body of the control API's `POST /thing/:id`; every field optional. */
@@ -130,6 +138,8 @@ export interface MockServerStats {
   exceptionsByCode: Record<number, number>
   /** Requests deliberately left unanswered (silent units). */
   unanswered: number
+  /** Unsolicited frames sent (`flood`). */
+  unsolicited: number
   /** TCP connections accepted. */
   connections: number
   authSucceeded: number
@@ -225,6 +235,12 @@ const MBAP_LEN = 6
 /** Function codes a MicroBT controller knows but the mock refuses with exception 01 (fault injection applies). */
 const REFUSED_FUNCTIONS: ReadonlySet<number> = new Set([1, 2, 4, 5, 15])
 const MAX_DELAY_MS = 600_000
+/** Upper bound of the `flood` fault (frames per second per connection). */
+export const MAX_FLOOD_FPS = 1_000_000
+/** The flood is sent in bursts this far apart (ms). */
+const FLOOD_TICK_MS = 10
+/** A connection whose unsent output exceeds this gets no flood until it drains (a client that stopped reading). */
+const FLOOD_MAX_BUFFERED = 1024 * 1024
 let nextServerId = 0
 
 function newChallenge (): Buffer {
@@ -244,6 +260,7 @@ function emptyStats (): MockServerStats {
     exceptions: 0,
     exceptionsByCode: {},
     unanswered: 0,
+    unsolicited: 0,
     connections: 0,
     authSucceeded: 0,
     authFailed: 0
@@ -278,6 +295,12 @@ class MockContainerServer implements MockServer {
   private delayMs = 0
   private readonly exceptions = new Map<number, number>()
   private readonly silentUnits = new Set<number>()
+  private floodFps = 0
+  private floodTimer: NodeJS.Timeout | undefined
+  /** Fraction of a frame carried to the next flood tick. */
+  private floodCarry = 0
+  /** xorshift32 state of the flood's transaction ids. */
+  private floodRng = 0x9e3779b9
 
   constructor (opts: CreateServerOptions) {
     this.type = parseContainerType(opts.type)
@@ -310,7 +333,8 @@ class MockContainerServer implements MockServer {
     return {
       delayMs: this.delayMs,
       exceptions: [...this.exceptions].map(([unit, code]) => ({ unit, code })),
-      silentUnits: [...this.silentUnits].sort((a, b) => a - b)
+      silentUnits: [...this.silentUnits].sort((a, b) => a - b),
+      flood: this.floodFps
     }
   }
 
@@ -324,6 +348,7 @@ class MockContainerServer implements MockServer {
       this.ticker = setInterval(() => this.state.tick(this.tickMs), this.tickMs)
       this.ticker.unref()
     }
+    if (this.floodFps > 0) this.setFlood(this.floodFps)
     await this.listen()
     return { port: this.port }
   }
@@ -331,6 +356,8 @@ class MockContainerServer implements MockServer {
   async stop (): Promise<void> {
     if (this.ticker !== undefined) clearInterval(this.ticker)
     this.ticker = undefined
+    if (this.floodTimer !== undefined) clearInterval(this.floodTimer)
+    this.floodTimer = undefined
     await this.closeListener()
   }
 
@@ -369,12 +396,56 @@ class MockContainerServer implements MockServer {
     }
     if (fault.dropUnit !== undefined) this.silentUnits.add(fault.dropUnit)
     if (fault.error !== undefined) this.state.setError(fault.error)
+    if (fault.flood !== undefined) this.setFlood(fault.flood)
   }
 
   clearFaults (): void {
     this.delayMs = 0
     this.exceptions.clear()
     this.silentUnits.clear()
+    this.setFlood(0)
+  }
+
+  private setFlood (fps: number): void {
+    this.floodFps = fps
+    this.floodCarry = 0
+    if (fps > 0 && this.floodTimer === undefined) {
+      this.floodTimer = setInterval(() => this.floodTick(), FLOOD_TICK_MS)
+      this.floodTimer.unref()
+    } else if (fps === 0 && this.floodTimer !== undefined) {
+      clearInterval(this.floodTimer)
+      this.floodTimer = undefined
+    }
+  }
+
+  /** One burst of unsolicited frames (FC03 replies of unit 1, random transaction ids) to every connection. */
+  private floodTick (): void {
+    const due = this.floodFps * FLOOD_TICK_MS / 1000 + this.floodCarry
+    const n = Math.floor(due)
+    this.floodCarry = due - n
+    if (n === 0 || this.connections.size === 0) return
+    this.floodBurst(n, this.connections)
+  }
+
+  /** `n` unsolicited frames to each of `conns` (skipping the ones that stopped reading). */
+  private floodBurst (n: number, conns: Iterable<Connection>): void {
+    const one = encodeReadHoldingRegistersResponse(0, CDU_UNIT, [0x1234])
+    const burst = Buffer.allocUnsafe(n * one.length)
+    let x = this.floodRng
+    for (let i = 0; i < n; i++) {
+      one.copy(burst, i * one.length)
+      x ^= x << 13
+      x ^= x >>> 17
+      x ^= x << 5
+      x >>>= 0
+      burst.writeUInt16BE((x % 0xffff) + 1, i * one.length)
+    }
+    this.floodRng = x
+    for (const conn of conns) {
+      if (conn.socket.destroyed || conn.socket.writableLength > FLOOD_MAX_BUFFERED) continue
+      conn.socket.write(burst)
+      this.stats.unsolicited += n
+    }
   }
 
   setRegister (unit: number, register: number, value: number): void {
@@ -444,6 +515,8 @@ class MockContainerServer implements MockServer {
     socket.once('close', () => this.connections.delete(conn))
     socket.on('error', () => { /* reset by peer etc.: the close handler cleans up */ })
     socket.on('data', (data: Buffer) => this.onData(conn, data))
+    // flooded from the first byte on, not from the next tick
+    if (this.floodFps > 0) this.floodBurst(Math.max(1, Math.floor(this.floodFps * FLOOD_TICK_MS / 1000)), [conn])
   }
 
   /**
@@ -685,6 +758,9 @@ function validateFaultPatch (fault: FaultPatch): void {
   }
   if (fault.dropUnit !== undefined) checkUnit(fault.dropUnit, 'dropUnit')
   for (const u of fault.silentUnits ?? []) checkUnit(u, 'silentUnits')
+  if (fault.flood !== undefined && (!Number.isInteger(fault.flood) || fault.flood < 0 || fault.flood > MAX_FLOOD_FPS)) {
+    throw new WrkError('ERR_MOCK_BAD_FAULT', `flood must be an integer 0…${MAX_FLOOD_FPS} (frames per second)`)
+  }
 }
 
 /** A mock container (not started: call `start()`). */

@@ -25,6 +25,8 @@ import {
 
 const METERS = [4, 5, 6, 7]
 const PDUS = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]
+/** Every unit but the CDU up to PDU 5 (a partial outage). */
+const SILENT = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
 const ERR_CODE = /^ERR_[A-Z0-9_]+$/
 const CTX = { actionId: 'act-1', user: 'ops@example.com' }
 
@@ -598,6 +600,71 @@ describe.each(['kehua', 'wonderint'] as const)('%s container against the mock', 
       expectSuccess(await noRetry.getSnap())
       mock.state.failReads(3, 1)
       expect(expectSuccess(await noRetry.getSnap()).stats.incomplete).toEqual(['henv'])
+    })
+
+    it('units 2–13 silent, the CDU fine (default retry): the first collection costs 3 rounds of timeouts, the next ones 1; the status stays the CDU\'s', async () => {
+      const mock = await startMock(vendor)
+      const c = makeContainer(vendor, mock.port, { retry: undefined }) // the default retry (4)
+      expectSuccess(await c.getSnap())
+      mock.setFault({ silentUnits: SILENT })
+      const names = ['gtemp', 'henv', 'powermeter01', 'powermeter02', 'powermeter03', 'powermeter04', 'diag', 'pdu01', 'pdu02', 'pdu03', 'pdu04', 'pdu05']
+      // an outage, not loss: one attempt per silent unit (12 through a window of 4: 3 timeouts),
+      // not 1 + 2 each (36 attempts: 9 timeouts)
+      let delta = snapshotCounters(mock)
+      let started = Date.now()
+      const first = expectSuccess(await c.getSnap())
+      const firstMs = Date.now() - started
+      expect(first.stats.incomplete).toEqual(names)
+      expect(first.stats.status).toBe('running')
+      expect(first.stats.power_w).toBeNull()
+      for (const unit of SILENT) expect(delta().byUnit(unit)).toBe(1)
+      expect(firstMs).toBeLessThan(6 * TIMEOUT_MS)
+      expect(c.unitsOnSingleAttempt).toEqual(SILENT)
+      // breakers open: 4 of the 12 asked per collection, in turn (one round of timeouts)
+      const asked = new Set<number>()
+      for (let i = 0; i < 3; i++) {
+        delta = snapshotCounters(mock)
+        started = Date.now()
+        const next = expectSuccess(await c.getSnap())
+        expect(Date.now() - started).toBeLessThan(3 * TIMEOUT_MS)
+        expect(next.stats.incomplete).toEqual(names)
+        const probed = SILENT.filter((unit) => delta().byUnit(unit) > 0)
+        expect(probed.map((unit) => delta().byUnit(unit))).toEqual([1, 1, 1, 1])
+        for (const unit of probed) asked.add(unit)
+      }
+      expect([...asked].sort((a, b) => a - b)).toEqual(SILENT)
+      // back: complete within three collections, on the same connection
+      mock.clearFaults()
+      for (let i = 0; i < 3 && c.unitsOnSingleAttempt.length > 0; i++) expectSuccess(await c.getSnap())
+      expect(c.unitsOnSingleAttempt).toEqual([])
+      expect(expectSuccess(await c.getSnap()).stats).not.toHaveProperty('incomplete')
+      expect(delta().connections).toBe(0)
+    })
+
+    it('a device that floods from its first connection → error envelope ERR_MODBUS_FLOOD at once (not offline, not after timeouts); mid-run the same; recovers once it stops', async () => {
+      const mock = await startMock(vendor)
+      mock.setFault({ flood: 20_000 })
+      const c = makeContainer(vendor, mock.port, { timeout: 2000, retry: undefined }) // production timeouts: the answer must not wait for them
+      let started = Date.now()
+      const first = await c.getSnap()
+      expect(first).toMatchObject({ success: false, stats: { status: 'error', errors: [{ msg: 'ERR_MODBUS_FLOOD' }] } })
+      expect(Date.now() - started).toBeLessThan(2000) // within the first request's timeout
+      expect(c.lastErrorCode).toBe('ERR_MODBUS_FLOOD')
+      // it stops: the container reconnects after its backoff and reads again
+      mock.setFault({ flood: 0 })
+      await waitUntil(() => c.lastSnap?.success === true || (void c.getSnap(), false), 'a snapshot after the flood', 15_000)
+      const good = expectSuccess(await c.getSnap())
+      expect(good.stats.container_specific.pdu_data).toHaveLength(12)
+      // mid-run: a healthy link starts flooding; the link is dropped within moments, the next
+      // collection answers the error at once
+      const drops = mock.stats.connections
+      mock.setFault({ flood: 20_000 })
+      await waitUntil(() => mock.connectionCount === 0 || mock.stats.connections > drops, 'the flooded link to be dropped', 5000)
+      started = Date.now()
+      await waitUntil(() => c.lastSnap?.success === false || (void c.getSnap(), false), 'an error snapshot after the flood started', 5000)
+      expect(c.lastSnap).toMatchObject({ success: false, stats: { status: 'error', errors: [{ msg: 'ERR_MODBUS_FLOOD' }] } })
+      expect(Date.now() - started).toBeLessThan(2000)
+      mock.setFault({ flood: 0 })
     })
 
     it('connection dropped mid-snapshot → that snapshot fails, the next one recovers on the same container', async () => {

@@ -151,3 +151,35 @@ describe('alertParams (run-time thresholds)', () => {
   })
 })
 
+
+describe('unit_unreachable (issue 30: a partial outage)', () => {
+  const conf: AlertConf = { ...CONF, unit_unreachable: { description: 'A unit did not answer', severity: 'high' } }
+  const partial = (incomplete: string[]): Snap => {
+    const s = snap([], 20) as Snap & { stats: Record<string, unknown> }
+    return { ...s, stats: { ...s.stats, incomplete, power_w: null } } as Snap
+  }
+  const UNITS_2_TO_13 = ['gtemp', 'henv', 'powermeter01', 'powermeter02', 'powermeter03', 'powermeter04', 'diag', 'pdu01', 'pdu02', 'pdu03', 'pdu04', 'pdu05']
+
+  it('one alert per unit of stats.incomplete, naming it (deviceTag, unit id), configured severity', () => {
+    const alerts = run({ conf, snap: partial(UNITS_2_TO_13) })
+    expect(alerts.map((a) => a.deviceTag)).toEqual(['gtemp', 'henv', 'meter-1', 'meter-2', 'meter-3', 'meter-4', 'diag', 'pdu-1', 'pdu-2', 'pdu-3', 'pdu-4', 'pdu-5'])
+    expect(alerts.every((a) => a.name === 'unit_unreachable' && a.severity === 'high' && a.description === 'A unit did not answer')).toBe(true)
+    expect(alerts[3]).toMatchObject({ message: 'powermeter02 (unit 5) did not answer', metadata: { unitId: 5, name: 'powermeter02' } })
+    expect(alerts[11]).toMatchObject({ message: 'pdu05 (unit 13) did not answer', metadata: { unitId: 13, name: 'pdu05' } })
+    expect(run({ conf, snap: partial(['fcdu', 'pdu12']) }).map((a) => [a.deviceTag, a.metadata?.unitId])).toEqual([['cdu', 1], ['pdu-12', 20]])
+    // a complete snapshot raises none
+    expect(run({ conf, snap: snap([], 20) })).toEqual([])
+  })
+
+  it('persists per unit while missing; a unit that comes back clears only its own alert', () => {
+    const first = run({ conf, snap: partial(['powermeter02', 'pdu05']), now: 1000 })
+    const next = run({ conf, snap: partial(['pdu05']), prev: first, now: 2000 })
+    expect(next).toHaveLength(1)
+    expect(next[0]).toMatchObject({ deviceTag: 'pdu-5', uuid: first[1].uuid, createdAt: 1000 })
+  })
+
+  it('is configured for both thing types', () => {
+    const types = (JSON.parse(readFileSync(`${REPO_ROOT}/config/base.thing.json.example`, 'utf8')) as { alerts: Record<string, Record<string, { severity?: string }>> }).alerts
+    for (const type of ['container-mbt-kehua', 'container-mbt-wonderint']) expect(types[type].unit_unreachable?.severity).toBe('high')
+  })
+})

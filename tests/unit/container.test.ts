@@ -272,13 +272,16 @@ describe('snapshot', () => {
       const snap = await c.getSnap()
       expect(snap.success).toBe(true)
       if (!snap.success) return
-      expect(fake.reads(5)).toHaveLength(1) // powermeter02 has 2 requests: one timeout per cycle
+      // powermeter02 has 2 requests: its first, never its second; in the first cycle its timed-out
+      // first contact is asked again once the others are read (the rest of its attempts)
+      expect(fake.reads(5)).toHaveLength(cycle === 1 ? 2 : 1)
+      expect(fake.reads(5).every((r) => r.address === 1)).toBe(true)
       expect(fake.reads(12)).toHaveLength(1)
       expect(fake.reads(3)).toHaveLength(1)
       expect(fake.reads(4)).toHaveLength(2)
       expect(fake.reads(9)).toHaveLength(2)
       expect(fake.reads(1)).toHaveLength(5)
-      expect(fake.reads()).toHaveLength(40 - 2) // henv has one request; 5 and 12 lose their second
+      expect(fake.reads()).toHaveLength(40 - 2 + (cycle === 1 ? 1 : 0)) // henv has one request; 5 and 12 lose their second
       const cs = snap.stats.container_specific
       expect(cs.power_meters.map((m) => m.index)).toEqual(['01', '03', '04'])
       expect(cs.pdu_data.map((p) => p.pdu)).toEqual(['1', '2', '3', '5', '6', '7', '8', '9', '10', '11', '12'])
@@ -690,7 +693,9 @@ describe('retries and the circuit breaker (client behaviour as seen by the conta
     let dead = true
     fake.failRead = (unit) => (unit === 12 && dead ? 'ERR_MODBUS_TIMEOUT' : undefined)
     await c.getSnap()
-    expect(fake.reads(12).map(retriesOf)).toEqual([2]) // first contact on a clean link: 1 + 2 attempts
+    // first contact on a clean link: 1 + 2 attempts, the first alone (no resend after its
+    // timeout), the other two once the other units are read
+    expect(fake.reads(12).map((r) => r.opts)).toEqual([{ retries: 2, timeoutRetries: 0 }, { retries: 1 }])
     expect(c.unitsOnSingleAttempt).toEqual([12])
     for (let cycle = 0; cycle < 2; cycle++) {
       fake.calls.length = 0
@@ -741,10 +746,19 @@ describe('retries and the circuit breaker (client behaviour as seen by the conta
     fake.calls.length = 0
     await c.getSnap()
     expect(firstReads()).toEqual(new Array(20).fill(2))
-    // with `retry` ≤ 2 there is nothing to hold back
+    // with `retry` ≤ 2 the budget is not cut: the probe has the client's; the other first
+    // contacts keep theirs for exceptions but leave a timeout to the container (deferred)
     const low = make({ retry: 2 })
     await low.c.getSnap()
-    expect(low.fake.reads().map(retriesOf).every((r) => r === undefined)).toBe(true)
+    const lowReads = low.fake.reads()
+    const isFirst = (r: { unit: number }, i: number): boolean => lowReads.findIndex((x) => x.unit === r.unit) === i
+    expect(lowReads[0].opts).toBeUndefined()
+    expect(lowReads.filter((r, i) => isFirst(r, i) && r.unit !== 1).map((r) => r.opts)).toEqual(new Array(19).fill({ retries: 2, timeoutRetries: 0 }))
+    expect(lowReads.filter((r, i) => !isFirst(r, i)).every((r) => r.opts === undefined)).toBe(true)
+    // without retries there is nothing to defer
+    const none = make({ retry: 0 })
+    await none.c.getSnap()
+    expect(none.fake.reads().every((r) => r.opts === undefined)).toBe(true)
   })
 
   it('a unit that answered something, or lost its link, is not cut to one attempt', async () => {
@@ -759,6 +773,90 @@ describe('retries and the circuit breaker (client behaviour as seen by the conta
     if (!snap.success) throw new Error('snapshot failed')
     expect(snap.stats.incomplete).toEqual(['powermeter02', 'powermeter03', 'powermeter04'])
     expect(c.unitsOnSingleAttempt).toEqual([])
+  })
+
+  const SILENT = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
+  const SILENT_NAMES = ['gtemp', 'henv', 'powermeter01', 'powermeter02', 'powermeter03', 'powermeter04', 'diag', 'pdu01', 'pdu02', 'pdu03', 'pdu04', 'pdu05']
+  const asked = (fake: FakeModbusClient): number[] => SILENT.filter((u) => fake.reads(u).length > 0)
+
+  it('units 2–13 silent at once on a clean link (most units): an outage, one attempt each (no deferred resends), then dead units take turns, one round of the window per snapshot', async () => {
+    const { c, fake } = make()
+    expect((await c.getSnap()).success).toBe(true)
+    let silent = true
+    fake.failRead = (unit) => (silent && SILENT.includes(unit) ? 'ERR_MODBUS_TIMEOUT' : undefined)
+    fake.calls.length = 0
+    const first = await c.getSnap()
+    if (!first.success) throw new Error('snapshot failed')
+    expect(first.stats.incomplete).toEqual(SILENT_NAMES)
+    expect(first.stats.status).toBe('running')
+    for (const u of SILENT) expect(fake.reads(u).map((r) => r.opts)).toEqual([{ retries: 2, timeoutRetries: 0 }])
+    for (let u = 14; u <= 20; u++) expect(fake.reads(u)).toHaveLength(2)
+    expect(c.unitsOnSingleAttempt).toEqual(SILENT)
+
+    // 12 dead units, window 4: each snapshot asks 4 of them (one attempt), all 12 every 3 snapshots
+    const seen: number[][] = []
+    for (let i = 0; i < 3; i++) {
+      fake.calls.length = 0
+      const snap = await c.getSnap()
+      if (!snap.success) throw new Error('snapshot failed')
+      expect(snap.stats.incomplete).toEqual(SILENT_NAMES)
+      const probed = asked(fake)
+      expect(probed).toHaveLength(4)
+      for (const u of probed) expect(fake.reads(u).map((r) => r.opts)).toEqual([{ retries: 0 }])
+      seen.push(probed)
+    }
+    expect(seen.flat().sort((a, b) => a - b)).toEqual(SILENT)
+
+    // back: every unit closes its breaker at its turn, within 3 snapshots
+    silent = false
+    for (let i = 0; i < 3 && c.unitsOnSingleAttempt.length > 0; i++) await c.getSnap()
+    expect(c.unitsOnSingleAttempt).toEqual([])
+    const back = await c.getSnap()
+    expect(back.success && back.stats.incomplete).toBe(undefined)
+  })
+
+  it('not most units silent at once, or any resend paying off in the snapshot: deferred first contacts are asked again', async () => {
+    // 9 of the 19 units asked (more than one round, not more than half): could still be loss
+    const few = make()
+    const nine = [2, 4, 9, 10, 11, 12, 13, 14, 15]
+    few.fake.failRead = (unit) => (nine.includes(unit) ? 'ERR_MODBUS_TIMEOUT' : undefined)
+    await few.c.getSnap()
+    for (const u of nine) expect(few.fake.reads(u).map((r) => r.opts)).toEqual([{ retries: 2, timeoutRetries: 0 }, { retries: 1 }])
+
+    // 12 silent, but the link lost (and recovered) a request of an answering unit meanwhile: loss, not an outage
+    const lossy = make()
+    lossy.fake.failRead = (unit) => (SILENT.includes(unit) ? 'ERR_MODBUS_TIMEOUT' : undefined)
+    lossy.fake.beforeRequest = (call) => {
+      if (call.op === 'read' && call.unit === 20) lossy.fake.stats.recovered = (lossy.fake.stats.recovered ?? 0) + 1
+    }
+    await lossy.c.getSnap()
+    // the link lost: the deferred reads get the whole budget
+    for (const u of SILENT) expect(lossy.fake.reads(u).map((r) => r.opts)).toEqual([{ retries: 2, timeoutRetries: 0 }, undefined])
+
+    // a deferred unit that answers when asked again counts as a resend that paid off: the next
+    // snapshot's first contacts get the whole budget
+    const late = make()
+    let misses = 1
+    late.fake.failRead = (unit) => (unit === 3 && misses-- > 0 ? 'ERR_MODBUS_TIMEOUT' : undefined)
+    const snap = await late.c.getSnap()
+    expect(snap.success && snap.stats.incomplete).toBe(undefined)
+    late.fake.calls.length = 0
+    await late.c.getSnap()
+    expect(late.fake.reads(9).map(retriesOf)).toEqual([undefined, undefined])
+  })
+
+  it('a flood (ERR_MODBUS_FLOOD) fails the whole snapshot with its code, as an error even before the device was ever seen', async () => {
+    const { c, fake } = make()
+    fake.failRead = (unit) => (unit === 1 ? 'ERR_MODBUS_FLOOD' : undefined)
+    expect(await c.getSnap()).toMatchObject({ success: false, stats: { status: 'error', errors: [{ msg: 'ERR_MODBUS_FLOOD' }] } })
+    expect(c.lastErrorCode).toBe('ERR_MODBUS_FLOOD')
+    // the CDU answered, then the flood failed the other reads: no partial snapshot
+    fake.failRead = (unit) => (unit >= 9 ? 'ERR_MODBUS_FLOOD' : undefined)
+    expect(await c.getSnap()).toMatchObject({ success: false, stats: { status: 'error', errors: [{ msg: 'ERR_MODBUS_FLOOD' }] } })
+    // refused at connect (the backoff after a flood)
+    fake.failRead = undefined
+    fake.connectError = 'ERR_MODBUS_FLOOD'
+    expect(await c.getSnap()).toMatchObject({ success: false, stats: { status: 'error', errors: [{ msg: 'ERR_MODBUS_FLOOD' }] } })
   })
 
   it('writes ask the client for `retry` resends; the authentication response never', async () => {

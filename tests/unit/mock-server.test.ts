@@ -2,8 +2,11 @@ import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import net from 'node:net'
 import ModbusRTU from 'modbus-serial'
 import { afterEach, describe, expect, it } from 'vitest'
+import { MbapStreamParser, encodeReadHoldingRegistersRequest } from '../../workers/lib/modbus/frame'
+import { waitFor } from '../helpers/wait'
 import {
   CDU, GTEMP, METER, PDU, PDU_UNITS, POWER_METER_UNITS, READABLE_RANGES, isReadable, isWritable,
   mergeRanges, socketControlRegister, socketStateRegister, toInt16
@@ -287,11 +290,11 @@ describe('mock server reads', () => {
     a.state.tick(5000)
     a.setRegister(9, PDU.totalPower, 1)
     a.state.setSocket(1, 1, false)
-    a.setFault({ delayMs: 10, silentUnits: [3] })
+    a.setFault({ delayMs: 10, silentUnits: [3], flood: 100 })
     a.reset()
     expect(a.state.read(9, 74, 8)).toEqual(initial)
     expect(a.state.isSocketEnabled(1, 1)).toBe(true)
-    expect(a.faults).toEqual({ delayMs: 0, exceptions: [], silentUnits: [] })
+    expect(a.faults).toEqual({ delayMs: 0, exceptions: [], silentUnits: [], flood: 0 })
   })
 })
 
@@ -536,6 +539,40 @@ describe('fault injection', () => {
     expect(await read(c, 1, 1)).toEqual([4])
     expect(() => server.setFault({ exception: { unit: 1, code: 256 } })).toThrow(/exception code/)
     expect(() => server.setFault({ delayMs: -1 })).toThrow(/delayMs/)
+  })
+
+  it('flood: unsolicited FC03 replies of unit 1 (random transaction ids) on every connection, requests still answered; 0 stops it', async () => {
+    const server = await startMock()
+    server.setFault({ flood: 5000 }) // before the connection: it is flooded from the start
+    expect(server.faults.flood).toBe(5000)
+    const frames: Array<{ tid: number, unit: number, fc: number }> = []
+    const parser = new MbapStreamParser((tid, unit, fc) => { frames.push({ tid, unit, fc }) })
+    const sock = net.connect(server.port, '127.0.0.1')
+    cleanups.push(() => { sock.destroy() })
+    sock.on('data', (chunk: Buffer) => parser.push(chunk))
+    await waitFor(() => frames.length >= 200, 5000, 5)
+    expect(frames.every((f) => f.unit === 1 && f.fc === 3 && f.tid >= 1)).toBe(true)
+    expect(new Set(frames.map((f) => f.tid)).size).toBeGreaterThan(150)
+    // the flood's ids are 1…65535: the reply with id 0 is the answer to this request
+    sock.write(encodeReadHoldingRegistersRequest(0, 1, 0, 1))
+    await waitFor(() => frames.some((f) => f.tid === 0), 5000, 5)
+    expect(server.stats.unsolicited).toBeGreaterThanOrEqual(200)
+
+    server.setFault({ flood: 0 })
+    const sent = server.stats.unsolicited
+    // what was sent before arrives before the answer to a request sent now (one TCP stream) …
+    const answers = (): number => frames.filter((f) => f.tid === 0).length
+    sock.write(encodeReadHoldingRegistersRequest(0, 1, 0, 1))
+    await waitFor(() => answers() === 2, 5000, 5)
+    // … and an answer held back 60 ms spans several flood ticks (10 ms): nothing else comes
+    server.setFault({ delayMs: 60 })
+    const before = frames.length
+    sock.write(encodeReadHoldingRegistersRequest(0, 1, 0, 1))
+    await waitFor(() => frames.length > before, 5000, 5)
+    expect(frames.slice(before)).toEqual([{ tid: 0, unit: 1, fc: 3 }])
+    expect(server.stats.unsolicited).toBe(sent)
+    expect(() => server.setFault({ flood: -1 })).toThrow(/flood/)
+    expect(() => server.setFault({ flood: 1.5 })).toThrow(/flood/)
   })
 
   it('failReads: the next `count` reads of a unit answer exception 04, then it answers again; reset() clears', async () => {

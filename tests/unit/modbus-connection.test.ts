@@ -4,22 +4,28 @@
  */
 import net from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
-import { ModbusConnection, type ConnectionEvents, type ConnectionSettings } from '../../workers/lib/modbus/connection'
+import { ModbusConnection, type ConnectionEvents, type ConnectionSettings, type FrameVerdict } from '../../workers/lib/modbus/connection'
 import { closedError, type ModbusError } from '../../workers/lib/modbus/errors'
 import { encodeReadHoldingRegistersResponse } from '../../workers/lib/modbus/frame'
 import type { ModbusClientStats } from '../../workers/lib/modbus/types'
 import { sleep, waitFor } from '../helpers/wait'
 
-/** Records every event; `frame` answers `answered`. */
+/** Records every event; `frame` answers `verdict`. */
 class Recorder implements ConnectionEvents {
   readonly log: string[] = []
   readonly failures: ModbusError[] = []
-  answered = false
+  readonly floods: ModbusError[] = []
+  verdict: FrameVerdict = 'late'
 
   connected (): void { this.log.push('connected') }
-  frame (tid: number): boolean {
+  frame (tid: number): FrameVerdict {
     this.log.push(`frame ${tid}`)
-    return this.answered
+    return this.verdict
+  }
+
+  flooded (err: ModbusError): void {
+    this.floods.push(err)
+    this.log.push('flooded')
   }
 
   received (): void { this.log.push('received') }
@@ -56,9 +62,9 @@ async function freePort (): Promise<number> {
 const warns: unknown[] = []
 const logger = { debug: () => {}, info: () => {}, warn: (obj: object | string) => { warns.push(obj) } }
 
-function open (port: number, settings: Partial<ConnectionSettings> = {}): { conn: ModbusConnection, events: Recorder, stats: Pick<ModbusClientStats, 'reconnects'> } {
+function open (port: number, settings: Partial<ConnectionSettings> = {}): { conn: ModbusConnection, events: Recorder, stats: Pick<ModbusClientStats, 'reconnects' | 'floods'> } {
   const events = new Recorder()
-  const stats = { reconnects: 0 }
+  const stats = { reconnects: 0, floods: 0 }
   const conn = new ModbusConnection({
     host: '127.0.0.1', port, connectTimeoutMs: 500, halfOpenAfterTimeouts: 2, backoffMinMs: 20, backoffMaxMs: 200, logger, ...settings
   }, stats, events)
@@ -104,6 +110,30 @@ describe('ModbusConnection', () => {
     expect(conn.id).toBe(2)
     expect(stats.reconnects).toBe(1)
     expect(events.log.slice(-2)).toEqual(['lost half-open', 'connected'])
+  })
+
+  it('a flood is cut within its chunk: frames past the budget are never parsed, the socket is dropped, connect() refused during the backoff', async () => {
+    const port = await startServer()
+    const { conn, events, stats } = open(port, { backoffMinMs: 5000, backoffMaxMs: 5000 })
+    events.verdict = 'unsolicited'
+    await conn.connect(500)
+    await waitFor(() => serverSockets.length === 1, 2000, 5)
+    const serverClosed = new Promise((resolve) => serverSockets[0].once('close', resolve))
+    // 8000 unsolicited frames (88 kB) written at once
+    serverSockets[0].write(Buffer.concat(Array.from({ length: 8000 }, (_, i) => encodeReadHoldingRegistersResponse(1 + i, 1, [1]))))
+    await waitFor(() => events.floods.length === 1, 2000, 5)
+    const frames = events.log.filter((l) => l.startsWith('frame')).length
+    expect(frames).toBe(33) // 32 allowed with nothing sent, the 33rd crosses the budget
+    expect(events.log.slice(-1)).toEqual(['flooded'])
+    expect(events.log).not.toContain('received')
+    expect(events.floods[0].code).toBe('ERR_MODBUS_FLOOD')
+    expect(stats.floods).toBe(1)
+    expect(conn.connected).toBe(false)
+    expect(conn.refusal?.code).toBe('ERR_MODBUS_FLOOD')
+    await expect(conn.connect(2000)).rejects.toMatchObject({ code: 'ERR_MODBUS_FLOOD' })
+    await serverClosed
+    expect(events.log.filter((l) => l.startsWith('frame'))).toHaveLength(frames) // nothing parsed after the drop
+    expect(warns).toEqual([expect.objectContaining({ unsolicitedFrames: 33, junkBytes: 0, attemptsSent: 0, connectionId: 1 })])
   })
 
   it('reports a failed connect with ERR_MODBUS_NOT_CONNECTED and makes the next attempt wait for the backoff', async () => {

@@ -10,7 +10,7 @@ import {
   encodeWriteSingleRegisterRequest,
   encodeWriteSingleRegisterResponse
 } from '../../workers/lib/modbus/frame'
-import { closedError } from '../../workers/lib/modbus/errors'
+import { ModbusError, closedError } from '../../workers/lib/modbus/errors'
 import type { ModbusTcpClientStats } from '../../workers/lib/modbus/types'
 import { DEFAULT_WINDOW_SETTINGS } from '../../workers/lib/modbus/window'
 import { sleep } from '../helpers/wait'
@@ -21,6 +21,7 @@ class FakeLink implements Link {
   connected = true
   closed = false
   id = 1
+  refusal: ModbusError | null = null
   /** What `timedOut()` answers: true = the link was replaced as half-open. */
   halfOpen = false
   timeouts = 0
@@ -39,7 +40,7 @@ const silent = { debug: () => {}, info: () => {}, warn: () => {} }
 
 function setup (maxInFlight: number, busyRetryDelayMs = 20): { link: FakeLink, stats: ModbusTcpClientStats, pipeline: RequestPipeline } {
   const link = new FakeLink()
-  const stats: ModbusTcpClientStats = { requests: 0, responses: 0, timeouts: 0, lateReplies: 0, exceptions: 0, reconnects: 0, maxInFlight, retries: 0, recovered: 0 }
+  const stats: ModbusTcpClientStats = { requests: 0, responses: 0, timeouts: 0, lateReplies: 0, exceptions: 0, reconnects: 0, floods: 0, maxInFlight, retries: 0, recovered: 0 }
   const pipeline = new RequestPipeline({ window: { ...DEFAULT_WINDOW_SETTINGS, maxInFlight }, firstTransactionId: 1, busyRetryDelayMs, logger: silent }, stats, link)
   return { link, stats, pipeline }
 }
@@ -150,6 +151,36 @@ describe('RequestPipeline', () => {
     expect(await outcome(w)).toEqual({ code: 'ERR_MODBUS_EXCEPTION_04' })
     expect(link.sent).toHaveLength(4)
     expect(stats.retries).toBe(2)
+  })
+
+  it('timeoutRetries 0: resent after a transient exception within its retries, but a timeout is final', async () => {
+    const { link, stats, pipeline } = setup(4)
+    const r = outcome(pipeline.submit(read(1, 0, 1, { retries: 2, timeoutRetries: 0, timeoutMs: 40 })))
+    expect(pipeline.match(1, 1, 0x83, Buffer.from([0x04]))).toBe(true)
+    expect(link.sent.map(tidOf)).toEqual([1, 2]) // the exception: resent at once
+    expect(await r).toEqual({ code: 'ERR_MODBUS_TIMEOUT' }) // the second attempt timed out: no third
+    expect(link.sent).toHaveLength(2)
+    expect(stats).toMatchObject({ timeouts: 1, retries: 1 })
+    // the default: every retry may follow a timeout
+    const d = outcome(pipeline.submit(read(1, 0, 1, { retries: 1, timeoutMs: 40 })))
+    expect(await d).toEqual({ code: 'ERR_MODBUS_TIMEOUT' })
+    expect(link.sent).toHaveLength(4)
+  })
+
+  it('a flood fails every request at once with its error, none resent; while the link refuses, new requests fail at once', async () => {
+    const { link, pipeline } = setup(1)
+    const inFlight = outcome(pipeline.submit(read(1, 0, 1, { retries: 3 })))
+    const queued = outcome(pipeline.submit(read(2, 0, 1, { retries: 3 })))
+    expect(pipeline.matchFrame(999, 1, 3, regsData([1]))).toBe('unsolicited')
+    const flood = new ModbusError('ERR_MODBUS_FLOOD', 'flood')
+    link.connected = false
+    pipeline.flooded(flood)
+    expect(await inFlight).toEqual({ code: 'ERR_MODBUS_FLOOD' })
+    expect(await queued).toEqual({ code: 'ERR_MODBUS_FLOOD' })
+    expect(link.sent).toHaveLength(1)
+    link.refusal = flood
+    expect(await outcome(pipeline.submit(read(1, 0, 1)))).toEqual({ code: 'ERR_MODBUS_FLOOD' })
+    expect(link.connectCalls).toBe(0)
   })
 
   it('rejects a request pinned to a connection that is not the live one, before and after queueing', async () => {

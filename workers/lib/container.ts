@@ -48,9 +48,11 @@ export interface MicroBTContainerOptions extends Omit<BaseContainerOptions, 'lim
    * acknowledgement (same unit, register and value; the writes set absolute values). Default 4
    * (`DEFAULT_RETRY`). A read sent before its unit answered in the snapshot gets at most 2 while
    * resends have not paid off lately (see `readOptions`), so a unit that stops answering on a
-   * clean link costs 3 attempts; a unit that failed every attempt in a snapshot gets one
-   * attempt without retries in the following snapshots until it answers again
-   * (./unit-breaker.ts), so a dead unit costs one timeout per snapshot.
+   * clean link costs 3 attempts, the last two once the other units are read, or one when most
+   * units go silent at once on a clean link (an outage: one timeout each); a unit that failed every attempt in a snapshot gets one attempt without
+   * retries in the following snapshots until it answers again (./unit-breaker.ts), and at most
+   * one round of the window of such dead units is asked per snapshot, in turn, so dead units
+   * cost about one timeout per snapshot however many they are.
    */
   retry?: number
   /** Minimum reconnect backoff (ms); client default 250. */
@@ -101,12 +103,22 @@ export const DEFAULT_RETRY = 4
  */
 const FIRST_CONTACT_RETRIES = 2
 
+/** The device flooded the link (./modbus/flood.ts): the whole snapshot fails with it. */
+const FLOOD = 'ERR_MODBUS_FLOOD'
+const TIMEOUT = 'ERR_MODBUS_TIMEOUT'
+
+/**
+ * Where a read stands in a snapshot: the CDU's `probe` (alone, first), the `first` reads of every
+ * unit (concurrent), or a `deferred` unit asked again after its first contact met a timeout.
+ */
+type ReadPhase = 'probe' | 'first' | 'deferred'
+
 /**
  * How a read failed: the unit did not answer any attempt (a timeout, a gateway's 0A/0B), it
  * answered refusing the request (another exception, a malformed reply), or the link failed.
  */
 function failureKind (code: string): 'unreachable' | 'answered' | 'link' {
-  if (code === 'ERR_MODBUS_TIMEOUT' || code === 'ERR_MODBUS_EXCEPTION_0A' || code === 'ERR_MODBUS_EXCEPTION_0B') return 'unreachable'
+  if (code === TIMEOUT || code === 'ERR_MODBUS_EXCEPTION_0A' || code === 'ERR_MODBUS_EXCEPTION_0B') return 'unreachable'
   if (code.startsWith('ERR_MODBUS_EXCEPTION_') || code === 'ERR_MODBUS_MALFORMED_REPLY') return 'answered'
   return 'link'
 }
@@ -143,8 +155,10 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
   private writeChain: Promise<void> = Promise.resolve()
   private readonly retry: number
   private readonly breaker = new UnitBreaker()
-  /** The client's `stats.recovered` when the previous snapshot started. */
+  /** `recovered()` when the previous snapshot started. */
   private recoveredMark = 0
+  /** Deferred first contacts (`readOptions`) that were answered when asked again. */
+  private deferredRecovered = 0
   private readonly maxGap: number
   private readonly maxRegs: number | undefined
   private readonly splitMemory = new SplitMemory()
@@ -229,28 +243,53 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
 
   protected async collectSnap (): Promise<ContainerSnapshot> {
     const client = this.obtainClient()
-    await client.connect()
-    // a fresh image per snapshot: kept ones would hold ~18 kB per container for the whole interval
-    return await this.readSnapshot(client, new RegisterImage())
+    try {
+      await client.connect()
+      // a fresh image per snapshot: kept ones would hold ~18 kB per container for the whole interval
+      return await this.readSnapshot(client, new RegisterImage())
+    } catch (err) {
+      // A device that floods the link is there (it sends): its status is the error, not offline,
+      // also when it flooded from its first connection on.
+      if (errorCode(err) === FLOOD) this.markSeen()
+      throw err
+    }
   }
 
   private async readSnapshot (client: ModbusClient, image: RegisterImage): Promise<ContainerSnapshot> {
     const failures = new Map<UnitId, string>()
     const cycle = new CycleOutcome()
-    const recoveredAtStart = client.stats.recovered ?? 0
+    const recoveredAtStart = this.recovered(client)
     const [[, [probe, ...cduRest]], ...others] = this.plan
     try {
       // The CDU's first request goes alone: without the CDU there is no snapshot, and a
       // controller that does not answer at all would otherwise cost the attempts of every unit.
       if (probe !== undefined) {
-        await this.readUnit(client, CDU_UNIT, [probe], image, failures, cycle)
+        await this.readUnit(client, CDU_UNIT, [probe], image, failures, cycle, 'probe')
         const code = failures.get(CDU_UNIT)
         if (code !== undefined && isUnitFatal(code)) throw new WrkError(code, 'the CDU (unit 1) did not answer')
       }
-      const units: Array<[UnitId, ReadRequest[]]> = [[CDU_UNIT, cduRest], ...others]
+      // Dead units (breaker open) take turns: at most one round of the window of them per snapshot.
+      const round = Math.max(1, client.stats.maxInFlight)
+      const probes = this.breaker.pickProbes(others.map(([unit]) => unit), round)
+      const units: Array<[UnitId, ReadRequest[]]> = [[CDU_UNIT, cduRest]]
+      for (const entry of others) {
+        const [unit] = entry
+        const code = this.breaker.codeOf(unit)
+        if (code !== undefined && !probes.has(unit)) failures.set(unit, code)
+        else units.push(entry)
+      }
       // every unit settles before the image is decoded (no read lands in it afterwards)
-      const settled = await Promise.allSettled(units.map(([unit, requests]) => this.readUnit(client, unit, requests, image, failures, cycle)))
-      for (const r of settled) if (r.status === 'rejected') throw r.reason
+      await this.readUnits(client, units, image, failures, cycle, 'first')
+      // Units whose first contact met a timeout on a clean link get their other attempts now,
+      // unless most of the units went silent at once (more than half of those asked, and more
+      // than one round) while the link lost nothing in this snapshot: an outage (a dead bus, a
+      // row of PDUs without power), not loss.
+      const deferred = units.filter(([unit]) => cycle.deferred.has(unit))
+      const outage = deferred.length > Math.max(round, Math.floor((units.length - 1) / 2)) && this.recovered(client) === recoveredAtStart
+      if (deferred.length > 0 && !outage) {
+        for (const [unit] of deferred) failures.delete(unit)
+        await this.readUnits(client, deferred, image, failures, cycle, 'deferred')
+      }
     } finally {
       this.breaker.record(cycle)
       this.recoveredMark = recoveredAtStart
@@ -259,11 +298,22 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
         this.planStale = false
       }
     }
+    // a flood fails every request in flight: what was read before it is no snapshot
+    if ([...failures.values()].includes(FLOOD)) throw new WrkError(FLOOD, 'the device floods the connection')
     if (failures.size > 0) this.logger.debug({ failures: Object.fromEntries(failures) }, 'units not fully read')
     if (!image.hasUnit(CDU_UNIT)) {
       throw new WrkError(failures.get(CDU_UNIT) ?? 'ERR_CDU_NO_DATA', 'the CDU (unit 1) did not answer')
     }
     return decodeSnapshot(image, this.vendor, { incomplete: [...failures.keys()] })
+  }
+
+  /** Reads several units concurrently; resolves once every one settled (rejects with the first failure, e.g. an image error). */
+  private async readUnits (
+    client: ModbusClient, units: ReadonlyArray<[UnitId, readonly ReadRequest[]]>, image: RegisterImage,
+    failures: Map<UnitId, string>, cycle: CycleOutcome, phase: ReadPhase
+  ): Promise<void> {
+    const settled = await Promise.allSettled(units.map(([unit, requests]) => this.readUnit(client, unit, requests, image, failures, cycle, phase)))
+    for (const r of settled) if (r.status === 'rejected') throw r.reason
   }
 
   /**
@@ -276,9 +326,9 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
    */
   private async readUnit (
     client: ModbusClient, unit: UnitId, requests: readonly ReadRequest[], image: RegisterImage,
-    failures: Map<UnitId, string>, cycle: CycleOutcome
+    failures: Map<UnitId, string>, cycle: CycleOutcome, phase: ReadPhase
   ): Promise<void> {
-    const read = (req: ReadRequest): Promise<boolean> => this.readRequest(client, unit, req, image, failures, cycle)
+    const read = (req: ReadRequest): Promise<boolean> => this.readRequest(client, unit, req, image, failures, cycle, phase)
     let i = 0
     for (; i < requests.length && !cycle.answered.has(unit); i++) {
       if (!await read(requests[i])) return
@@ -289,11 +339,13 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
   /** One planned read (split and re-read when the device refuses a merged one); false when the unit's other reads should be skipped. */
   private async readRequest (
     client: ModbusClient, unit: UnitId, req: ReadRequest, image: RegisterImage,
-    failures: Map<UnitId, string>, cycle: CycleOutcome
+    failures: Map<UnitId, string>, cycle: CycleOutcome, phase: ReadPhase
   ): Promise<boolean> {
-    const opts = this.readOptions(client, unit, cycle)
+    const opts = this.readOptions(client, unit, cycle, phase)
     try {
       const values = await client.readHoldingRegisters(unit, req.address, req.count, opts)
+      // a unit asked again after its first contact timed out: our resend paid off
+      if (phase === 'deferred' && !cycle.answered.has(unit)) this.deferredRecovered++
       cycle.answered.add(unit)
       if (values.length !== req.count) throw new WrkError('ERR_MODBUS_MALFORMED_REPLY', 'register count mismatch')
       image.setBlock(unit, req.start, values)
@@ -302,15 +354,16 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     } catch (err) {
       const code = errorCode(err)
       const kind = failureKind(code)
-      if (kind === 'unreachable') cycle.unreachable.add(unit)
+      if (kind === 'unreachable') cycle.unreachable.set(unit, code)
       else if (kind === 'answered') cycle.answered.add(unit)
+      if (opts?.timeoutRetries === 0 && code === TIMEOUT) cycle.deferred.add(unit)
       if (code === EXCEPTION_ILLEGAL_ADDRESS && req.gaps.length > 0) {
         // merged across registers the device does not serve: never merge across them again
         for (const gap of req.gaps) this.splitMemory.markBadSpan(unit, gap.start, gap.end)
         this.planStale = true
         this.logger.info({ unit, gaps: req.gaps }, 'device refused a merged read; splitting it')
         const parts = planReads(listedParts(req), { maxGap: this.maxGap, maxRegs: req.count, splitMemory: this.splitMemory })
-        await this.readUnit(client, unit, parts, image, failures, cycle)
+        await this.readUnit(client, unit, parts, image, failures, cycle, phase)
         return true
       }
       failures.set(unit, code)
@@ -318,21 +371,33 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     }
   }
 
+  /** Resends that paid off on this link: the client's, and the container's own deferred reads. */
+  private recovered (client: ModbusClient): number {
+    return (client.stats.recovered ?? 0) + this.deferredRecovered
+  }
+
   /**
    * The retries of a read of `unit` (undefined: the client's, i.e. `retry`):
    * - once the unit answered in this snapshot: `retry`;
    * - before that, while its breaker is open: none (one attempt per snapshot for a dead unit);
-   * - before that, otherwise: at most FIRST_CONTACT_RETRIES (2), unless resends have paid off on
-   *   this link since the previous snapshot started (the client's `stats.recovered` grew). On a
-   *   link where nothing is lost a unit that misses three attempts in a row is more likely dead
-   *   than unlucky, and its first snapshot should not cost `retry` + 1 timeouts; on a link that
-   *   loses requests its first request needs the whole budget like any other.
+   * - before that, when resends have paid off on this link since the previous snapshot started
+   *   (`recovered` grew): `retry`, the link loses requests and a first request needs the whole
+   *   budget like any other;
+   * - otherwise (a clean link) at most FIRST_CONTACT_RETRIES (2): a unit that misses three
+   *   attempts in a row there is more likely dead than unlucky. The CDU's probe gets them from
+   *   the client; the other units' first reads (`first`) only after a transient exception, not
+   *   after a timeout: a unit that meets a timeout is `deferred` and asked again once the others
+   *   are read (`deferred`: the rest of the budget), unless the snapshot sees a mass outage
+   *   (`readSnapshot`).
    */
-  private readOptions (client: ModbusClient, unit: UnitId, cycle: CycleOutcome): RequestOptions | undefined {
+  private readOptions (client: ModbusClient, unit: UnitId, cycle: CycleOutcome, phase: ReadPhase): RequestOptions | undefined {
     if (cycle.answered.has(unit)) return undefined
     if (this.breaker.isOpen(unit)) return SINGLE_ATTEMPT
-    if (this.retry > FIRST_CONTACT_RETRIES && (client.stats.recovered ?? 0) <= this.recoveredMark) return FIRST_CONTACT
-    return undefined
+    if (this.recovered(client) > this.recoveredMark) return undefined
+    const budget = Math.min(this.retry, FIRST_CONTACT_RETRIES)
+    if (phase === 'deferred') return { retries: Math.max(0, budget - 1) }
+    if (phase === 'first' && budget > 0) return { retries: budget, timeoutRetries: 0 }
+    return budget < this.retry ? FIRST_CONTACT : undefined
   }
 
   // ---- Writes ----------------------------------------------------------------------------

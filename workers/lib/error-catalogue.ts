@@ -16,6 +16,7 @@ export const MBT_ERRORS: ErrorCatalogue = {
   ERR_MODBUS_CONNECTION_CHANGED: 'the connection changed between authentication and the write',
   ERR_MODBUS_CLOSED: 'the Modbus client was closed',
   ERR_MODBUS_MALFORMED_REPLY: 'a Modbus reply that does not fit its request',
+  ERR_MODBUS_FLOOD: 'the device sent far more than it was asked for (unsolicited frames or junk): the connection was dropped',
   ERR_MODBUS_INVALID_ARGS: 'invalid Modbus request arguments (programming error)',
   'ERR_MODBUS_EXCEPTION_<hex>': 'the device answered a Modbus exception (02 illegal address, 04 device failure, 0A/0B gateway)'
 }

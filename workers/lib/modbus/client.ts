@@ -98,6 +98,11 @@ export interface ModbusTcpClientInternals {
  *   attempt is the result (`ERR_MODBUS_EXCEPTION_xx`). A write answered with an exception is
  *   never resent, whatever its `retries`: the device answered it (and may have acted on it).
  * - `stats.retries` counts resends, `stats.recovered` requests that succeeded after one.
+ * - A device that floods the connection (far more unsolicited frames or junk bytes than it was
+ *   asked for, ./flood.ts) has it dropped at once: every request fails with ERR_MODBUS_FLOOD
+ *   (never resent), and until the next connect attempt (after a backoff that keeps growing while
+ *   the device floods) `connect()` and new requests fail with it at once. `stats.floods` counts
+ *   such connections.
  */
 export class ModbusTcpClient implements ModbusClient {
   readonly stats: ModbusTcpClientStats
@@ -132,17 +137,18 @@ export class ModbusTcpClient implements ModbusClient {
     if (!Number.isInteger(firstTransactionId) || firstTransactionId < 1 || firstTransactionId > 0xffff) throw invalidArgs('firstTransactionId must be 1..65535')
     const logger = opts.logger ?? silentLogger
 
-    this.stats = { requests: 0, responses: 0, timeouts: 0, lateReplies: 0, exceptions: 0, reconnects: 0, maxInFlight, retries: 0, recovered: 0 }
+    this.stats = { requests: 0, responses: 0, timeouts: 0, lateReplies: 0, exceptions: 0, reconnects: 0, floods: 0, maxInFlight, retries: 0, recovered: 0 }
     // The connection reports to the pipeline; the pipeline sends through the connection.
     this.connection = new ModbusConnection(
       { host: opts.host, port: opts.port, connectTimeoutMs, halfOpenAfterTimeouts, backoffMinMs, backoffMaxMs, logger },
       this.stats,
       {
         connected: () => this.pipeline.connectionUp(),
-        frame: (tid, unit, fc, data) => this.pipeline.match(tid, unit, fc, data),
+        frame: (tid, unit, fc, data) => this.pipeline.matchFrame(tid, unit, fc, data),
         received: () => this.pipeline.pump(),
         connectFailed: (err) => this.pipeline.failQueued(err),
-        lost: (reason) => this.pipeline.connectionLost(reason)
+        lost: (reason) => this.pipeline.connectionLost(reason),
+        flooded: (err) => this.pipeline.flooded(err)
       })
     this.pipeline = new RequestPipeline({ window, firstTransactionId, busyRetryDelayMs: backoffMinMs, logger }, this.stats, this.connection)
   }
@@ -205,6 +211,7 @@ export class ModbusTcpClient implements ModbusClient {
     let high = isWrite
     let pin = 0
     let retries = isWrite ? 0 : this.retries
+    let timeoutRetries: number | undefined
     if (opts !== undefined) {
       if (opts.timeoutMs !== undefined) {
         if (typeof opts.timeoutMs !== 'number' || !Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0) return invalid('timeoutMs must be a positive number')
@@ -222,7 +229,11 @@ export class ModbusTcpClient implements ModbusClient {
         if (!Number.isInteger(opts.retries) || opts.retries < 0 || opts.retries > MAX_RETRIES) return invalid(`retries must be an integer 0..${MAX_RETRIES}`)
         retries = opts.retries
       }
+      if (opts.timeoutRetries !== undefined) {
+        if (!Number.isInteger(opts.timeoutRetries) || opts.timeoutRetries < 0 || opts.timeoutRetries > MAX_RETRIES) return invalid(`timeoutRetries must be an integer 0..${MAX_RETRIES}`)
+        timeoutRetries = opts.timeoutRetries
+      }
     }
-    return this.pipeline.submit({ fc, unit, address, arg, frame, high, pin, retries, timeoutMs })
+    return this.pipeline.submit({ fc, unit, address, arg, frame, high, pin, retries, timeoutMs, ...(timeoutRetries !== undefined ? { timeoutRetries } : {}) })
   }
 }

@@ -1,12 +1,14 @@
 /**
  * The TCP connection under the Modbus client: one `net.Socket` at a time, connect with a
  * timeout, jittered exponential backoff between attempts and a background reconnect after a
- * drop, half-open detection, and close. It cuts the byte stream into frames and reports them
- * (and its state changes) to the layer above; it knows nothing about requests.
+ * drop, half-open detection, flood detection (./flood.ts) and close. It cuts the byte stream
+ * into frames and reports them (and its state changes) to the layer above, which says whether
+ * each answered a request; it knows nothing else about requests.
  */
 import net from 'node:net'
 import createDebug from 'debug'
 import { ModbusError, closedError } from './errors'
+import { FloodGuard } from './flood'
 import { MbapStreamParser } from './frame'
 import type { ModbusClientStats, ModbusLogger } from './types'
 
@@ -26,18 +28,30 @@ export interface ConnectionSettings {
   logger: ModbusLogger
 }
 
+/**
+ * What a frame was to the layer above: the reply to a request in flight (proof that the
+ * connection is useful), the late reply to an attempt that timed out, or unsolicited (it
+ * matches nothing: counted against the flood budget).
+ */
+export type FrameVerdict = 'answer' | 'late' | 'unsolicited'
+
 /** What the connection reports to the layer above. */
 export interface ConnectionEvents {
   /** A socket is up (its id is `ModbusConnection.id`). */
   connected: () => void
-  /** A frame arrived; returns whether it answered a request (proof that the connection is useful). */
-  frame: (transactionId: number, unitId: number, functionCode: number, data: Buffer) => boolean
+  /** A frame arrived; returns what it was. */
+  frame: (transactionId: number, unitId: number, functionCode: number, data: Buffer) => FrameVerdict
   /** The frames of one chunk read from the socket have all been reported. */
   received: () => void
   /** A connect attempt failed; the next one waits for the backoff. */
   connectFailed: (err: ModbusError) => void
   /** The established connection is gone (`reason` is for logs); a reconnect follows after the backoff. */
   lost: (reason: string) => void
+  /**
+   * The device flooded the connection, which was dropped (`err` is ERR_MODBUS_FLOOD): every
+   * request should fail with `err`, none be resent. A reconnect follows after the backoff.
+   */
+  flooded: (err: ModbusError) => void
 }
 
 type ConnState = 'idle' | 'backoff' | 'connecting' | 'connected' | 'closed'
@@ -60,15 +74,25 @@ function errText (err: Error | null): string {
  *   it. After an established connection drops, a reconnect is attempted in the background
  *   after the backoff delay. The backoff resets once a connection answered a request or lived
  *   longer than `backoffMaxMs`.
+ * - A device that sends far more than it is asked for (unsolicited frames, junk bytes: ./flood.ts)
+ *   gets its connection dropped at once, the rest of the chunk unparsed; every request fails with
+ *   ERR_MODBUS_FLOOD (`events.flooded`). The backoff does not reset for such a connection, even
+ *   if it answered requests, and until the next attempt starts `connect()` and new requests are
+ *   refused with the same error instead of waiting.
  */
 export class ModbusConnection {
   readonly host: string
   readonly port: number
 
   private readonly settings: ConnectionSettings
-  private readonly stats: Pick<ModbusClientStats, 'reconnects'>
+  private readonly stats: Pick<ModbusClientStats, 'reconnects' | 'floods'>
   private readonly events: ConnectionEvents
   private readonly parser: MbapStreamParser
+  private readonly flood = new FloodGuard()
+  /** The flood that dropped the last connection, until the next connect attempt starts. */
+  private floodError: ModbusError | null = null
+  /** When the chunk being parsed arrived. */
+  private chunkAt = 0
   private state: ConnState = 'idle'
   private socket: net.Socket | null = null
   /** The socket corked until the next tick (see `write`). */
@@ -84,7 +108,7 @@ export class ModbusConnection {
   private gotReply = false
   private consecutiveTimeouts = 0
 
-  constructor (settings: ConnectionSettings, stats: Pick<ModbusClientStats, 'reconnects'>, events: ConnectionEvents) {
+  constructor (settings: ConnectionSettings, stats: Pick<ModbusClientStats, 'reconnects' | 'floods'>, events: ConnectionEvents) {
     this.host = settings.host
     this.port = settings.port
     this.settings = settings
@@ -106,10 +130,20 @@ export class ModbusConnection {
     return this.connId
   }
 
-  /** Waits for a connection at most `timeoutMs` (also through a pending backoff). */
+  /** Why requests are refused now instead of waiting for a connection (ERR_MODBUS_FLOOD during the backoff after a flood), or null. */
+  get refusal (): ModbusError | null {
+    return this.state === 'backoff' ? this.floodError : null
+  }
+
+  /**
+   * Waits for a connection at most `timeoutMs` (also through a pending backoff); during the
+   * backoff after a flood, rejects at once with ERR_MODBUS_FLOOD.
+   */
   connect (timeoutMs: number): Promise<number> {
     if (this.state === 'closed') return Promise.reject(closedError())
     if (this.state === 'connected') return Promise.resolve(this.connId)
+    const refused = this.refusal
+    if (refused !== null) return Promise.reject(refused)
     return new Promise<number>((resolve, reject) => {
       const waiter: ConnectWaiter = {
         resolve: (id) => { clearTimeout(timer); resolve(id) },
@@ -144,6 +178,7 @@ export class ModbusConnection {
       sock.cork()
       process.nextTick(this.uncork, sock)
     }
+    this.flood.sentOne(Date.now())
     sock.write(frame)
   }
 
@@ -186,9 +221,31 @@ export class ModbusConnection {
   }
 
   private readonly onFrame = (tid: number, unit: number, fc: number, data: Buffer): void => {
-    // Any frame, even a late one, proves the link carries data: it is slow, not half-open.
+    // Any frame, even a late or unsolicited one, proves the link carries data: not half-open.
     this.consecutiveTimeouts = 0
-    if (this.events.frame(tid, unit, fc, data)) this.gotReply = true
+    const verdict = this.events.frame(tid, unit, fc, data)
+    if (verdict === 'answer') this.gotReply = true
+    // past the budget the connection is dropped and the parser reset, which ends the scan of this chunk
+    else if (verdict === 'unsolicited' && this.flood.unsolicited(this.chunkAt)) this.flooded()
+  }
+
+  /** The device floods the live connection: drop it, fail every request, back off (not reset). */
+  private flooded (): void {
+    const sock = this.socket
+    if (sock === null || this.state !== 'connected') return
+    const report = this.flood.report()
+    const err = new ModbusError('ERR_MODBUS_FLOOD',
+      `${this.host}:${this.port} sent ${report.unsolicitedFrames} unsolicited frames and ${report.junkBytes} junk bytes within ${report.windowMs} ms for ${report.attemptsSent} requests`)
+    this.settings.logger.warn({ ...report, connectionId: this.connId, host: this.host, port: this.port },
+      'modbus: the device floods the connection; dropping it')
+    this.socket = null
+    sock.destroy()
+    this.parser.reset()
+    this.stats.floods = (this.stats.floods ?? 0) + 1
+    this.consecutiveTimeouts = 0
+    this.floodError = err
+    this.scheduleAttempt(this.nextBackoffDelay())
+    this.events.flooded(err)
   }
 
   private scheduleAttempt (delayMs: number): void {
@@ -215,6 +272,7 @@ export class ModbusConnection {
 
   private startConnect (): void {
     this.state = 'connecting'
+    this.floodError = null
     const sock = new net.Socket()
     this.socket = sock
     let lastErr: Error | null = null
@@ -229,7 +287,14 @@ export class ModbusConnection {
     })
     sock.on('data', (chunk: Buffer) => {
       if (this.socket !== sock) return
+      this.chunkAt = Date.now()
+      const dropped = this.parser.droppedBytes
       this.parser.push(chunk)
+      if (this.socket !== sock) return // dropped for a flood while parsing
+      if (this.flood.junkBytes(this.parser.droppedBytes - dropped, this.chunkAt)) {
+        this.flooded()
+        return
+      }
       this.events.received()
     })
     sock.once('connect', () => {
@@ -258,6 +323,7 @@ export class ModbusConnection {
     this.gotReply = false
     this.consecutiveTimeouts = 0
     this.parser.reset()
+    this.flood.reset(Date.now())
     debug('connected #%d to %s:%d', this.connId, this.host, this.port)
     const waiters = this.connectWaiters
     this.connectWaiters = []

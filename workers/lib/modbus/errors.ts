@@ -12,6 +12,8 @@
  * - `ERR_MODBUS_CONNECTION_CHANGED`: the request was pinned to a connection that is not the live one.
  * - `ERR_MODBUS_CLOSED`: the client is closed.
  * - `ERR_MODBUS_MALFORMED_REPLY`: a reply matched the request but its payload does not (e.g. FC03 byte count).
+ * - `ERR_MODBUS_FLOOD`: the device sent far more than it was asked for (unsolicited frames or junk
+ *   bytes, ./flood.ts): the connection was dropped, and requests are refused until the next one.
  * - `ERR_MODBUS_EXCEPTION_<2 hex digits, upper case>`: the device answered with that exception code
  *   (for a read answered 04, 05, 06, 0A or 0B: on its last attempt, see `exceptionResend`).
  */
@@ -23,6 +25,7 @@ export type ModbusErrorCode =
   | 'ERR_MODBUS_CONNECTION_CHANGED'
   | 'ERR_MODBUS_CLOSED'
   | 'ERR_MODBUS_MALFORMED_REPLY'
+  | 'ERR_MODBUS_FLOOD'
   | `ERR_MODBUS_EXCEPTION_${string}`
 
 export class ModbusError extends Error {

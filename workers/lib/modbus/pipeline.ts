@@ -6,6 +6,7 @@
  */
 import createDebug from 'debug'
 import { ModbusError, ModbusExceptionError, closedError, exceptionResend } from './errors'
+import type { FrameVerdict } from './connection'
 import { EXCEPTION_FLAG, FC_READ_HOLDING_REGISTERS, checkWriteReplyData, decodeReadHoldingRegistersData } from './frame'
 import type { ModbusLogger, ModbusTcpClientStats } from './types'
 import { InFlightWindow, type SampleKind, type WindowChange, type WindowSettings } from './window'
@@ -23,6 +24,8 @@ export interface Link {
   readonly closed: boolean
   /** Id of the live connection. */
   readonly id: number
+  /** While not connected: the error new requests fail with at once instead of waiting (e.g. ERR_MODBUS_FLOOD), or null. */
+  readonly refusal?: ModbusError | null
   ensureConnecting: () => void
   write: (frame: Buffer) => void
   /** Reports a request timeout; true when the link was replaced as half-open (nothing may be sent now). */
@@ -56,6 +59,8 @@ export interface PipelineRequest {
    * transient exception reply (`exceptionResend` in ./errors.ts).
    */
   retries: number
+  /** Of `retries`, at most this many after a timeout (default: all). */
+  timeoutRetries?: number
   timeoutMs: number
 }
 
@@ -86,6 +91,8 @@ class Pending {
   readonly pin: number
   frame: Buffer
   retriesLeft: number
+  /** Of `retriesLeft`, how many may follow a timeout. */
+  timeoutRetriesLeft: number
   readonly timeoutMs: number
   /** Resent at least once (a success then counts in `stats.recovered`). */
   resent = false
@@ -103,6 +110,7 @@ class Pending {
     this.high = req.high
     this.pin = req.pin
     this.retriesLeft = req.retries
+    this.timeoutRetriesLeft = req.timeoutRetries ?? req.retries
     this.timeoutMs = req.timeoutMs
     this.resolve = resolve
     this.reject = reject
@@ -147,7 +155,8 @@ export class RequestPipeline {
   private readonly link: Link
   private readonly logger: ModbusLogger
   private readonly busyRetryDelayMs: number
-  private readonly window: InFlightWindow
+  private readonly windowSettings: WindowSettings
+  private window: InFlightWindow
   private readonly inflight = new Map<number, Pending>()
   /** Requests waiting out a busy delay before their resend. */
   private readonly waiting = new Set<Pending>()
@@ -164,6 +173,7 @@ export class RequestPipeline {
     this.link = link
     this.logger = settings.logger
     this.busyRetryDelayMs = settings.busyRetryDelayMs
+    this.windowSettings = settings.window
     this.window = new InFlightWindow(settings.window)
     this.lastTid = settings.firstTransactionId - 1
   }
@@ -171,6 +181,7 @@ export class RequestPipeline {
   submit (req: PipelineRequest): Promise<RequestResult> {
     const link = this.link
     if (link.closed) return Promise.reject(closedError())
+    if (!link.connected && link.refusal != null) return Promise.reject(link.refusal)
     if (req.pin !== 0 && (!link.connected || req.pin !== link.id)) return Promise.reject(changedError(req.pin, link.connected ? link.id : -1))
     const promise = new Promise<RequestResult>((resolve, reject) => {
       const p = new Pending(req, resolve, reject, this.onTimer)
@@ -212,20 +223,28 @@ export class RequestPipeline {
 
   /** Settles the request a frame answers; returns whether there was one. */
   match (tid: number, unit: number, fc: number, data: Buffer): boolean {
+    return this.matchFrame(tid, unit, fc, data) === 'answer'
+  }
+
+  /**
+   * Settles the request a frame answers (`answer`); a reply to a remembered timed-out attempt
+   * is `late` (each at most once), anything else `unsolicited` (the connection's flood budget).
+   */
+  matchFrame (tid: number, unit: number, fc: number, data: Buffer): FrameVerdict {
     const p = this.inflight.get(tid)
     if (p === undefined) {
       if (this.timedOutTids.delete(tid)) {
         // The reply of a request that already timed out: counted and dropped, no penalty.
         this.stats.lateReplies++
         debug('dropped late reply tid=%d unit=%d fc=%d', tid, unit, fc)
-        return false
+        return 'late'
       }
       this.unmatchedReply('tid_mismatch', tid, unit, fc)
-      return false
+      return 'unsolicited'
     }
     if (unit !== p.unit || (fc & ~EXCEPTION_FLAG) !== p.fc) {
       this.unmatchedReply('unit_fc_mismatch', tid, unit, fc)
-      return false
+      return 'unsolicited'
     }
     this.inflight.delete(tid)
     this.stats.responses++
@@ -249,7 +268,7 @@ export class RequestPipeline {
     } else {
       this.fail(p, malformedError(p, 'write echo'))
     }
-    return true
+    return 'answer'
   }
 
   /** Rejects every queued request (a connect attempt failed). */
@@ -269,6 +288,17 @@ export class RequestPipeline {
     for (const p of this.waiting) this.fail(p, err)
     this.waiting.clear()
     this.failQueued(err)
+  }
+
+  /**
+   * The device flooded the connection, which is gone: every request fails with `err`, none is
+   * resent. The flood's frames matched nothing, which says nothing about pipelining: the window
+   * starts over from the configured size.
+   */
+  flooded (err: ModbusError): void {
+    this.failAll(err)
+    this.window = new InFlightWindow(this.windowSettings)
+    this.stats.maxInFlight = this.window.size
   }
 
   /** The connection dropped: reads with retries left go back to the front, the rest fail. */
@@ -369,7 +399,8 @@ export class RequestPipeline {
     debug('timeout tid=%d unit=%d fc=%d', p.tid, p.unit, p.fc)
     this.unitAnswering.set(p.unit, false)
     const change = this.window.timedOut(p.sample)
-    if (p.retriesLeft > 0) {
+    if (p.retriesLeft > 0 && p.timeoutRetriesLeft > 0) {
+      p.timeoutRetriesLeft--
       this.spendRetry(p)
       this.requeueFront(p)
       p.timer.refresh()

@@ -55,6 +55,12 @@ export interface RequestOptions {
    * been applied already. A write answered with an exception is never resent.
    */
   retries?: number
+  /**
+   * Of `retries`, at most this many after a timeout (default: all of them). With 0 a timeout is
+   * final while transient exception replies are still resent within `retries`: for a caller
+   * that decides itself whether a request that met silence is worth another attempt.
+   */
+  timeoutRetries?: number
 }
 
 export interface ModbusClientStats {
@@ -70,6 +76,11 @@ export interface ModbusClientStats {
   exceptions: number
   /** Connections established after the first one. */
   reconnects: number
+  /**
+   * Connections dropped because the device flooded them (ERR_MODBUS_FLOOD, ./flood.ts). Optional
+   * for other implementations of `ModbusClient`; `ModbusTcpClient` counts it.
+   */
+  floods?: number
   /** Current pipelining window (1 after a transaction-id mismatch, or while pipelined requests are found to be dropped). */
   maxInFlight: number
   /**

@@ -2,7 +2,8 @@
  * The snapshot loop: each tick collects every thing that is not already being collected, at
  * most `thingQueryConcurrency` at once (shared across overlapping ticks, in two lanes so that
  * slow things never take the healthy ones' slots). A result becomes the thing's `last` and, every `storeSnapItvMs`, an entry of
- * its `thing-5m-<id>` log.
+ * its `thing-5m-<id>` log, `{ts, err, snap, collectMs}`: `collectMs`, how long the collection took,
+ * is read back at start so that a thing found slow before a restart starts in the slow lane.
  */
 import createDebug from 'debug'
 import { errorCode } from '../errors'
@@ -33,28 +34,37 @@ function failureCode (snap: Snap): string {
   return typeof msg === 'string' && msg.startsWith('ERR_') ? msg : 'ERR_THING_OFFLINE'
 }
 
-interface StoredSnap { ts?: number, err?: string | null, snap?: Snap | null }
+interface StoredSnap { ts?: number, err?: string | null, snap?: Snap | null, collectMs?: number }
 
 /**
  * Two lanes of collection slots: a thing whose last collection took longer than `slowThingMs`
  * runs in the slow lane, which has a fifth of `thingQueryConcurrency` (at least one), so slow
- * containers can never hold the slots the healthy ones need.
+ * containers can never hold the slots the healthy ones need. "Last collection" survives a
+ * restart: the duration stored with the newest `thing-5m` entry (at most `storeSnapItvMs` old)
+ * is read at start (an entry of an older store without one counts as fast, or as slow when it
+ * timed out). A new thing (never collected, nothing stored) runs in the fast lane, but new
+ * things take at most the fast lane less a slow lane's worth of slots (`fresh`, at least one):
+ * a batch of slow containers just registered cannot hold every slot the healthy ones need
+ * while their first collection shows they are slow.
  */
 class Lanes {
   readonly fast: Limiter
   readonly slow: Limiter
+  readonly fresh: Limiter
 
   constructor (concurrency: number) {
     const slow = Math.max(1, Math.floor(concurrency / 5))
+    const fast = Math.max(1, concurrency - slow)
     this.slow = new Limiter(slow)
-    this.fast = new Limiter(Math.max(1, concurrency - slow))
+    this.fast = new Limiter(fast)
+    this.fresh = new Limiter(Math.max(1, fast - slow))
   }
 }
 
 export class SnapshotLoop {
   private readonly inflight = new Set<Promise<void>>()
   private lanes: Lanes
-  /** How long each thing's last collection took. */
+  /** How long each thing's last collection took (restored from its newest stored entry at start). */
   private readonly durations = new WeakMap<ThingState, number>()
 
   constructor (private readonly rack: RackParts, private readonly controllers: ThingControllers) {
@@ -85,6 +95,11 @@ export class SnapshotLoop {
       // `last` is replaced, never changed in place (./list-cache.ts relies on it)
       state.last = { ...state.last, snap, err, ts: latest.ts, alerts }
       state.lastStoredTs = latest.ts ?? 0
+      // the lane it ran in before the restart: a slow thing must not take a healthy one's slot first
+      const took = typeof latest.collectMs === 'number' && Number.isFinite(latest.collectMs)
+        ? latest.collectMs
+        : err === 'ERR_THING_SNAP_TIMEOUT' ? this.rack.thingConf.collectSnapTimeoutMs : 0
+      if (!this.durations.has(state)) this.durations.set(state, took)
     } catch (err) {
       this.rack.logger.warn({ err, thingId: state.record.id }, 'could not restore last snapshot')
     }
@@ -95,12 +110,10 @@ export class SnapshotLoop {
   async collectSnaps (): Promise<void> {
     const runs = this.rack.registry.all().filter((s) => !s.collecting).map((state) => {
       state.collecting = true
-      const lane = this.isSlow(state) ? this.lanes.slow : this.lanes.fast
-      const run = lane.run(async () => {
-        const t0 = Date.now()
-        await this.collectThing(state)
-        this.durations.set(state, Date.now() - t0)
-      }).finally(() => {
+      const { fast, slow, fresh } = this.lanes
+      const collect = async (): Promise<void> => await this.collectThing(state)
+      // a new thing waits for a `fresh` slot before it takes a fast one
+      const run = (this.isSlow(state) ? slow.run(collect) : this.durations.has(state) ? fast.run(collect) : fresh.run(async () => await fast.run(collect))).finally(() => {
         state.collecting = false
         this.inflight.delete(run)
       })
@@ -145,7 +158,12 @@ export class SnapshotLoop {
         await controllers.disconnect(state)
         return
       }
-      debug('snapshot %s %s in %d ms', state.record.id, err ?? 'ok', Date.now() - ts)
+      // the device's time (not the store's) decides the lane; a collection cut short by a stop
+      // (its controller closed) took at least this long, and says no less than the one before
+      const elapsed = Date.now() - ts
+      const collectMs = controllers.isClosing ? Math.max(elapsed, this.durations.get(state) ?? 0) : elapsed
+      this.durations.set(state, collectMs)
+      debug('snapshot %s %s in %d ms', state.record.id, err ?? 'ok', collectMs)
       const prevAlerts = state.last.alerts
       const alerts = rack.alerts.evaluate(state, snap, err)
       state.last = { snap, alerts, err, ts }
@@ -153,7 +171,7 @@ export class SnapshotLoop {
       if (ts - state.lastStoredTs >= rack.thingConf.storeSnapItvMs) {
         state.lastStoredTs = ts
         const key = thingLogKey(state.record.id)
-        await rack.logs.append(key, ts, { ts, err, snap })
+        await rack.logs.append(key, ts, { ts, err, snap, collectMs })
         if (rack.thingConf.storeSnapItvMs >= CLOSE_SNAP_LOG_FROM_MS) await rack.logs.release(key)
       }
     } catch (e) {
