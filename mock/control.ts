@@ -17,7 +17,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import type { AddressInfo } from 'node:net'
 import { z } from 'zod'
 import { WrkError } from '../workers/tpl/errors'
-import type { MockServer, ThingPatch } from './server'
+import type { MockServer, ThingPatch } from './types'
 
 export interface ControlServerOptions {
   /** Default 0 (ephemeral). */

@@ -28,28 +28,29 @@
  *      [--bulk file.json] [--mockControlPort N] [--username u --password p]
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import { z } from 'zod'
 import { WrkError } from '../workers/tpl/errors'
 import { authResponse } from '../workers/lib/auth'
 import {
   FC_READ_HOLDING_REGISTERS, FC_WRITE_MULTIPLE_REGISTERS, FC_WRITE_SINGLE_REGISTER, encodeExceptionResponse,
   encodeReadHoldingRegistersResponse, encodeWriteMultipleRegistersResponse, encodeWriteSingleRegisterResponse
 } from '../workers/lib/modbus/frame'
-import { createControlServer, type MockControlServer } from './control'
+import { runCli, type MockCli, type MockCliOptions } from './cli'
+import {
+  MOCK_DEFAULT_HOST, MOCK_DEFAULT_PORT, type CreateServerOptions, type FaultPatch, type FaultState, type MockServer,
+  type MockServerStats, type ThingInfo, type ThingPatch, type WriteRecord
+} from './types'
 import {
   CDU, CDU_UNIT, MAX_READ_COUNT, MAX_WRITE_COUNT, PDU, PDU_UNITS, isKnownUnit, isReadable,
   isWritable, socketOfControlRegister, toRegister
 } from './registers'
-import {
-  MockState, parseContainerType, type ContainerType, type MockStatePatch, type RegisterPatch
-} from './state'
+import { MockState, parseContainerType, type ContainerType } from './state'
 
 export { createControlServer, type MockControlServer, type ControlServerOptions } from './control'
+export type { MockCli, MockCliOptions } from './cli'
+export type { CreateServerOptions, FaultPatch, FaultState, MockServer, MockServerStats, ThingInfo, ThingPatch, WriteRecord } from './types'
 export { MockState, parseContainerType, type ContainerType, type MockStatePatch, type RegisterPatch } from './state'
 
 export const MODBUS_EXCEPTION = {
@@ -73,143 +74,7 @@ class ModbusException extends Error {
   }
 }
 
-export interface CreateServerOptions {
-  /** 'Kehua' | 'Wonderint', case-insensitive. */
-  type: string
-  /** Default 5020; 0 = an ephemeral port (kept across offline/online). */
-  port?: number
-  /** Default 127.0.0.1. */
-  host?: string
-  /** Start with system error bits 0–15 and general error flag 98 set. */
-  error?: boolean
-  /** Credentials the authentication response is checked against (default admin/admin). */
-  username?: string
-  password?: string
-  /** Seed of initial values and drift (random when omitted). */
-  seed?: number
-  /** Interval of the drift tick in ms (default 1000; 0 = no automatic drift). */
-  tickMs?: number
-  /** Id in the control API (default: a process-wide counter, '0', '1', …). */
-  id?: string
-}
-
-export interface FaultPatch {
-  /** Delay every reply by this many ms (0 = none). */
-  delayMs?: number
-  /** Answer every request to `unit` with exception `code`; code 0 or `null` clears. */
-  exception?: { unit: number, code: number } | null
-  /** Never answer requests to this unit (adds to `silentUnits`). */
-  dropUnit?: number
-  /** Never answer requests to these units (replaces the set). */
-  silentUnits?: number[]
-  /** Set (true) or clear (false) the `--error` bits and flag. */
-  error?: boolean
-  /**
-   * Unsolicited frames per second sent on every connection (now and later ones), FC03 replies
-   * of unit 1 with random transaction ids, on top of the normal replies; 0 stops (0…MAX_FLOOD_FPS).
-   */
-  flood?: number
-}
-
-export interface FaultState {
-  delayMs: number
-  exceptions: Array<{ unit: number, code: number }>
-  silentUnits: number[]
-  /** Unsolicited frames per second per connection (0 = none). */
-  flood: number
-}
-
-/** Body of the control API's `POST /thing/:id`; every field optional. */
-export interface ThingPatch extends FaultPatch {
-  offline?: boolean
-  state?: MockStatePatch
-  registers?: RegisterPatch[]
-}
-
-export interface MockServerStats {
-  /** Modbus requests received (complete MBAP frames), answered or not. */
-  requests: number
-  /** Requests per function code, e.g. `{ 3: 42, 6: 1, 16: 1 }`. */
-  byFunctionCode: Record<number, number>
-  /** Requests per unit id. */
-  byUnit: Record<number, number>
-  /** Exception responses sent. */
-  exceptions: number
-  exceptionsByCode: Record<number, number>
-  /** Requests deliberately left unanswered (silent units). */
-  unanswered: number
-  /** Unsolicited frames sent (`flood`). */
-  unsolicited: number
-  /** TCP connections accepted. */
-  connections: number
-  authSucceeded: number
-  authFailed: number
-}
-
-/** One register set by an accepted write (FC06, or one register of an FC16). */
-export interface WriteRecord {
-  unit: number
-  /** 1-based register number. */
-  register: number
-  /** Raw uint16 value written. */
-  value: number
-  fc: 6 | 16
-  /** Id of the TCP connection it came on (1, 2, … per server). */
-  connection: number
-}
-
-/** Entries kept in `writeLog` (oldest dropped first). */
 export const WRITE_LOG_LIMIT = 10_000
-
-export interface ThingInfo {
-  id: string
-  type: ContainerType
-  host: string
-  port: number
-  offline: boolean
-  error: boolean
-}
-
-export interface MockServer {
-  readonly id: string
-  readonly type: ContainerType
-  readonly host: string
-  /** Bound port once started (the requested one before). */
-  readonly port: number
-  /** True while the Modbus listener is closed. */
-  readonly offline: boolean
-  readonly state: MockState
-  readonly stats: MockServerStats
-  readonly faults: FaultState
-  /**
-   * Every register an accepted write set, oldest first (at most WRITE_LOG_LIMIT; cleared by
-   * `reset()`/`resetStats()`). Authentication responses (305–320) are not register writes and
-   * are not logged; refused writes are not logged.
-   */
-  readonly writeLog: readonly WriteRecord[]
-  /** Open TCP connections. */
-  readonly connectionCount: number
-  /** Starts the Modbus listener and the drift tick. */
-  start: () => Promise<{ port: number }>
-  /** Closes the listener and every connection, clears every timer. Can be started again. */
-  stop: () => Promise<void>
-  /** `stop()` for good; `start()` afterwards rejects with ERR_MOCK_EXITED. */
-  exit: () => Promise<void>
-  /** Initial state, no faults, zeroed stats (connections and their authentication stay). */
-  reset: () => void
-  /** true: close the listener and drop every connection (clients are refused); false: listen again. */
-  setOffline: (offline: boolean) => Promise<void>
-  setFault: (fault: FaultPatch) => void
-  clearFaults: () => void
-  /** Sets (and pins, see MockState.set) a register; value -32768…65535. */
-  setRegister: (unit: number, register: number, value: number) => void
-  /** Raw uint16 value of a register. */
-  getRegister: (unit: number, register: number) => number
-  /** Applies a control-API patch (state, registers, faults, then offline). */
-  apply: (patch: ThingPatch) => Promise<void>
-  resetStats: () => void
-  info: () => ThingInfo
-}
 
 interface Connection {
   id: number
@@ -228,8 +93,6 @@ interface DelayedReply {
   make: () => Buffer
 }
 
-const DEFAULT_PORT = 5020
-const DEFAULT_HOST = '127.0.0.1'
 /** MBAP header without the unit id: transaction id, protocol id, length. */
 const MBAP_LEN = 6
 /** Function codes a MicroBT controller knows but the mock refuses with exception 01 (fault injection applies). */
@@ -304,12 +167,12 @@ class MockContainerServer implements MockServer {
 
   constructor (opts: CreateServerOptions) {
     this.type = parseContainerType(opts.type)
-    const port = opts.port ?? DEFAULT_PORT
+    const port = opts.port ?? MOCK_DEFAULT_PORT
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new WrkError('ERR_MOCK_BAD_PORT', `invalid port ${port}`)
     const tickMs = opts.tickMs ?? 1000
     if (!Number.isFinite(tickMs) || tickMs < 0) throw new WrkError('ERR_MOCK_BAD_TICK', `invalid tickMs ${tickMs}`)
     this.boundPort = port
-    this.host = opts.host ?? DEFAULT_HOST
+    this.host = opts.host ?? MOCK_DEFAULT_HOST
     this.username = opts.username ?? 'admin'
     this.password = opts.password ?? 'admin'
     this.tickMs = tickMs
@@ -768,120 +631,12 @@ export function createServer (opts: CreateServerOptions): MockServer {
   return new MockContainerServer(opts)
 }
 
-// -------------------------------------------------------------------------------- CLI
-
-const BulkEntry = z.object({
-  type: z.string(),
-  port: z.number().int().min(0).max(65535).optional(),
-  host: z.string().optional(),
-  error: z.boolean().optional(),
-  id: z.string().optional(),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  seed: z.number().int().optional()
-})
-const BulkFile = z.array(BulkEntry)
-
-export interface MockCliOptions {
-  /** Where the one-line-per-server startup log goes (default console.log). */
-  log?: (line: string) => void
-}
-
-export interface MockCli {
-  servers: MockServer[]
-  control: MockControlServer | undefined
-  /** Stops every server and the control API. */
-  stop: () => Promise<void>
-}
-
-function readBulk (file: string): Array<z.infer<typeof BulkEntry>> {
-  let raw: unknown
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'))
-  } catch (err) {
-    throw new WrkError('ERR_MOCK_BAD_BULK', `cannot read bulk file ${file}: ${err instanceof Error ? err.message : String(err)}`)
-  }
-  const parsed = BulkFile.safeParse(raw)
-  if (!parsed.success) {
-    throw new WrkError('ERR_MOCK_BAD_BULK', `bulk file ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
-  }
-  return parsed.data
-}
-
 /**
- * The mock CLI without process handling: parses `argv` (already without node and the script),
- * starts the servers (and the control API) and resolves once all listen. Throws WrkError on bad
- * arguments (ERR_MOCK_BAD_ARGS, ERR_MOCK_INVALID_TYPE, ERR_MOCK_BAD_BULK) or ERR_MOCK_LISTEN.
+ * The mock CLI without process handling (./cli.ts): parses `argv` (without node and the script),
+ * starts the servers and the control API, resolves once all listen.
  */
 export async function main (argv: readonly string[], opts: MockCliOptions = {}): Promise<MockCli> {
-  const log = opts.log ?? ((line: string) => console.log(line))
-  const args = yargs([...argv])
-    .scriptName('mock-server')
-    .usage('$0 --type Kehua|Wonderint [-p 5020] [-h 127.0.0.1] [--error] [--bulk file.json] [--mockControlPort N]')
-    .option('type', { type: 'string', description: 'container type: Kehua or Wonderint' })
-    .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, description: 'Modbus TCP port (0 = ephemeral)' })
-    .option('host', { alias: 'h', type: 'string', default: DEFAULT_HOST, description: 'address to listen on' })
-    .option('error', { type: 'boolean', default: false, description: 'set system error bits 0–15 and a general error flag' })
-    .option('bulk', { type: 'string', description: 'JSON file: [{type, port, host, error}], one server per entry' })
-    .option('mockControlPort', { type: 'number', description: 'HTTP port of the control API' })
-    .option('mockControlHost', { type: 'string', default: DEFAULT_HOST, description: 'address of the control API' })
-    .option('username', { type: 'string', default: 'admin', description: 'authentication username' })
-    .option('password', { type: 'string', default: 'admin', description: 'authentication password' })
-    .option('seed', { type: 'number', description: 'seed of initial values and drift' })
-    .strict()
-    .help('help')
-    .version(false)
-    .exitProcess(false)
-    .fail((msg: string | undefined, err: Error | undefined) => {
-      throw err ?? new WrkError('ERR_MOCK_BAD_ARGS', msg ?? 'invalid arguments')
-    })
-    .parseSync()
-
-  if (argv.includes('--help')) return { servers: [], control: undefined, stop: async () => {} }
-
-  const entries: CreateServerOptions[] = args.bulk !== undefined
-    ? readBulk(args.bulk).map((e, i) => ({
-      username: args.username,
-      password: args.password,
-      seed: args.seed,
-      ...e,
-      id: e.id ?? String(i)
-    }))
-    : [{
-        type: args.type ?? '',
-        port: args.port,
-        host: args.host,
-        error: args.error,
-        username: args.username,
-        password: args.password,
-        seed: args.seed,
-        id: '0'
-      }]
-  if (args.bulk === undefined && args.type === undefined) {
-    throw new WrkError('ERR_MOCK_INVALID_TYPE', 'missing --type (Kehua or Wonderint)')
-  }
-  // Validate every entry before starting anything.
-  const servers = entries.map((e) => createServer(e))
-  const control = args.mockControlPort !== undefined
-    ? createControlServer(servers, { port: args.mockControlPort, host: args.mockControlHost })
-    : undefined
-  const stop = async (): Promise<void> => {
-    await Promise.all([...servers.map(async (s) => await s.exit()), control?.stop()])
-  }
-  try {
-    for (const s of servers) {
-      await s.start()
-      log(`mock ${s.id}: ${s.type} container listening on ${s.host}:${s.port}${s.state.error ? ' (error mode)' : ''}`)
-    }
-    if (control !== undefined) {
-      const { port } = await control.start()
-      log(`mock control API on http://${args.mockControlHost}:${port}`)
-    }
-  } catch (err) {
-    await stop()
-    throw err
-  }
-  return { servers, control, stop }
+  return await runCli(argv, createServer, opts)
 }
 
 if (typeof require !== 'undefined' && typeof module !== 'undefined' && require.main === module) {
