@@ -17,6 +17,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { createServer } from '../mock/server'
 import { MicroBTContainer } from '../workers/lib/container'
+import type { ContainerVendor } from '../workers/lib/registers/types'
 import { StoreFacility, type Bee } from '../workers/facs/store'
 import { encodeLogValue, isCompressed } from '../workers/tpl/thing/log-codec'
 import { TimeLogs, timeKey, type LogMeta } from '../workers/tpl/thing/time-log'
@@ -25,7 +26,7 @@ import { machine, numberFlag, quantile, round, sortedCopy, table, writeResult } 
 const FIVE_MIN = 300_000
 const DAY_ENTRIES = 288
 
-interface Sample { label: string, vendor: 'kehua' | 'wonderint', error: boolean }
+interface Sample { label: string, vendor: ContainerVendor, error: boolean }
 const SAMPLES: Sample[] = [
   { label: 'Kehua', vendor: 'kehua', error: false },
   { label: 'Kehua --error', vendor: 'kehua', error: true },

@@ -17,11 +17,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import createTestnet from 'hyperdht/testnet'
 import { createControlServer, createServer } from './server'
 import { callRpc, createClient, formatFailure, keyFromStatusFile, mbtRpcCommand, type Outcome } from '../workers/cli/rpc'
+import { CONTAINER_VENDORS } from '../workers/lib/registers/types'
 
 const ROOT = path.resolve(__dirname, '..', '..')
 const ONCE = process.argv.includes('--once')
 const TTY = process.stdout.isTTY === true
-const VENDORS = ['kehua', 'wonderint'] as const
+const VENDORS = CONTAINER_VENDORS
 /** The live view's refresh period; the workers collect every 2 s. */
 const REFRESH_MS = 1000
 /** circulating_pump_fault (critical): system error bit 3. */

@@ -15,14 +15,21 @@
  */
 import { WrkError } from '../workers/tpl/errors'
 import { createRng } from './rng'
+import { CONTAINER_VENDORS, type ContainerVendor } from '../workers/lib/registers/types'
 import {
   CDU, CDU_UNIT, DIAG, DIAG_UNIT, GTEMP, GTEMP_UNIT, HENV, HENV_UNIT, METER, PDU, PDU_UNITS,
   POWER_METER_UNITS, SOCKETS_PER_PDU, UNIT_IDS, imageSize, socketOfControlRegister, socketStateRegister, toInt16, toUint16
 } from './registers'
 
-export type ContainerType = 'Kehua' | 'Wonderint'
+/** A vendor's name as the mock's CLI and control API write it (`Kehua`). */
+export type ContainerType = Capitalize<ContainerVendor>
 
-export const CONTAINER_TYPES: readonly ContainerType[] = ['Kehua', 'Wonderint']
+export const CONTAINER_TYPES: readonly ContainerType[] = CONTAINER_VENDORS.map((v) => `${v[0].toUpperCase()}${v.slice(1)}` as ContainerType)
+
+/** The vendor of a container type (`Kehua` → `kehua`). */
+export function vendorOf (type: ContainerType): ContainerVendor {
+  return type.toLowerCase() as ContainerVendor
+}
 
 /** Case-insensitive container type ('kehua', 'WONDERINT' …); throws ERR_MOCK_INVALID_TYPE. */
 export function parseContainerType (input: unknown): ContainerType {

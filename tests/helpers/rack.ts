@@ -6,6 +6,8 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { expect } from 'vitest'
 import { createServer, type MockServer } from '../../mock/server'
+import type { ContainerType } from '../../mock/state'
+import type { ContainerVendor } from '../../workers/lib/registers/types'
 import type { WorkerContext } from '../../workers/tpl/wrk-base'
 import WrkContainerRackKehua from '../../workers/kehua.rack.container.wrk'
 import WrkContainerRackWonderint from '../../workers/wonderint.rack.container.wrk'
@@ -25,7 +27,7 @@ import {
 export const MOCK_USER = 'op-user-7f3c'
 export const MOCK_PASSWORD = 'S3cret-pw-91ab'
 
-export type Vendor = 'kehua' | 'wonderint'
+export type Vendor = ContainerVendor
 
 export const WTYPE: Record<Vendor, string> = {
   kehua: 'wrk-container-rack-kehua',
@@ -47,7 +49,7 @@ export const FAST_THING_CONF: JsonObject = {
 const mocks = new Set<MockServer>()
 
 /** A started mock container on an ephemeral port, no drift, credentials MOCK_USER/MOCK_PASSWORD. */
-export async function startMock (type: 'Kehua' | 'Wonderint' = 'Kehua', seed = 1): Promise<MockServer> {
+export async function startMock (type: ContainerType = 'Kehua', seed = 1): Promise<MockServer> {
   const mock = createServer({ type, port: 0, tickMs: 0, seed, username: MOCK_USER, password: MOCK_PASSWORD })
   mocks.add(mock)
   await mock.start()

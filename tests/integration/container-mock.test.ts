@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest'
 import type { MockServer } from '../../mock/server'
-import type { ContainerSnapshot, ContainerVendor, PduData } from '../../workers/lib/registers'
+import { CONTAINER_VENDORS, type ContainerSnapshot, type ContainerVendor, type PduData } from '../../workers/lib/registers'
 import {
   TIMEOUT_MS,
   closedPort,
@@ -68,7 +68,7 @@ function socketsOf (snap: ContainerSnapshot, pdu: string): boolean[] {
   return (pduOf(snap, pdu).sockets ?? []).map((s) => s.enabled)
 }
 
-describe.each(['kehua', 'wonderint'] as const)('%s container against the mock', (vendor: ContainerVendor) => {
+describe.each(CONTAINER_VENDORS)('%s container against the mock', (vendor: ContainerVendor) => {
   const kehua = vendor === 'kehua'
 
   describe('snapshot', () => {

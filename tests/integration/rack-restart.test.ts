@@ -36,6 +36,7 @@ import {
   type Vendor
 } from '../helpers/rack'
 import type { MockServer } from '../../mock/server'
+import type { ContainerType } from '../../mock/state'
 
 const RACK = 'rs-1'
 
@@ -59,7 +60,7 @@ function withoutLast (things: ListedThing[]): ListedThing[] {
   return things.map(({ last: _last, ...rest }) => rest)
 }
 
-const CASES: Array<{ vendor: Vendor, mockType: 'Kehua' | 'Wonderint', prefix: string }> = [
+const CASES: Array<{ vendor: Vendor, mockType: ContainerType, prefix: string }> = [
   { vendor: 'kehua', mockType: 'Kehua', prefix: 'MBT-KEHUA' },
   { vendor: 'wonderint', mockType: 'Wonderint', prefix: 'MBT-WONDERINT' }
 ]

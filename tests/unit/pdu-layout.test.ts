@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { MockState } from '../../mock/state'
-import { RegisterImage, decodeSnapshot, type ContainerVendor } from '../../workers/lib/registers'
+import { CONTAINER_VENDORS, RegisterImage, decodeSnapshot, type ContainerVendor } from '../../workers/lib/registers'
 import { pduGridLayout } from '../../workers/lib/registers/pdu-layout'
 import { REPO_ROOT, renderGlobalConfigExample } from '../../workers/lib/rpc-reference'
 
@@ -21,7 +21,7 @@ describe('pduGridLayout', () => {
     for (const pdu of layout) expect(pdu.sockets).toEqual(Array.from({ length: 20 }, (_, i) => ({ socket: String(i + 1), enabled: true })))
   })
 
-  it.each(['kehua', 'wonderint'] as const)('never disagrees with the pdu_data numbering of a %s snapshot', (vendor) => {
+  it.each(CONTAINER_VENDORS)('never disagrees with the pdu_data numbering of a %s snapshot', (vendor) => {
     const snap = mockSnapshot(vendor)
     const fromSnap = snap.stats.container_specific.pdu_data.map((p) => ({ pdu: p.pdu, sockets: (p.sockets ?? []).map((s) => s.socket) }))
     expect(fromSnap).toEqual(pduGridLayout().map((p) => ({ pdu: p.pdu, sockets: p.sockets.map((s) => s.socket) })))

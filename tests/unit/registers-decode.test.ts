@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
+  CONTAINER_VENDORS,
   RegisterImage,
   UNITS,
   decodeGeneralErrors,
@@ -305,7 +306,7 @@ describe('signedness and scale edges', () => {
 
   it('every field type agrees with its unit\'s signedness table', () => {
     for (const def of UNITS) {
-      for (const vendor of ['kehua', 'wonderint'] as const) {
+      for (const vendor of CONTAINER_VENDORS) {
         for (const f of vendorFields(def.kind, vendor)) {
           expect(`${def.kind}:${f.reg}:${f.type}`).toBe(`${def.kind}:${f.reg}:${registerType(def.ids[0], f.reg)}`)
         }
@@ -423,7 +424,7 @@ describe('honest status: never derived from registers that were not read', () =>
     return decodeSnapshot(img, vendor)
   }
 
-  it.each(['kehua', 'wonderint'] as const)('%s: all inputs read → running, no errors field', (vendor) => {
+  it.each(CONTAINER_VENDORS)('%s: all inputs read → running, no errors field', (vendor) => {
     const snap = snapWithout(vendor, [])
     expect(snap.stats.status).toBe('running')
     expect(snap.stats).not.toHaveProperty('errors')
@@ -435,7 +436,7 @@ describe('honest status: never derived from registers that were not read', () =>
     ['general error flags 96–100', range(96, 100)],
     ['one general error flag (99)', [99]]
   ])('%s not read → error with ERR_SNAPSHOT_INCOMPLETE, not running', (_what, missing) => {
-    for (const vendor of ['kehua', 'wonderint'] as const) {
+    for (const vendor of CONTAINER_VENDORS) {
       const snap = snapWithout(vendor, missing)
       expect(snap.stats.status).toBe('error')
       expect(snap.stats.errors).toEqual([{ name: 'ERR_SNAPSHOT_INCOMPLETE' }])

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
+  CONTAINER_VENDORS,
   SplitMemory,
   listedParts,
   planReads,
@@ -31,7 +32,7 @@ describe('snapshot plan for the default map', () => {
     ...Array.from({ length: 12 }, (_, i) => [`${i + 9}:2-126`, `${i + 9}:127-192`]).flat()
   ]
 
-  for (const vendor of ['kehua', 'wonderint'] as const) {
+  for (const vendor of CONTAINER_VENDORS) {
     it(`${vendor}: at most 42 requests, exactly these ranges`, () => {
       const plan = planReads(snapshotRanges(vendor))
       expect(plan.length).toBeLessThanOrEqual(42)

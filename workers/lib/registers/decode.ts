@@ -1,6 +1,7 @@
 import { GENERAL_ERRORS, SYSTEM_ERRORS, SYSTEM_ERROR_REGISTERS } from './errors'
 import { CDU_UNIT, DIAG, GTEMP, HENV, PDU, POWER_METER, FCDU, unitName, unitOrdinal } from './units'
 import { vendorFields } from './vendors'
+import { CONTAINER_VENDORS } from './types'
 import type {
   CduData, ContainerRunStatus, ContainerSnapshot, ContainerVendor, DecodedScalar, DiagData, EnvData,
   FieldDef, ListDef, PduData, PowerMeterData, RawError, RegisterType, UnitDef, UnitId, ValueMapName
@@ -230,10 +231,7 @@ function statusInputs (vendor: ContainerVendor): number[] {
   return [...regs]
 }
 
-const STATUS_INPUTS: Readonly<Record<ContainerVendor, readonly number[]>> = {
-  kehua: statusInputs('kehua'),
-  wonderint: statusInputs('wonderint')
-}
+const STATUS_INPUTS = Object.fromEntries(CONTAINER_VENDORS.map((v) => [v, statusInputs(v)])) as unknown as Readonly<Record<ContainerVendor, readonly number[]>>
 
 export interface DecodeOptions {
   /** Units of which a planned read failed (reported as `stats.incomplete`). */

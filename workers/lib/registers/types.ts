@@ -3,8 +3,12 @@
  * this module; the on-wire (PDU) address is `register - 1` and is only computed by the planner.
  */
 
-export type ContainerVendor = 'kehua' | 'wonderint'
-export const CONTAINER_VENDORS: readonly ContainerVendor[] = ['kehua', 'wonderint']
+/**
+ * The MicroBT controller vendors: the one list every other spelling (types, guards, the mock's
+ * container types, the demo, benchmarks, tests) is derived from.
+ */
+export const CONTAINER_VENDORS = ['kehua', 'wonderint'] as const
+export type ContainerVendor = typeof CONTAINER_VENDORS[number]
 
 /** Modbus unit id behind the container's TCP endpoint (1…20). */
 export type UnitId = number

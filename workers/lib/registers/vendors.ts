@@ -1,5 +1,5 @@
 import { unitDefOfKind } from './units'
-import type { ContainerVendor, FieldDef, UnitKind, VendorOverlay } from './types'
+import { CONTAINER_VENDORS, type ContainerVendor, type FieldDef, type UnitKind, type VendorOverlay } from './types'
 
 /**
  * Where Kehua and Wonderint controllers differ (registers.md, "Vendor differences"). An overlay
@@ -32,7 +32,7 @@ export const VENDOR_OVERLAYS: Readonly<Record<ContainerVendor, VendorOverlay>> =
 }
 
 export function isContainerVendor (value: unknown): value is ContainerVendor {
-  return value === 'kehua' || value === 'wonderint'
+  return typeof value === 'string' && (CONTAINER_VENDORS as readonly string[]).includes(value)
 }
 
 const cache = new Map<string, readonly FieldDef[]>()
