@@ -149,12 +149,12 @@ export class RegistryMethods {
       : prev.comments
     const next: ThingRecord = { ...prev, code, opts, info, comments, tags: registry.buildTags({ id: prev.id, code, info }, extraTags) }
     const change = req.info !== undefined ? infoChange(prev, next, now, req.user) : null
-    // Both writes are checked before either is made. The history entry goes first: if the
-    // record write then fails, the record is unchanged and only the log knows of the attempt.
+    // Both writes are checked before either is made (sizes here, code and tag limits in save).
+    // The history entry goes first: if the record write then fails, the record is unchanged
+    // and only the log knows of the attempt.
     if (change) assertStorable(change, 'the info-history entry')
     assertStorable(next, 'thing record')
-    if (change) await this.rack.logs.append(INFO_HISTORY_LOG, now, change)
-    await registry.save(next)
+    await registry.save(next, change ? { beforeWrite: async () => { await this.rack.logs.append(INFO_HISTORY_LOG, now, change) } } : {})
     // the live connection is kept unless what it was made with changed (address, port, credentials…)
     if (req.opts !== undefined && !sameJson(prev.opts, opts)) await this.controllers.connect(state)
     return 1

@@ -306,7 +306,7 @@ export class ThingRegistry {
    * Persists a new version of a thing's record, then swaps it in memory. A changed code is
    * checked and reserved while the write is in flight.
    */
-  async save (record: ThingRecord, opts: { movingSecrets?: boolean } = {}): Promise<ThingState> {
+  async save (record: ThingRecord, opts: { movingSecrets?: boolean, beforeWrite?: () => Promise<void> } = {}): Promise<ThingState> {
     const state = this.get(record.id)
     if (state.forgotten) throw new WrkError('ERR_THING_NOTFOUND')
     const newCode = record.code !== state.record.code ? record.code : null
@@ -317,6 +317,8 @@ export class ThingRegistry {
     if (newCode !== null) this.reservedCodes.add(newCode)
     let written = false
     try {
+      // what must be written first (an update's info-history entry), once every check passed
+      if (opts.beforeWrite) await opts.beforeWrite()
       const ref = await this.secretRefFor(record.id, record.opts, opts.movingSecrets ? null : prev.opts)
       await this.write(record.id, this.db.put(record.id, this.stored(record, ref)))
       this.settleSecrets(record.id, ref)
