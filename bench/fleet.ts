@@ -7,23 +7,39 @@
  * every snapshot's latency. Last, the RPC phase (./rpc-load.ts): a bare @hyperswarm/rpc echo
  * server, then listThings {status:1, limit:100}, listThings with a projection and queryThing
  * getSnap against the worker, each for `--rpc-seconds` with `--rpc-concurrency` requests in
- * flight, while the fleet keeps being polled.
+ * flight, while the fleet keeps being polled. During the steady phase, `listThings {status:1,
+ * limit:100000, fields:{id, last.ts}}` every second (its latency) and, once per interval, every
+ * thing's last collection outcome (listSampler).
  *
  *   npm run bench:fleet -- --containers 1000 --minutes 5   (= npm run bench -- --fleet 1000)
  *   (or: node dist/bench/fleet.js [--containers 1000] [--minutes 5] [--interval-ms 10000]
  *        [--mock-procs 2] [--rpc-seconds 15] [--rpc-concurrency 8] [--no-rpc] [--cpu-prof DIR] [--name fleet-1000]
+ *        [--list-every-ms 1000 | --no-list] [--worker-set-flags "--heap-growing-percent=20" (v8.setFlagsFromString in the worker)]
  *        [--worker-node-args "--max-old-space-size=256"] [--heap-sampling FILE] [--heap-snapshot FILE])
  *   sweep: node dist/bench/fleet.js --sweep 50,100,250,500,1000 [--sweep-intervals 5000,30000] [--minutes 1]
+ *   stat logs per tag: node dist/bench/fleet.js --stat-logs 1000 [--stat-rounds 30]   (statLogsCost below)
+ *   start-up: node dist/bench/fleet.js --startup 6000 [--startup-runs 3] [--startup-root DIR (store kept and reused)]   (runStartup below)
  *   child modes: --worker <root> <things.json> [--cpu-prof DIR], spawned by the parent
  *
  * Writes bench/results/<name>.json (default fleet-<containers>).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { readFile, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
+import HyperDHT from 'hyperdht'
+import { createServer } from '../mock/server'
+import { StoreFacility } from '../workers/facs/store'
+import { MicroBTContainer } from '../workers/lib/container'
 import { RpcClient } from '../workers/tpl/rpc/client'
+import { thingLogKey } from '../workers/tpl/thing/snapshot-loop'
+import { StatTimeLogs } from '../workers/tpl/thing/stat-log'
+import { StatTicks } from '../workers/tpl/thing/stat-ticks'
+import { TimeLogs } from '../workers/tpl/thing/time-log'
+import { MBT_STAT_SPEC } from '../workers/lib/stats'
 import type { ThingState } from '../workers/tpl/thing/types'
 import WrkContainerRackKehua from '../workers/kehua.rack.container.wrk'
 import { benchRoot } from './root'
@@ -66,6 +82,9 @@ interface PhaseStats {
 
 /** The worker: registers the things, instruments the loop, answers `phase <name>` and `report` on stdin. */
 async function workerChild (root: string, thingsFile: string, heapFile: string | undefined, noStats: boolean): Promise<void> {
+  // `--worker-set-flags`: V8 flags set by the process itself at start, as an entry point could do
+  const runtimeFlags = process.env.MBT_BENCH_V8_FLAGS
+  if (runtimeFlags) (await import('node:v8')).setFlagsFromString(runtimeFlags)
   const heapProfile = heapFile !== undefined ? await startHeapSampling(heapFile) : null
   const ports = JSON.parse(await readFile(thingsFile, 'utf8')) as Array<{ port: number }>
   const worker = new WrkContainerRackKehua({ wtype: 'wrk-container-rack-kehua', env: 'development', rack: 'fleet', root })
@@ -296,7 +315,110 @@ interface FleetOptions {
   workerNodeArgs?: string[]
   /** Writes a heap snapshot of the worker at the end of the measurement (`--heap-snapshot FILE`). */
   heapSnapshot?: string
+  /** During the steady phase: `listThings` of every thing's id and last.ts every this many ms (0: none). */
+  listEveryMs: number
   name: string
+}
+
+/** The listing the issue measures: every thing's id and `last.ts`. */
+const LIST_ALL_TS = { status: 1, limit: 100_000, fields: { id: 1, 'last.ts': 1 } }
+/** The same with the outcome of each thing's last collection (the "fresh but no success" check). */
+const LIST_ALL_OUTCOME = { status: 1, limit: 100_000, fields: { id: 1, 'last.ts': 1, 'last.snap.success': 1, 'last.err': 1 } }
+
+interface ListedLast { id: string, last?: { ts?: number, err?: string | null, snap?: { success?: boolean } | null } }
+
+/** One look at every thing's last collection. */
+interface OutcomeSample {
+  at: number
+  things: number
+  /** Things whose last.ts changed since the previous look (collected in between). */
+  fresh: number
+  /** Of those, the ones whose last collection did not succeed. */
+  freshFailed: number
+  errors: Record<string, number>
+}
+
+/**
+ * While the fleet is polled: LIST_ALL_TS every `everyMs` (its latency), and LIST_ALL_OUTCOME
+ * once per collection interval (how many things were collected since the previous look, and
+ * how many of those failed, by code). A look where most fresh things failed is a collection
+ * round that failed as a whole; its worker ticks tell whether the worker saw it too.
+ */
+function listSampler (client: RpcClient, key: string, everyMs: number, intervalMs: number): { stop: () => Promise<Record<string, unknown>> } {
+  let running = true
+  const latencies: number[] = []
+  let errors = 0
+  let firstError: string | null = null
+  let replyBytes = 0
+  const samples: OutcomeSample[] = []
+  const latency = (async () => {
+    while (running) {
+      const t0 = performance.now()
+      try {
+        const reply = await client.request(key, 'listThings', LIST_ALL_TS, { timeoutMs: 10_000 })
+        latencies.push(performance.now() - t0)
+        replyBytes = Buffer.byteLength(JSON.stringify(reply))
+      } catch (err) {
+        errors++
+        firstError ??= (err as Error).message
+      }
+      await sleep(Math.max(0, everyMs - (performance.now() - t0)))
+    }
+  })()
+  const outcome = (async () => {
+    let prev = new Map<string, number>()
+    while (running) {
+      const t0 = performance.now()
+      try {
+        const items = await client.request(key, 'listThings', LIST_ALL_OUTCOME, { timeoutMs: 10_000 }) as ListedLast[]
+        const sample: OutcomeSample = { at: Date.now(), things: items.length, fresh: 0, freshFailed: 0, errors: {} }
+        const seen = new Map<string, number>()
+        for (const t of items) {
+          const ts = t.last?.ts ?? 0
+          seen.set(t.id, ts)
+          if (prev.size === 0 || ts === prev.get(t.id)) continue
+          sample.fresh++
+          if (t.last?.snap?.success !== true) {
+            sample.freshFailed++
+            const code = t.last?.err ?? (t.last?.snap ? 'no error code' : 'no snapshot')
+            sample.errors[code] = (sample.errors[code] ?? 0) + 1
+          }
+        }
+        if (prev.size > 0) samples.push(sample)
+        prev = seen
+      } catch {
+        // a look that failed is not counted (the latency loop counts errors)
+      }
+      await sleep(Math.max(0, intervalMs - (performance.now() - t0)))
+    }
+  })()
+  return {
+    stop: async () => {
+      running = false
+      await Promise.all([latency, outcome])
+      const sorted = sortedCopy(latencies)
+      const failedRounds = samples.filter((x) => x.fresh > 0 && x.freshFailed >= x.fresh / 2)
+      return {
+        request: LIST_ALL_TS,
+        everyMs,
+        requests: latencies.length,
+        errors,
+        firstError,
+        p50Ms: round(quantile(sorted, 0.5), 1),
+        p99Ms: round(quantile(sorted, 0.99), 1),
+        maxMs: round(sorted[sorted.length - 1] ?? NaN, 1),
+        replyBytes,
+        outcome: {
+          request: LIST_ALL_OUTCOME,
+          samples: samples.length,
+          freshPerSampleMin: samples.length > 0 ? Math.min(...samples.map((x) => x.fresh)) : null,
+          freshFailedTotal: samples.reduce((a, x) => a + x.freshFailed, 0),
+          freshFailedMax: samples.length > 0 ? Math.max(...samples.map((x) => x.freshFailed)) : null,
+          failedRounds
+        }
+      }
+    }
+  }
 }
 
 export async function runFleet (o: FleetOptions): Promise<Record<string, unknown>> {
@@ -352,7 +474,9 @@ export async function runFleet (o: FleetOptions): Promise<Record<string, unknown
     // the RPC phase comes last: a phase is one stretch of time (an event-loop histogram disabled and
     // enabled again would count the time in between as one delay)
     worker.send('phase steady')
+    const sampler = o.listEveryMs > 0 ? listSampler(client, key, o.listEveryMs, o.intervalMs) : null
     await waitTicks(steadyTicks)
+    const listing = sampler ? await sampler.stop() : null
     if (o.rpc) {
       echo = child([path.join(__dirname, 'rpc-load.js'), '--echo', JSON.stringify(bench.bootstrap)])
       const echoKey = String((await echo.next()).key)
@@ -412,6 +536,7 @@ export async function runFleet (o: FleetOptions): Promise<Record<string, unknown
       failedSnapshots: sum(measured, (t) => t.failed),
       cycleMsP50: round(quantile(sortedCopy(measured.map((t) => t.cycleMs)), 0.5), 0),
       cycleMsMax: round(Math.max(...measured.map((t) => t.cycleMs)), 0),
+      listThings: listing,
       steady: {
         ticks: steady.length,
         workerCpuPercent: cpuPct(steady),
@@ -463,6 +588,12 @@ export function formatFleet (r: Record<string, any>): string { // eslint-disable
     ['containers', 'interval', 'measured', 'ticks', 'missed', 'failed snapshots', 'worker CPU % of a core', 'CPU ms / snapshot', 'RSS MB (max)', 'snapshot p50 ms', 'snapshot p99 ms', 'event-loop delay p99 ms', 'cycle p50 / max ms', 'mock CPU % per process'],
     [[r.settings.containers, `${r.settings.intervalMs / 1000} s`, `${r.measuredSeconds} s`, r.ticks, r.missedTicks, r.failedSnapshots, s.workerCpuPercent, s.cpuMsPerSnapshot, s.rssMbMax, s.snapshotP50Ms, s.snapshotP99Ms, s.eventLoopDelayP99Ms, `${r.cycleMsP50} / ${r.cycleMsMax}`, r.mocks.cpuPercentPerProcess.join(', ')]]
   )]
+  if (r.listThings) {
+    const l = r.listThings
+    const oc = l.outcome
+    lines.push('', `listThings ${JSON.stringify(l.request)} every ${l.everyMs} ms while the fleet is polled: ${l.requests} requests, p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms, max ${l.maxMs} ms, ${l.errors} errors, ${l.replyBytes} bytes`)
+    lines.push(`every thing's last collection, ${oc.samples} looks one interval apart: at least ${oc.freshPerSampleMin} things collected between looks; ${oc.freshFailedTotal} collections without success (at most ${oc.freshFailedMax} in one look); rounds failed as a whole: ${oc.failedRounds.length}`)
+  }
   if (r.rpcPhase) {
     const p = r.rpcPhase
     lines.push('', `RPC phase (${p.ticks} ticks, ${p.missedTicks} missed; worker CPU ${p.workerCpuPercent} %, snapshot p99 ${p.snapshotP99Ms} ms, event-loop delay p99 ${p.eventLoopDelayP99Ms} ms; projected listThings / echo ${p.projectedRatioToEcho}, / same-size echo ${p.projectedRatioToSizedEcho}):`, '')
@@ -503,9 +634,224 @@ async function sweep (sizes: number[], intervals: number[], base: Omit<FleetOpti
   console.log(`\nwritten ${await writeResult('fleet-sweep', { date: new Date().toISOString().slice(0, 10), machine: machine(), minutesPerRun: base.minutes, rows })}`)
 }
 
+// ------------------------------------------------------------------------------ start-up
+
+/**
+ * `--startup N [--startup-runs 3]`: start-up with N registered things, from process start to the
+ * first RPC answer. A preparation run (in this process) registers N containers (no device
+ * answers: port 9), stores one real Kehua snapshot per thing in its `thing-5m` log and one active
+ * alert, and stops. Then each run starts the worker as an operator does (`node dist/worker.js`),
+ * asks `ping` every 20 ms until it answers, then `listThings {status:1, limit:100000,
+ * fields:{id:1,'last.ts':1}}` (every thing must have its `last` restored), and stops it.
+ */
+export async function runStartup (things: number, runs: number, keepRoot?: string): Promise<Record<string, unknown>> {
+  // one `container-<name>` stat tag per thing: more than the default maxStatTags (5000) allows
+  const bench = await benchRoot({ collectSnapsItvMs: 60_000, maxStatTags: Math.max(5000, things + 10) })
+  const client = new RpcClient({ bootstrap: bench.bootstrap, host: '127.0.0.1' })
+  const rack = 'startup'
+  try {
+    const t0 = Date.now()
+    // `--startup-root DIR`: the store is kept there and reused by later runs (a store cannot be moved)
+    const root = keepRoot ?? bench.root
+    if (keepRoot !== undefined) await cp(path.join(bench.root, 'config'), path.join(keepRoot, 'config'), { recursive: true, force: true })
+    const storeDir = path.join(root, 'store', `${rack}-db`)
+    let key: string
+    if (keepRoot !== undefined && existsSync(storeDir)) {
+      const store = new StoreFacility(storeDir)
+      await store.ready()
+      key = HyperDHT.keyPair(await store.getSeed('rpc')).publicKey.toString('hex')
+      await store.close()
+    } else {
+      key = await prepareStartupStore(root, rack, things)
+      console.error(`${things} things registered, each with a stored snapshot and an active alert (${Date.now() - t0} ms)`)
+    }
+    const rows: Array<Record<string, number>> = []
+    for (let run = 0; run < runs; run++) rows.push(await timeStartup(root, rack, key, client, things))
+    const med = (f: (r: Record<string, number>) => number): number => round(quantile(sortedCopy(rows.map(f)), 0.5), 0)
+    return {
+      name: `fleet-startup-${things}`,
+      date: new Date().toISOString().slice(0, 10),
+      machine: machine(),
+      things,
+      runs: rows,
+      medianFirstAnswerMs: med((r) => r.firstAnswerMs),
+      medianListedMs: med((r) => r.listedMs)
+    }
+  } finally {
+    await client.close()
+    await bench.close()
+  }
+}
+
+async function prepareStartupStore (root: string, rack: string, count: number): Promise<string> {
+  const mock = createServer({ type: 'Kehua', port: 0, tickMs: 0, seed: 1 })
+  const { port } = await mock.start()
+  const container = new MicroBTContainer({ vendor: 'kehua', address: '127.0.0.1', port, username: 'admin', password: 'admin', timeout: 5000 })
+  const snap = await container.getSnap()
+  await container.close()
+  await mock.exit()
+  const worker = new WrkContainerRackKehua({ wtype: 'wrk-container-rack-kehua', env: 'development', rack, root })
+  await worker.start()
+  worker.logger.level = 'warn'
+  try {
+    const ts = Date.now()
+    for (let i = 0; i < count; i++) {
+      const id = `c-${i}`
+      await worker.callRpc('registerThing', { id, opts: { address: '127.0.0.1', port: 9, username: 'admin', password: 'admin' }, info: { container: `bay-${i}` } })
+      await worker.logs.append(thingLogKey(id), ts, { ts, err: null, snap })
+      await worker.logs.release(thingLogKey(id))
+      const alert = { name: 'high_inlet_temp_unit', code: 'high_inlet_temp_unit', description: 'Unit inlet water temperature is high', severity: 'critical' as const, createdAt: ts, uuid: `u-${i}` }
+      await worker.alerts.record(worker.registry.get(id), [], [alert])
+    }
+    return worker.net.rpcPublicKey.toString('hex')
+  } finally {
+    await worker.stop()
+  }
+}
+
+/** One start of the worker process: ms from spawn to its first answers. */
+async function timeStartup (root: string, rack: string, key: string, client: RpcClient, things: number): Promise<Record<string, number>> {
+  const t0 = performance.now()
+  const nodeArgs = stringFlag('--cpu-prof') !== undefined ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(stringFlag('--cpu-prof') as string)] : []
+  const proc = spawn(process.execPath, [...nodeArgs, path.join(DIST, 'worker.js'), '--wtype', 'wrk-container-rack-kehua', '--env', 'development', '--rack', rack, '--root', root], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const marks: Record<string, number> = {}
+  let loaded: Record<string, unknown> = {}
+  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (text) => {
+    try {
+      const msg = JSON.parse(text) as { msg?: string }
+      if (msg.msg === 'things loaded') { marks.thingsLoadedMs = performance.now() - t0; loaded = msg }
+      if (msg.msg === 'worker started') marks.workerStartedMs = performance.now() - t0
+    } catch {
+      // not a log line
+    }
+  })
+  try {
+    let firstAnswerMs = NaN
+    while (Number.isNaN(firstAnswerMs) && performance.now() - t0 < 120_000) {
+      try {
+        await client.request(key, 'ping', { n: 1 }, { timeoutMs: 2000 })
+        firstAnswerMs = performance.now() - t0
+      } catch {
+        await sleep(20)
+      }
+    }
+    const list = await client.request(key, 'listThings', { status: 1, limit: 100_000, fields: { id: 1, 'last.ts': 1 } }, { timeoutMs: 10_000 }) as Array<{ last?: { ts?: number } }>
+    const listedMs = performance.now() - t0
+    const restored = list.filter((t) => typeof t.last?.ts === 'number').length
+    if (list.length !== things || restored !== things) throw new Error(`listed ${list.length} things, ${restored} restored (expected ${things})`)
+    const phases = (loaded.startMs ?? {}) as Record<string, number>
+    const row = { firstAnswerMs: round(firstAnswerMs, 0), listedMs: round(listedMs, 0), ...Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, round(v, 0)])), ...phases }
+    console.error(`start-up: ${JSON.stringify(row)}`)
+    return row
+  } finally {
+    proc.kill('SIGTERM')
+    await Promise.race([new Promise((resolve) => proc.once('exit', resolve)), sleep(30_000)])
+    if (proc.exitCode === null) proc.kill('SIGKILL')
+  }
+}
+
+// ------------------------------------------------------------------------------ stat logs
+
+/**
+ * `--stat-logs N [--stat-rounds 30]`: what the stat ticks cost per tag, in the per-tag layout
+ * (plain TimeLogs: one log per tag and timeframe, as before issue 31) and in the per-timeframe one
+ * (StatTimeLogs). Each layout in a process of its own (`node --expose-gc`): N things with their
+ * own `container-<name>` tag and the 4 rack-wide tags, every `last` a real Kehua snapshot, the
+ * MicroBT stat spec; 3 warm-up rounds, then `rounds` rounds of the rtd, 20s and 1m ticks of one
+ * second. Measured: CPU per tag entry written, heap (after a full GC) and RSS per tag, open bees.
+ */
+async function statLogsCost (tags: number, rounds: number): Promise<Record<string, unknown>> {
+  const rows: Array<Record<string, unknown>> = []
+  for (const layout of ['per-tag', 'per-timeframe']) {
+    const c = child([__filename, '--stat-logs-child', layout, String(tags), String(rounds)], ['--expose-gc'])
+    const msg = await c.next()
+    rows.push(msg)
+    console.error(`${layout}: ${JSON.stringify(msg)}`)
+    c.proc.kill('SIGTERM')
+  }
+  return { name: `fleet-stat-logs-${tags}`, date: new Date().toISOString().slice(0, 10), machine: machine(), tags, rounds, rows }
+}
+
+async function statLogsChild (layout: string, tags: number, rounds: number): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
+  const mock = createServer({ type: 'Kehua', port: 0, tickMs: 0, seed: 1 })
+  const { port } = await mock.start()
+  const container = new MicroBTContainer({ vendor: 'kehua', address: '127.0.0.1', port, username: 'admin', password: 'admin', timeout: 5000 })
+  const snap = await container.getSnap()
+  await container.close()
+  await mock.exit()
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mbt-statcost-'))
+  const store = new StoreFacility(dir)
+  await store.ready()
+  const meta = (await store.getBee('db')).sub('meta_logs') as never
+  const opts = { maxLength: 10_000, keepCount: 3 }
+  const logs = layout === 'per-tag' ? new TimeLogs(store, meta, opts) : new StatTimeLogs(store, meta, opts)
+  const shared = ['t-container', 't-container-mbt', 't-container-mbt-kehua', 'microbt']
+  const things = Array.from({ length: tags }, (_, i) => ({
+    record: { id: `c-${i}`, code: '', type: 'container-mbt-kehua', tags: [...shared, `container-bay-${i}`, `id-c-${i}`], info: { container: `bay-${i}` }, opts: {}, comments: [] },
+    ctrl: null,
+    last: { snap: JSON.parse(JSON.stringify(snap)) as typeof snap, alerts: [], err: null, ts: Date.now() },
+    collecting: false,
+    lastStoredTs: 0,
+    forgotten: false
+  }))
+  const ticks = new StatTicks({ registry: { all: () => things }, logs } as never, () => MBT_STAT_SPEC)
+  const t0 = Math.floor(Date.now() / 60_000) * 60_000
+  const minute = async (i: number): Promise<void> => {
+    const at = new Date(t0 + i * 60_000)
+    await Promise.all(['rtd', '20s', '1m'].map(async (tf) => await ticks.build(tf, at)))
+  }
+  gc()
+  const mem0 = process.memoryUsage()
+  for (let i = 0; i < 3; i++) await minute(i)
+  const cpu0 = process.cpuUsage()
+  const w0 = performance.now()
+  for (let i = 3; i < 3 + rounds; i++) await minute(i)
+  const cpu = process.cpuUsage(cpu0)
+  const wallMs = performance.now() - w0
+  gc()
+  const mem = process.memoryUsage()
+  const entries = rounds * 3 * (tags + shared.length)
+  const out = {
+    layout,
+    tagEntries: entries,
+    cpuMsPerEntry: round3((cpu.user + cpu.system) / 1000 / entries),
+    wallMsPerRound: round3(wallMs / rounds),
+    // live JS heap after a full GC; memory outside the JS heap (Hypercores' native parts, RocksDB)
+    heapKbPerTag: round3((mem.heapUsed - mem0.heapUsed) / 1024 / tags),
+    outsideHeapKbPerTag: round3(((mem.rss - mem.heapTotal) - (mem0.rss - mem0.heapTotal)) / 1024 / tags),
+    openBees: store.openCount,
+    memBeforeMb: Object.fromEntries(Object.entries(mem0).map(([k, v]) => [k, round(v / 2 ** 20, 1)])),
+    memAfterMb: Object.fromEntries(Object.entries(mem).map(([k, v]) => [k, round(v / 2 ** 20, 1)]))
+  }
+  process.stdout.write(JSON.stringify(out) + '\n')
+  await store.close()
+  await rm(dir, { recursive: true, force: true })
+  process.exit(0)
+}
+
+function round3 (n: number): number {
+  return round(n, 3)
+}
+
 /** The command line (also `npm run bench -- --fleet N`, see ./snapshot.ts). */
 export async function fleetCli (): Promise<void> {
   const argv = process.argv
+  if (stringFlag('--stat-logs') !== undefined) {
+    const result = await statLogsCost(numberFlag('--stat-logs', 1000), numberFlag('--stat-rounds', 30))
+    const rows = result.rows as Array<Record<string, number | string>>
+    console.log(table(['layout', 'tag entries', 'CPU ms / entry', 'wall ms / round (rtd+20s+1m)', 'live heap kB / tag', 'outside the heap kB / tag', 'open bees'], rows.map((r) => [r.layout, r.tagEntries, r.cpuMsPerEntry, r.wallMsPerRound, r.heapKbPerTag, r.outsideHeapKbPerTag, r.openBees])))
+    console.log(`\nwritten ${await writeResult(result.name as string, result)}`)
+    return
+  }
+  const startup = stringFlag('--startup')
+  if (startup !== undefined) {
+    const keepRoot = stringFlag('--startup-root')
+    const result = await runStartup(numberFlag('--startup', 6000), numberFlag('--startup-runs', 3), keepRoot !== undefined ? path.resolve(keepRoot) : undefined)
+    console.log(table(['things', 'runs', 'first RPC answer ms (median)', 'listThings with every last restored ms (median)'], [[String(result.things), (result.runs as unknown[]).length, String(result.medianFirstAnswerMs), String(result.medianListedMs)]]))
+    console.log(`\nwritten ${await writeResult(result.name as string, result)}`)
+    return
+  }
   const sizes = stringFlag('--sweep')
   if (sizes !== undefined) {
     const list = (v: string | undefined): number[] => (v ?? '').split(',').filter((x) => x !== '').map(Number).filter((n) => Number.isInteger(n) && n > 0)
@@ -514,7 +860,8 @@ export async function fleetCli (): Promise<void> {
       intervalMs: numberFlag('--interval-ms', 10_000),
       mockProcs: numberFlag('--mock-procs', 2),
       rpcSeconds: 0,
-      rpcConcurrency: 0
+      rpcConcurrency: 0,
+      listEveryMs: 0
     })
   }
   const containers = numberFlag('--containers', numberFlag('--fleet', 1000))
@@ -527,19 +874,24 @@ export async function fleetCli (): Promise<void> {
     noStats: argv.includes('--no-stats'),
     rpcSeconds: numberFlag('--rpc-seconds', 15),
     rpcConcurrency: numberFlag('--rpc-concurrency', 8),
+    listEveryMs: argv.includes('--no-list') ? 0 : numberFlag('--list-every-ms', 1000),
     ...(stringFlag('--cpu-prof') !== undefined ? { cpuProf: path.resolve(stringFlag('--cpu-prof') as string) } : {}),
     ...(stringFlag('--worker-node-args') !== undefined ? { workerNodeArgs: (stringFlag('--worker-node-args') as string).split(' ').filter((a) => a !== '') } : {}),
     ...(stringFlag('--heap-snapshot') !== undefined ? { heapSnapshot: path.resolve(stringFlag('--heap-snapshot') as string) } : {}),
     ...(stringFlag('--heap-sampling') !== undefined ? { heapSampling: path.resolve(stringFlag('--heap-sampling') as string) } : {}),
     name: stringFlag('--name') ?? `fleet-${containers}`
   }
+  const setFlags = stringFlag('--worker-set-flags')
+  if (setFlags !== undefined) process.env.MBT_BENCH_V8_FLAGS = setFlags
   const result = await runFleet(opts)
+  if (setFlags !== undefined) (result.settings as Record<string, unknown>).workerSetFlags = setFlags
   console.log(formatFleet(result))
   console.log(`\nwritten ${await writeResult(opts.name, result)}`)
 }
 
 async function main (): Promise<void> {
   const argv = process.argv
+  if (argv[2] === '--stat-logs-child') return await statLogsChild(argv[3] as string, Number(argv[4]), Number(argv[5]))
   if (argv[2] === '--worker') return await workerChild(argv[3] as string, argv[4] as string, stringFlag('--heap-sampling'), argv.includes('--no-stats'))
   await fleetCli()
 }

@@ -169,6 +169,27 @@ describe('a master and a replica', () => {
     expect(stats[0].container_status).toBeDefined()
   })
 
+  it('stat logs, one per timeframe: the replica opens the announced cores and answers per tag what the master answers', async () => {
+    const conf = await m.call<{ metaDiscoveryKeys: Record<string, string> }>('getReplicaConf')
+    expect(Object.keys(conf.metaDiscoveryKeys)).toContain('stat:1s-0')
+    // no stat log of its own per tag any more
+    expect(Object.keys(conf.metaDiscoveryKeys).filter((k) => k.startsWith('stat-'))).toEqual([])
+    await master.worker.stats.build('rtd', new Date())
+    const [newest] = await m.call<Array<{ ts: number }>>('tailLog', { key: 'stat-1s', tag: 'container-bay-1', limit: 1 })
+    const reqs: JsonObject[] = [
+      { key: 'stat-1s', tag: 'container-bay-1', end: newest.ts, limit: 5 },
+      { key: 'stat-1s', tag: 't-container', end: newest.ts, limit: 4, groupRange: '2s', fields: { ts: 1, alerts_cnt: 1 } },
+      { key: 'stat-1s', tag: 'container-bay-2', end: newest.ts, offset: 0, limit: 3 },
+      { key: 'stat-rtd', tag: 't-container' }
+    ]
+    for (const req of reqs) {
+      await waitFor(async () => JSON.stringify(await r.send('tailLog', req)) === JSON.stringify(await m.send('tailLog', req)), SYNC_MS, 100)
+    }
+    expect((await r.call<unknown[]>('tailLog', reqs[0])).length).toBeGreaterThan(0)
+    expect(await r.error('tailLog', { key: 'stat-1s', tag: 'container-nope' })).toBe('ERR_LOG_NOTFOUND')
+    expect(await r.error('tailLog', { key: 'stat-1s', tag: 'container-bay-1', offset: 1 })).toBe(await m.error('tailLog', { key: 'stat-1s', tag: 'container-bay-1', offset: 1 }))
+  })
+
   it('configuration and settings are the master\'s', async () => {
     // the replica runs with the master's rack configuration (its own file says otherwise)
     expect(replica.worker.thingConf).toMatchObject({ collectSnapsItvMs: 300, storeSnapItvMs: 0 })

@@ -124,6 +124,28 @@ describe.concurrent('CLI refuses bad invocations (exit ≠ 0, clear stderr)', ()
   })
 })
 
+describe('a worker says what is wrong with its configuration', () => {
+  it('a misspelt key is warned about at start with the closest valid key; no reachable DHT is warned about, naming the bootstrap', async () => {
+    // every bootstrap node unreachable (a closed port), and `bootstrap` misspelt beside it
+    const root = await makeRoot({ bootstrap: [{ host: '127.0.0.1', port: 9 }], net: { r0: { dhtOpts: { bootstap: ['127.0.0.1:9'] } } }, baseThing: { collectSnapItvMs: 1000 } })
+    const w = spawnWorker({ wtype: KEHUA, rack: 'cfg', root })
+    try {
+      await w.waitForStatus()
+      const lines = parseLogLines(w.stdout())
+      const unknown = lines.filter((l) => typeof l.msg === 'string' && l.msg.includes('unknown key'))
+      expect(unknown.map((l) => [l.file, l.key, l.suggestion])).toEqual(expect.arrayContaining([
+        ['facs/net.config.json', 'r0.dhtOpts.bootstap', 'bootstrap'],
+        ['base.thing.json', 'collectSnapItvMs', 'collectSnapsItvMs']
+      ]))
+      const dht = lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('no DHT node answered'))
+      expect(dht, JSON.stringify(lines.map((l) => l.msg))).toBeDefined()
+      expect(JSON.stringify(dht?.bootstrap)).toContain('127.0.0.1:9')
+    } finally {
+      await w.stop()
+    }
+  })
+})
+
 describe('a running worker', () => {
   let root: string
   let worker: SpawnedWorker

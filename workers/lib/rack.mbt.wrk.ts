@@ -10,8 +10,11 @@ import { MBT_ALERT_SPECS } from './alerts'
 import { MBT_STAT_SPEC } from './stats'
 import { MicroBTContainer, type MicroBTContainerOptions } from './container'
 import { MAX_READ_REGISTERS } from './modbus/frame'
+import type { KeySpec } from '../tpl/config-keys'
+import type { MetricValue } from '../tpl/thing/rack-metrics'
 
-export type Vendor = 'kehua' | 'wonderint'
+export type { ContainerVendor as Vendor } from './registers/types'
+import type { ContainerVendor as Vendor } from './registers/types'
 
 /** Connection options of a MicroBT container thing; other keys are kept as given. */
 const OPTS_SCHEMA = z.object({
@@ -26,17 +29,33 @@ const OPTS_SCHEMA = z.object({
 
 const SECRET_OPTS = ['username', 'password'] as const
 
+const CDU = 'stats.container_specific.cdu'
+/** What an operator graphs of a MicroBT container (registers.md for units). */
+const MBT_METRIC_VALUES: readonly MetricValue[] = [
+  { name: 'container_power_watts', help: 'Total active power of the container\'s meters (W)', path: 'stats.power_w' },
+  { name: 'container_ambient_temperature_celsius', help: 'Ambient temperature (°C)', path: 'stats.ambient_temp_c' },
+  { name: 'container_humidity_percent', help: 'Relative humidity (%)', path: 'stats.humidity_percent' },
+  { name: 'container_inlet_temperature_celsius', help: 'Unit inlet water temperature T2 (°C)', path: `${CDU}.unit_inlet_temp_t2` },
+  { name: 'container_cooling_temperature_celsius', help: 'Cooling water temperature T1 (°C)', path: `${CDU}.cooling_temp_t1` },
+  { name: 'container_inlet_pressure_bar', help: 'Unit inlet pressure P2 (bar)', path: `${CDU}.unit_inlet_pressure_p2` },
+  { name: 'container_outlet_pressure_bar', help: 'Unit outlet pressure P3 (bar)', path: `${CDU}.unit_outlet_pressure_p3` },
+  { name: 'container_pump_inlet_pressure_bar', help: 'Circulation pump inlet pressure P1 (bar)', path: `${CDU}.circulation_pump_inlet_pressure_p1` },
+  { name: 'container_pump_outlet_pressure_bar', help: 'Circulation pump outlet pressure P5 (bar)', path: `${CDU}.circulation_pump_outlet_pressure_p5` }
+]
+
 /** What a MicroBT controller method may answer besides the container template's codes. */
 const MBT_CONTROLLER_ERRORS = [
   'ERR_AUTH_FAILED', 'ERR_AUTH_CHALLENGE_INVALID', 'ERR_THING_NOT_CONNECTED', 'ERR_THING_CLOSED',
   'ERR_MODBUS_TIMEOUT', 'ERR_MODBUS_NOT_CONNECTED', 'ERR_MODBUS_CONNECTION_CLOSED', 'ERR_MODBUS_CONNECTION_CHANGED',
-  'ERR_MODBUS_MALFORMED_REPLY', 'ERR_MODBUS_EXCEPTION_<hex>'
+  'ERR_MODBUS_MALFORMED_REPLY', 'ERR_MODBUS_FLOOD', 'ERR_MODBUS_EXCEPTION_<hex>'
 ] as const
 
 /** Per-container Modbus settings from base.thing.json `container`. */
 const CONTAINER_CONF_SCHEMA = z.object({
   timeout: z.number().int().min(10).max(60_000).optional(),
   retry: z.number().int().min(0).max(10).optional(),
+  retryInterval: z.number().int().min(0).max(60_000).optional(),
+  halfOpenAfterTimeouts: z.number().int().min(1).optional(),
   maxInFlight: z.number().int().min(1).max(16).optional(),
   maxGap: z.number().int().min(0).max(100).optional(),
   maxRegsPerRequest: z.number().int().min(1).max(MAX_READ_REGISTERS).optional(),
@@ -81,6 +100,14 @@ export class WrkContainerRackMbt extends WrkContainerRack {
 
   override selectThingInfo (record: ThingRecord): JsonObject {
     return { address: record.opts.address, port: record.opts.port }
+  }
+
+  override metricValues (): readonly MetricValue[] {
+    return MBT_METRIC_VALUES
+  }
+
+  override thingConfKeys (): KeySpec {
+    return { ...super.thingConfKeys(), container: Object.fromEntries(Object.keys(CONTAINER_CONF_SCHEMA.shape).map((k) => [k, true])) }
   }
 
   protected override init (): void {

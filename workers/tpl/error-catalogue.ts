@@ -35,6 +35,7 @@ export const TPL_ERRORS: ErrorCatalogue = {
   ERR_CONFIG_INVALID: 'a config file is not valid JSON or has an invalid setting',
   ERR_GLOBAL_CONFIG_MISSING: 'getWrkConf on a worker without config/global.config.json (./setup-config.sh makes it from the example)',
   ERR_NET_BOOTSTRAP_INVALID: 'r0.dhtOpts.bootstrap is not a list of host:port',
+  ERR_METRICS_NOT_STARTED: 'the metrics endpoint address asked for before it listens (programming error)',
   ERR_NET_NOT_STARTED: 'the net facility is used before start',
   ERR_STORE_LOCKED: 'the store is in use by another process (the rack already runs)',
   ERR_STORE_OPEN: 'the store or one of its logs cannot be opened',

@@ -201,7 +201,7 @@ declare module 'hyperbee' {
     get (key: string, opts?: { wait?: boolean, timeout?: number, valueEncoding?: string }): Promise<BeeEntry<T> | null>
     put (key: string, value: T, opts?: { valueEncoding?: string }): Promise<void>
     del (key: string): Promise<void>
-    peek (range?: RangeOpts): Promise<BeeEntry<T> | null>
+    peek (range?: RangeOpts, opts?: BeeEncodings): Promise<BeeEntry<T> | null>
     batch (): BeeBatch
     createReadStream (range?: RangeOpts, opts?: BeeEncodings): AsyncIterable<BeeEntry<T>>
     sub (prefix: string, opts?: { keyEncoding?: string, valueEncoding?: string }): Hyperbee<T>

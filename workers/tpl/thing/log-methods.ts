@@ -21,7 +21,8 @@ export class LogMethods {
   constructor (private readonly rack: RackParts) {}
 
   /**
-   * Entries of `thing-5m-<id>` or `stat-<tf>-<tag>`, newest first. Without a range the default
+   * Entries of `thing-5m-<id>` or `stat-<tf>-<tag>`, newest first (the rack's logs keep stat
+   * logs one per timeframe and read them by tag: ./stat-log.ts). Without a range the default
    * limit is 100; with one, every entry in it up to MAX_TAIL_ENTRIES per reply. The log is read
    * one entry at a time and only the reply is kept: a page ends at the limit or at
    * MAX_REPLY_BYTES (cut at a whole entry or bucket: page on with `end` = its oldest ts − 1).

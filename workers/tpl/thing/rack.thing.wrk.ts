@@ -10,10 +10,10 @@ import type { WorkerContext } from '../wrk-base'
 import { WrkError } from '../errors'
 import type { Bee } from '../../facs/store'
 import { capReply } from '../rpc/limits'
-import { defineMethod, type RpcKind } from '../rpc/method'
+import { defineMethod, type RpcKind, type RpcMethod } from '../rpc/method'
 import { WriteCallsFacility } from '../../facs/write-calls'
 import { writeCallsMethod } from './write-call-method'
-import { MiningOsNetFacility, parseMiningOsNetConf } from '../../facs/miningos-net'
+import { MININGOS_NET_CONF_KEYS, MiningOsNetFacility, parseMiningOsNetConf } from '../../facs/miningos-net'
 import { AlertBook } from './alert-book'
 import type { Alert, AlertConf, AlertSpec } from './alerts'
 import { ThingComments } from './comments'
@@ -28,14 +28,37 @@ import type { ReplicaParts } from './replica'
 import { RackReplication } from './rack-replication'
 import { Rollups, parseRollups } from './rollups'
 import { WrkSettings } from './settings'
+import { RackMetrics, type MetricValue } from './rack-metrics'
+import type { Health } from '../../facs/metrics'
 import { withAlertParams } from './alert-params'
-import { SnapshotLoop } from './snapshot-loop'
+import { SnapshotLoop, thingLogKey } from './snapshot-loop'
+import { StatTimeLogs } from './stat-log'
 import { StatTicks, THING_TIMEFRAMES, mergeTimeframes, parseTimeframes, type Timeframe } from './stat-ticks'
 import type { StatSpec } from './stats'
-import { THING_CONF_DEFAULTS, parseThingConf, type ThingConf } from './thing-conf'
-import { TimeLogs, type LogMeta } from './time-log'
+import { THING_CONF_DEFAULTS, THING_CONF_KEYS, parseThingConf, type ThingConf } from './thing-conf'
+import type { KeySpec } from '../config-keys'
+import type { TimeLogs, LogMeta } from './time-log'
 import { KeyedLock, mapLimit } from './util'
 import type { JsonObject, Snap, ThingRecord, ThingState } from './types'
+
+/** Methods answered while the things' `last` is restored at start (they read neither `last` nor the devices). */
+const SERVED_DURING_RESTORE = new Set(['getRack', 'getReplicaConf', 'getWrkConf', 'getWrkSettings', 'getWrkExtData', 'getThingConf', 'tailLog', 'getHistoricalLogs'])
+
+/** A promise settled once, by the start. */
+class StartGate {
+  readonly done: Promise<void>
+  open: () => void = () => {}
+  fail: (err: unknown) => void = () => {}
+
+  constructor () {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.open = resolve
+      this.fail = reject
+    })
+    // nobody may be waiting
+    this.done.catch(() => {})
+  }
+}
 
 export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks {
   thingConf: ThingConf = { ...THING_CONF_DEFAULTS }
@@ -61,11 +84,15 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
   /** Read replicas: the master's side, or (`--slave`) the copy of the master. */
   readonly replication: RackReplication = new RackReplication(this, this.ctx.slave === true)
   private masterRackId: string | null = null
+  private rackMetrics: RackMetrics | null = null
+  private lastRoundAt: number | null = null
+  private readonly startedAt = Date.now()
+  private readonly startGate = new StartGate()
 
   constructor (ctx: WorkerContext) {
     super(ctx)
     const calls = this.calls
-    this.registerRpc(
+    this.registerRpc(...this.afterRestore([
       ...this.alerts.declarations(),
       writeCallsMethod(() => this.writeCalls, this.controllerErrors()),
       ...this.things.declarations(() => this.net.rpcPublicKey.toString('hex')),
@@ -83,7 +110,19 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
         handler: () => this.replication.replicaConf(this.logs)
       }),
       defineMethod({ name: 'rackReboot', kind: 'write', summary: 'Replies 1, then stops the worker (the CLI exits 1 so a supervisor restarts it).', result: z.literal(1), errors: [], handler: () => this.rackReboot() })
-    )
+    ]))
+  }
+
+  /**
+   * RPC is served as soon as the registry is loaded; restoring every thing's `last` (its newest
+   * stored snapshot: one log core opened per thing) comes after. Until the start is complete,
+   * the methods that read `last`, the registry or the devices wait for it; the others (below)
+   * answer at once.
+   */
+  private afterRestore (decls: RpcMethod[]): RpcMethod[] {
+    return decls.map((decl) => SERVED_DURING_RESTORE.has(decl.name)
+      ? decl
+      : { ...decl, handler: async (req: unknown) => { await this.startGate.done; return await decl.handler(req) } })
   }
 
   get hooks (): RackHooks {
@@ -104,6 +143,16 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
 
   getThingType (): string {
     return 'thing'
+  }
+
+  /** Snapshot values worth a series on the metrics endpoint (./rack-metrics.ts). */
+  metricValues (): readonly MetricValue[] {
+    return []
+  }
+
+  /** The keys of base.thing.json this worker reads (unknown ones are warned about at start). */
+  thingConfKeys (): KeySpec {
+    return THING_CONF_KEYS
   }
 
   /** Tags every thing of this worker carries (besides the `t-<type>` ones). */
@@ -187,7 +236,9 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
 
   protected override init (): void {
     super.init()
-    this.thingConf = parseThingConf(this.loadConf('base.thing', true))
+    const baseThing = this.loadConf('base.thing', true)
+    this.thingConf = parseThingConf(baseThing)
+    this.warnUnknownKeys('base.thing.json', baseThing, this.thingConfKeys())
     this.globalConf = this.loadOptionalConf('global.config')
     this.writeCalls = this.addFacility(new WriteCallsFacility({
       select: async (query) => (await this.things.matching(query)).map((s) => ({ id: s.record.id, tags: s.record.tags })),
@@ -195,7 +246,9 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
       validate: (id, action, params) => this.calls.queryThing({ id, method: 'validateWriteAction', params: [action, ...params] })
     }))
     this.writeCalls.whitelist(this.writeActions())
-    this.miningosNet = this.addFacility(new MiningOsNetFacility(parseMiningOsNetConf(this.loadConf('facs/miningos-net.config').n0), this.net))
+    const miningosNet = this.loadConf('facs/miningos-net.config')
+    this.warnUnknownKeys('facs/miningos-net.config.json', miningosNet, MININGOS_NET_CONF_KEYS)
+    this.miningosNet = this.addFacility(new MiningOsNetFacility(parseMiningOsNetConf(miningosNet.n0), this.net))
     const replication = this.replication.configure(this.netConf)
     if (replication) this.addFacility(replication)
   }
@@ -210,38 +263,70 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
       await this.startReplica()
       return
     }
+    const started = performance.now()
     const { db, secrets, source } = await this.replication.openMaster()
     await this.dhcp.open(db.sub('dhcp_leases') as Bee<DhcpLease>, db.sub('dhcp_releases') as Bee<PendingRelease>)
     this.settings.open(db.sub('settings'))
     await this.settings.restoreAlertParams()
     this.alerts.open(db.sub('alerts_active') as Bee<Alert[]>)
-    // every log generation the master opens is announced to replicas (ReplicaSource)
-    this.logs = new TimeLogs(source, db.sub('meta_logs') as Bee<LogMeta>, {
+    // every log generation the master opens is announced to replicas (ReplicaSource); stat
+    // logs are kept one per timeframe, per-tag ones of an older store read too (./stat-log.ts)
+    this.logs = new StatTimeLogs(source, db.sub('meta_logs') as Bee<LogMeta>, {
       maxLength: this.thingConf.logRotateMaxLength,
       keepCount: this.thingConf.logKeepCount,
       writeTimeoutMs: this.thingConf.storeTimeoutMs,
-      onCorrupt: (log, gen, err) => this.logger.error({ err, log, gen }, 'corrupt log generation skipped; writes continue in a fresh one')
+      onCorrupt: (log, gen, err) => this.logger.error({ err, log, gen }, 'corrupt log generation skipped; writes continue in a fresh one'),
+      onLegacyDropped: (tf, logs) => this.logger.info({ tf, logs }, 'per-tag stat logs out of reach removed'),
+      onError: (err, what) => this.logger.warn({ err }, what)
     })
+    const opened = performance.now()
     const { maxThings, maxTagsPerThing, maxStatTags } = this.thingConf
     this.registry = new ThingRegistry(db.sub('things') as Bee<ThingRecord>, this.getThingType(), this.getThingTags(), this.thingConf.storeTimeoutMs, secrets, { maxThings, maxTagsPerThing, maxStatTags })
     await this.registry.load()
-    await mapLimit(this.registry.all(), this.thingConf.thingQueryConcurrency, async (state) => {
-      await this.controllers.connect(state)
-      await this.alerts.restore(state)
-      await this.snapshots.restore(state)
-    })
+    const loaded = performance.now()
+    // served from here on (afterRestore: what needs `last` waits for the restore below)
     await super.onStart()
-    this.snapshots.configure()
-    // The tick does not wait for slow things: each thing is collected on its own, and a thing
-    // still collecting is skipped by the next tick.
-    this.interval.add('collectSnaps', () => { void this.collectSnaps() }, this.thingConf.collectSnapsItvMs)
-    this.stats.schedule(this.scheduler, mergeTimeframes(this.statTimeframes(), parseTimeframes(this.thingConf.scheduleAddlStatConfigTfs)))
-    this.rollups.schedule(this.scheduler, parseRollups(this.thingConf.rollupLogs))
-    this.replication.serveMaster(this.logs)
-    this.logger.info({ things: this.registry.size, rackId: this.rackId, replicas: this.replication.facility !== null }, 'things loaded')
+    const served = performance.now()
+    let restored: number
+    try {
+      await this.restoreThings(db.sub('alerts_active') as Bee<Alert[]>)
+      restored = performance.now()
+      if (this.metrics) this.rackMetrics = new RackMetrics(this.metrics.registry, () => this.registry.all(), this.metricValues())
+      this.snapshots.configure()
+      // The tick does not wait for slow things: each thing is collected on its own, and a thing
+      // still collecting is skipped by the next tick.
+      this.interval.add('collectSnaps', () => { void this.collectSnaps() }, this.thingConf.collectSnapsItvMs)
+      this.stats.schedule(this.scheduler, mergeTimeframes(this.statTimeframes(), parseTimeframes(this.thingConf.scheduleAddlStatConfigTfs)))
+      this.rollups.schedule(this.scheduler, parseRollups(this.thingConf.rollupLogs))
+      this.replication.serveMaster(this.logs)
+    } catch (err) {
+      // the requests waiting for the start get its failure
+      this.startGate.fail(err)
+      throw err
+    }
+    this.startGate.open()
+    const startMs = { store: Math.round(opened - started), registry: Math.round(loaded - opened), serve: Math.round(served - loaded), restore: Math.round(restored - served), schedule: Math.round(performance.now() - restored) }
+    this.logger.info({ things: this.registry.size, rackId: this.rackId, replicas: this.replication.facility !== null, startMs }, 'things loaded')
     if (this.registry.size > maxThings || this.registry.statTagCount > maxStatTags) {
       this.logger.warn({ things: this.registry.size, maxThings, statTags: this.registry.statTagCount, maxStatTags }, 'the stored things pass the configured limits: new registrations are refused until some are forgotten')
     }
+  }
+
+  /**
+   * Each thing's controller, active alerts and newest stored snapshot. The log metadata and the
+   * active alerts are read in one pass each (AlertBook.restore per thing would read them one by
+   * one); the snapshot logs are read one thing at a time, `thingQueryConcurrency` at once.
+   */
+  private async restoreThings (activeAlerts: Bee<Alert[]>): Promise<void> {
+    await this.logs.preloadMeta(thingLogKey(''))
+    const active = new Map<string, Alert[]>()
+    for await (const e of activeAlerts.createReadStream()) if (Array.isArray(e.value)) active.set(e.key, e.value)
+    await mapLimit(this.registry.all(), this.thingConf.thingQueryConcurrency, async (state) => {
+      await this.controllers.connect(state)
+      const alerts = active.get(state.record.id)
+      if (alerts) state.last = { ...state.last, alerts }
+      await this.snapshots.restore(state)
+    })
   }
 
   /**
@@ -250,6 +335,7 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
    * ERR_REPLICA_NOT_READY until the master's data arrived.
    */
   private async startReplica (): Promise<void> {
+    this.startGate.open()
     const settings = await this.replication.startReplica((parts) => this.adoptMaster(parts))
     await super.onStart()
     this.logger.info({ master: settings.masterRpcKey, ready: this.replication.view?.ready }, 'read replica started')
@@ -273,6 +359,7 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     this.interval.clear('collectSnaps')
     await this.stats.stop(this.scheduler)
     await this.rollups.stop(this.scheduler)
+    if (this.logs instanceof StatTimeLogs) await this.logs.stop()
     await this.replication.close()
     // a DHCP attempt in flight ends within its timeout
     await this.dhcp.close()
@@ -289,7 +376,25 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
     if (this.isReplica) return
     // things waiting for a DHCP address whose pause is over ask again (in the background)
     this.dhcp.tick()
+    const started = performance.now()
     await this.snapshots.collectSnaps()
+    this.lastRoundAt = Date.now()
+    this.rackMetrics?.round((performance.now() - started) / 1000)
+  }
+
+  /**
+   * `/healthz`: started, and (on a master) a collection round ended recently — within three
+   * collection intervals, or the collection timeout and one interval when that is longer.
+   */
+  protected override health (): Health {
+    const base = super.health()
+    if (!base.ok || this.isReplica) return base
+    const bound = Math.max(3 * this.thingConf.collectSnapsItvMs, this.thingConf.collectSnapTimeoutMs + this.thingConf.collectSnapsItvMs)
+    const since = this.lastRoundAt === null ? null : Date.now() - this.lastRoundAt
+    if (since === null ? Date.now() - this.startedAt > bound : since > bound) {
+      return { ok: false, reason: 'no collection round ended recently', lastRoundAgoMs: since, boundMs: bound }
+    }
+    return { ok: true, reason: 'collecting', lastRoundAgoMs: since, things: this.registry?.size ?? 0 }
   }
 
   /** Replies 1, then stops the worker; the CLI exits non-zero so a supervisor restarts it. */

@@ -43,6 +43,8 @@ export class ReplicaSource implements BeeStore {
   private readonly cores = new Map<string, LogCore>()
   private readonly byDiscovery = new Map<string, string>()
   private closed = false
+  /** The announced cores being read (at start, in the background: see open). */
+  private loading: Promise<void> = Promise.resolve()
 
   constructor (
     private readonly store: StoreFacility,
@@ -55,20 +57,31 @@ export class ReplicaSource implements BeeStore {
     return this.db.sub(LOG_CORES_SUB) as Bee<LogCore>
   }
 
-  /** Loads the announced cores (at start). */
+  /**
+   * Starts reading the announced cores (one entry per log generation: thousands with thousands
+   * of things). The start does not wait for it: whatever needs the table (opening a log
+   * generation, serving or listing cores, the backfill) waits until it is read.
+   */
   async open (): Promise<void> {
     this.byDiscovery.set(this.db.core.discoveryKey.toString('hex'), this.mainName)
-    for await (const e of this.table.createReadStream()) {
-      this.cores.set(e.key, e.value)
-      this.byDiscovery.set(e.value.discoveryKey, e.key)
-    }
+    this.loading = (async () => {
+      for await (const e of this.table.createReadStream()) {
+        this.cores.set(e.key, e.value)
+        this.byDiscovery.set(e.value.discoveryKey, e.key)
+      }
+    })()
+    // a failure is answered to each caller that waits for it
+    this.loading.catch((err: unknown) => { if (!this.closed) this.opts.logger.warn({ err }, 'reading the announced log cores failed') })
   }
 
   // ---- BeeStore for the time logs: each generation the master opens is announced -------------
 
   async getBee<T = unknown> (name: string): Promise<Bee<T>> {
     const bee = await this.store.getBee<T>(name)
-    if (!this.cores.has(name) && parseLogBeeName(name)) await this.announce(name, (bee as Bee).core)
+    if (!this.cores.has(name) && parseLogBeeName(name)) {
+      await this.loading
+      if (!this.cores.has(name)) await this.announce(name, (bee as Bee).core)
+    }
     return bee
   }
 
@@ -79,6 +92,7 @@ export class ReplicaSource implements BeeStore {
   /** A rotated-out generation: its blocks are freed and it is no longer offered. */
   async clearBee (name: string): Promise<void> {
     await this.store.clearBee(name)
+    await this.loading
     const core = this.cores.get(name)
     if (!core) return
     this.cores.delete(name)
@@ -103,6 +117,7 @@ export class ReplicaSource implements BeeStore {
    * version): every generation a read can reach, its keys read from a session of its own.
    */
   async backfill (meta: Bee<LogMeta>, maxHeight: number): Promise<number> {
+    await this.loading
     let added = 0
     for await (const e of meta.createReadStream()) {
       const cur = typeof e.value?.cur === 'number' ? e.value.cur : 0
@@ -124,6 +139,7 @@ export class ReplicaSource implements BeeStore {
 
   /** The core a peer asks for by discovery key, when it is one the master publishes. */
   async resolve (discoveryKey: Buffer): Promise<Hypercore | null> {
+    await this.loading
     const name = this.byDiscovery.get(discoveryKey.toString('hex'))
     if (name === undefined || this.closed) return null
     return (await this.store.getBee(name)).core
@@ -140,6 +156,7 @@ export class ReplicaSource implements BeeStore {
 
   /** `getReplicaConf`. */
   async conf (rackId: string, replicaDiscoveryKey: string | null, swarmPublicKey: string | null, meta: Bee<LogMeta>, maxHeight: number): Promise<ReplicaConf> {
+    await this.loading
     const keys: Record<string, string> = { [MAIN_CORE]: this.db.core.key.toString('hex') }
     for await (const e of meta.createReadStream()) {
       const cur = typeof e.value?.cur === 'number' ? e.value.cur : 0

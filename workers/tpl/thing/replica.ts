@@ -27,7 +27,8 @@ import { LOG_CORES_SUB, MAIN_CORE, PUBLISHED_SUB, type LogCore, type PublishedRa
 import { ThingRegistry } from './registry'
 import { thingLogKey } from './snapshot-loop'
 import { THING_CONF_DEFAULTS } from './thing-conf'
-import { TimeLogs, logBeeName, parseLogBeeName, type LogMeta } from './time-log'
+import { StatTimeLogs } from './stat-log'
+import { logBeeName, parseLogBeeName, type LogMeta, type TimeLogs } from './time-log'
 import type { JsonObject, Snap, ThingRecord } from './types'
 
 export interface ReplicaSettings {
@@ -91,6 +92,7 @@ export function parseReplicaConf (value: unknown): ReplicaConf {
 const EMPTY_BEE = {
   core: { length: 0 },
   async get () { return null },
+  async peek () { return null },
   async * createReadStream () {}
 } as unknown as Bee
 
@@ -347,7 +349,8 @@ export class ReplicaView implements BeeStore {
 
   private adopt (db: Bee, rack: PublishedRack, thingConf: JsonObject, text: string): void {
     const registry = this.parts?.registry ?? new ThingRegistry(db.sub('things') as Bee<ThingRecord>, this.host.thingType(), this.host.thingTags())
-    const logs = new TimeLogs(this, db.sub('meta_logs') as Bee<LogMeta>, {
+    // the master's layout: stat logs per timeframe (and per tag, from an older store)
+    const logs = new StatTimeLogs(this, db.sub('meta_logs') as Bee<LogMeta>, {
       maxLength: Number(thingConf.logRotateMaxLength ?? THING_CONF_DEFAULTS.logRotateMaxLength),
       keepCount: Number(thingConf.logKeepCount ?? THING_CONF_DEFAULTS.logKeepCount),
       cacheMeta: false

@@ -3,9 +3,14 @@
  * (`id-`/`code-` tags skipped), aggregated with the rack's stat spec and written to
  * `stat-<tf>-<tag>` with `ts` = the tick time floored to the second; `rtd` is one overwritten
  * record without `ts`. A tick never overlaps the previous tick of its timeframe.
+ *
+ * The rack's logs keep stat logs per timeframe (./stat-log.ts): a tick is then one batch of
+ * every tag into its timeframe's log. Given plain per-tag time logs, each tag is written on its
+ * own, as before.
  */
 import { WrkError } from '../errors'
 import type { RackParts } from './rack-parts'
+import { RTD, RTD_ENTRY_KEY, StatTimeLogs } from './stat-log'
 import { aggregate, isStatTag, type StatEntry, type StatSpec } from './stats'
 import type { ThingState } from './types'
 import { rangeMs } from './util'
@@ -21,15 +26,12 @@ export const THING_TIMEFRAMES: readonly Timeframe[] = [
   ['1D', '0 0 0 * * *']
 ]
 
-export const RTD = 'rtd'
-/** The key of the single record of a `stat-rtd-<tag>` log. */
-export const RTD_ENTRY_KEY = 'stat-rtd'
+export { RTD, RTD_ENTRY_KEY }
 
 /**
- * Stat logs of a timeframe at least this long are closed after each tick's write and reopened
- * by the next (every 5 minutes or less often). The shorter ones (rtd, 20s, 1m) stay open: with
- * one `container-<name>` tag per container, reopening a thousand logs at every 20 s tick costs
- * more CPU than their memory is worth (docs/performance.md).
+ * Per-tag stat logs (plain TimeLogs) of a timeframe at least this long are closed after each
+ * tick's write and reopened by the next (every 5 minutes or less often); the shorter ones stay
+ * open. (The per-timeframe logs are 7 bees in all and stay open.)
  */
 export const CLOSE_STAT_LOGS_FROM_MS = 5 * 60_000
 
@@ -141,9 +143,9 @@ export class StatTicks {
   }
 
   /**
-   * No tick starts any more; resolves when the ticks in flight have stopped, each after the tag
-   * log it is writing (the rest of that tick is not written: a stop never waits for thousands
-   * of tag writes).
+   * No tick starts any more; resolves when the ticks in flight have stopped, each after the
+   * store write it is in: a tick's batch not yet flushed is dropped whole (per-tag logs: the
+   * rest of the tick's tags are not written). A stop never waits for thousands of tag writes.
    */
   async stop (scheduler?: TickScheduler): Promise<void> {
     this.stopping = true
@@ -158,6 +160,11 @@ export class StatTicks {
     const closeAfter = period === null ? tf !== RTD : period >= CLOSE_STAT_LOGS_FROM_MS
     // rtd, 20s and 1m tick together every minute: one aggregation for the three
     if (this.shared?.ts !== ts) this.shared = { ts, aggregates: this.snapshot() }
+    const logs = this.rack.logs
+    if (logs instanceof StatTimeLogs) {
+      await logs.stats.writeTick(tf, tf === RTD ? { entryKey: RTD_ENTRY_KEY } : { ts }, this.shared.aggregates, () => this.stopping)
+      return
+    }
     for (const [tag, acc] of this.shared.aggregates) {
       if (this.stopping) return
       const key = `stat-${tf}-${tag}`

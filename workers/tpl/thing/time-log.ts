@@ -1,9 +1,13 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { assertStorable, type Bee, type BeeStore } from '../../facs/store'
 import { WrkError } from '../errors'
 import { RAW_VALUE, decodeLogValue, encodeLogValue } from './log-codec'
 import { KeyedLock, withTimeout } from './util'
 
 export interface LogMeta { cur: number }
+
+/** Longest wait of `drop` for the reads of a log in flight (a read's budget is 5 s). */
+const DROP_READ_WAIT_MS = 30_000
 
 /** The bee of generation `gen` of log `key` (`thing-5m-x`, 3 → `log:thing-5m-x:3`). */
 export function logBeeName (key: string, gen: number): string {
@@ -34,9 +38,19 @@ export function timeKey (ts: number): string {
 }
 
 /** A generation whose blocks no longer decode (e.g. written by two writers at once). */
-function isCorrupt (err: unknown): boolean {
+export function isCorrupt (err: unknown): boolean {
   const e = err as { code?: unknown, cause?: { code?: unknown } } | null
   return e?.code === 'DECODING_ERROR' || e?.cause?.code === 'DECODING_ERROR'
+}
+
+/** One store write, bounded in time (ERR_STORE_TIMEOUT); a failure carries a named code and its cause. */
+export async function boundedWrite<T> (write: Promise<T>, timeoutMs: number): Promise<T> {
+  try {
+    return await withTimeout(write, timeoutMs, 'ERR_STORE_TIMEOUT')
+  } catch (err) {
+    if (err instanceof WrkError) throw err
+    throw new WrkError('ERR_STORE_WRITE_FAILED', `log write failed: ${(err as Error).message}`, { cause: err })
+  }
 }
 
 export interface TimeLogOptions {
@@ -89,14 +103,25 @@ export class TimeLogs {
     return entry.value
   }
 
+  /**
+   * Reads the metadata of every log whose key starts with `prefix` in one pass (at start: one
+   * range read instead of one read per thing). Kept only where metadata is cached.
+   */
+  async preloadMeta (prefix: string): Promise<number> {
+    if (this.opts.cacheMeta === false || prefix.length === 0) return 0
+    const after = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
+    let n = 0
+    for await (const e of this.meta.createReadStream({ gte: prefix, lt: after })) {
+      if (typeof e.value?.cur !== 'number' || this.metaCache.has(e.key)) continue
+      this.metaCache.set(e.key, e.value)
+      n++
+    }
+    return n
+  }
+
   /** One store write, bounded in time; a failure carries a named code and its cause. */
   private async bounded (write: Promise<unknown>): Promise<void> {
-    try {
-      await withTimeout(write, this.opts.writeTimeoutMs ?? 10_000, 'ERR_STORE_TIMEOUT')
-    } catch (err) {
-      if (err instanceof WrkError) throw err
-      throw new WrkError('ERR_STORE_WRITE_FAILED', `log write failed: ${(err as Error).message}`, { cause: err })
-    }
+    await boundedWrite(write, this.opts.writeTimeoutMs ?? 10_000)
   }
 
   private async setMeta (key: string, meta: LogMeta): Promise<void> {
@@ -204,6 +229,25 @@ export class TimeLogs {
     }
   }
 
+  /**
+   * Removes a log: its metadata goes first (no read finds it any more), then, once the reads in
+   * flight have ended, the blocks of every generation a read could reach are freed. A log
+   * written again afterwards starts afresh. (Stat logs of the per-tag layout once the
+   * per-timeframe ones hold all a read can reach: ./stat-log.ts.)
+   */
+  async drop (key: string): Promise<void> {
+    await this.writes.run(key, async () => {
+      const meta = await this.getMeta(key)
+      if (!meta) return
+      await this.bounded(this.meta.del(key))
+      this.metaCache.delete(key)
+      this.lastStamp.delete(key)
+      // a read is bounded by its budget (seconds): wait for it rather than free blocks under it
+      for (let waited = 0; this.readers.has(key) && waited < DROP_READ_WAIT_MS; waited += 50) await sleep(50)
+      for (let gen = Math.max(0, meta.cur - this.maxHeight + 1); gen <= meta.cur; gen++) await this.clearGeneration(key, gen)
+    })
+  }
+
   /** Frees a generation no read can reach any more (offset ≥ maxHeight); best effort. */
   private async clearGeneration (key: string, gen: number): Promise<void> {
     if (gen < 0) return
@@ -258,9 +302,10 @@ export class TimeLogs {
    * Entries newest first from generation `offset` on, decoded one at a time; with `walk`, the
    * older generations follow (up to maxHeight). Only the entry at hand is held, so a read costs
    * memory by what its caller keeps, never by the length of the log; a caller stops by leaving
-   * the loop. A corrupt generation is reported and skipped.
+   * the loop. A corrupt generation is reported and skipped. `height` lowers the generations a
+   * walk may reach (offsets below it; default maxHeight).
    */
-  async * scan (key: string, offset: number, range: Omit<ReadRange, 'limit'>, walk: boolean): AsyncGenerator<unknown> {
+  async * scan (key: string, offset: number, range: Omit<ReadRange, 'limit'>, walk: boolean, height = this.maxHeight): AsyncGenerator<unknown> {
     if (offset < 0) return
     const opts: { reverse: boolean, gte?: string, lte?: string } = { reverse: true }
     if (range.start !== undefined) opts.gte = timeKey(range.start)
@@ -268,7 +313,7 @@ export class TimeLogs {
     if (range.end !== undefined) opts.lte = `${timeKey(range.end)}~`
     this.enterRead(key)
     try {
-      for (let o = offset; o < (walk ? this.maxHeight : offset + 1); o++) {
+      for (let o = offset; o < (walk ? Math.min(height, this.maxHeight) : offset + 1); o++) {
         const meta = await this.getMeta(key)
         const gen = meta === null ? -1 : meta.cur - o
         if (gen < 0) return
