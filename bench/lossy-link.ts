@@ -13,7 +13,7 @@ import { createServer } from '../mock/server'
 import { MicroBTContainer, DEFAULT_RETRY } from '../workers/lib/container'
 import { ModbusTcpClient } from '../workers/lib/modbus/client'
 import { ERR_SNAPSHOT_INCOMPLETE, unitName, unitOrdinal, type ContainerSnapshot } from '../workers/lib/registers'
-import type { Logger } from '../workers/tpl/types'
+import type { Logger } from '../workers/core/types'
 import { DROP, LossProxy, PASS, seededLoss, type LossPolicy } from './loss-proxy'
 import { machine, numberFlag, quantile, writeResult } from './proc'
 

@@ -2,7 +2,7 @@
  * RPC load for the benchmarks: a bare `@hyperswarm/rpc` echo server (the baseline: what the
  * transport alone costs on this machine; `echo` returns the request, `echoSized {bytes}` a reply
  * of that many bytes) and a closed-loop load generator over the shared RPC
- * client (workers/tpl/rpc/client.ts): `concurrency` requests in flight, each sent as soon as the
+ * client (workers/rpc/client.ts): `concurrency` requests in flight, each sent as soon as the
  * previous one of its lane answered, for `seconds`.
  *
  *   echo server (a child of bench/fleet.ts): node dist/bench/rpc-load.js --echo '<bootstrap json>'
@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks'
 import HyperDHT from 'hyperdht'
 import RPC from '@hyperswarm/rpc'
-import type { RpcClient, RpcKey } from '../workers/tpl/rpc/client'
+import type { RpcClient, RpcKey } from '../workers/rpc/client'
 import { quantile, round, sortedCopy } from './proc'
 
 export interface LoadResult {

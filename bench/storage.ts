@@ -1,6 +1,6 @@
 /**
  * Lean history: what one `thing-5m` entry costs in the store, and the disk a day of 5-minute
- * storage takes per container, with the log codec (workers/tpl/thing/log-codec.ts) against the
+ * storage takes per container, with the log codec (workers/tpl/thing/logs/log-codec.ts) against the
  * encoding before it (plain JSON values). Real snapshots of the mock (Kehua and Wonderint, normal
  * and `--error`), drifting between entries; a day is 288 entries per container. Both stores are
  * read back through TimeLogs (what `tailLog`, the restore and replicas use) and must give the
@@ -19,8 +19,8 @@ import { createServer } from '../mock/server'
 import { MicroBTContainer } from '../workers/lib/container'
 import type { ContainerVendor } from '../workers/lib/registers/types'
 import { StoreFacility, type Bee } from '../workers/facs/store'
-import { encodeLogValue, isCompressed } from '../workers/tpl/thing/log-codec'
-import { TimeLogs, timeKey, type LogMeta } from '../workers/tpl/thing/time-log'
+import { encodeLogValue, isCompressed } from '../workers/tpl/thing/logs/log-codec'
+import { TimeLogs, timeKey, type LogMeta } from '../workers/tpl/thing/logs/time-log'
 import { machine, numberFlag, quantile, round, sortedCopy, table, writeResult } from './proc'
 
 const FIVE_MIN = 300_000

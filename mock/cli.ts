@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import yargs from 'yargs'
 import { z } from 'zod'
-import { WrkError } from '../workers/tpl/errors'
+import { WrkError } from '../workers/core/errors'
 import { createControlServer, type MockControlServer } from './control'
 import { MOCK_DEFAULT_HOST, MOCK_DEFAULT_PORT, type CreateServerOptions, type MockServer } from './types'
 

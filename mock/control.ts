@@ -16,7 +16,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { z } from 'zod'
-import { WrkError } from '../workers/tpl/errors'
+import { WrkError } from '../workers/core/errors'
 import type { MockServer, ThingPatch } from './types'
 
 export interface ControlServerOptions {

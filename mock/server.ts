@@ -31,7 +31,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { hideBin } from 'yargs/helpers'
-import { WrkError } from '../workers/tpl/errors'
+import { WrkError } from '../workers/core/errors'
 import { authResponse } from '../workers/lib/auth'
 import {
   FC_READ_HOLDING_REGISTERS, FC_WRITE_MULTIPLE_REGISTERS, FC_WRITE_SINGLE_REGISTER, encodeExceptionResponse,

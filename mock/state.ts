@@ -13,7 +13,7 @@
  * Transient device failures (`failReads`): the next reads of a unit fail, which the server
  * answers with exception 04 (server device failure), then the unit answers again.
  */
-import { WrkError } from '../workers/tpl/errors'
+import { WrkError } from '../workers/core/errors'
 import { createRng } from './rng'
 import { CONTAINER_VENDORS, type ContainerVendor } from '../workers/lib/registers/types'
 import {

@@ -1,6 +1,6 @@
 /** The `ERR_*` code of what a call throws or rejects with; the test fails when it is not a WrkError. */
 import { expect } from 'vitest'
-import { WrkError } from '../../workers/tpl/errors'
+import { WrkError } from '../../workers/core/errors'
 
 export function thrownCode (fn: () => unknown): string {
   try {

@@ -32,12 +32,12 @@ import path from 'node:path'
 import createTestnet from 'hyperdht/testnet'
 import type { DHTNodeAddress } from 'hyperdht'
 import type { WorkerContext } from '../../workers/tpl/wrk-base'
-import { RpcClient as SharedRpcClient } from '../../workers/tpl/rpc/client'
-import { encodeRequest, errorCodeOfReply, parseReply } from '../../workers/tpl/rpc/codec'
+import { RpcClient as SharedRpcClient } from '../../workers/rpc/client'
+import { encodeRequest, errorCodeOfReply, parseReply } from '../../workers/rpc/codec'
 
 export type { DHTNodeAddress }
-export type { JsonObject } from '../../workers/tpl/types'
-import type { JsonObject } from '../../workers/tpl/types'
+export type { JsonObject } from '../../workers/core/types'
+import type { JsonObject } from '../../workers/core/types'
 import { sleep } from './wait'
 
 export { sleep, waitFor } from './wait'
@@ -257,7 +257,7 @@ export interface RpcClientOptions {
 }
 
 /**
- * The shared client (workers/tpl/rpc/client.ts) on its own HyperDHT node bound to 127.0.0.1,
+ * The shared client (workers/rpc/client.ts) on its own HyperDHT node bound to 127.0.0.1,
  * tracked for `cleanupAll()`. It opens one RPC channel per server key before sending (a connect
  * attempt that fails, or stalls for 5 s, is retried on a fresh connection, 3 attempts in all)
  * and reuses it until it closes; each request is sent exactly once and bounded by `timeoutMs`,

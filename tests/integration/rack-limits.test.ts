@@ -7,12 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupAll, createBootstrap, createRpcClient } from '../helpers'
 import { RackRpc, mockOpts, startMock, startRackInProcess, stopMocks, type RackWorker } from '../helpers/rack'
-import { HEAVY_READS, MAX_REPLY_BYTES, capReply } from '../../workers/tpl/rpc/limits'
-import { ALERTS_LOG } from '../../workers/tpl/thing/alert-book'
-import { INFO_HISTORY_LOG } from '../../workers/tpl/thing/registry-methods'
+import { HEAVY_READS, MAX_REPLY_BYTES, capReply } from '../../workers/rpc/limits'
+import { ALERTS_LOG } from '../../workers/tpl/thing/alerts/alert-book'
+import { INFO_HISTORY_LOG } from '../../workers/tpl/thing/registry/registry-methods'
 import { thingLogKey } from '../../workers/tpl/thing/snapshot-loop'
-import { MAX_LOG_TIME_MS } from '../../workers/tpl/thing/time-log'
-import { errorCode } from '../../workers/tpl/errors'
+import { MAX_LOG_TIME_MS } from '../../workers/tpl/thing/logs/time-log'
+import { errorCode } from '../../workers/core/errors'
 import type { MockServer } from '../../mock/server'
 
 let rpc: RackRpc

@@ -32,7 +32,7 @@ import {
 } from '../helpers/rack'
 import type { MockServer } from '../../mock/server'
 import WrkContainerRackKehua from '../../workers/kehua.rack.container.wrk'
-import { errorCode } from '../../workers/tpl/errors'
+import { errorCode } from '../../workers/core/errors'
 
 const ITV = 300
 const LOG_KEEP_COUNT = 1

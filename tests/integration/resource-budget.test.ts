@@ -23,12 +23,12 @@ import HyperDHT from 'hyperdht'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupAll, createBootstrap, createRpcClient, sleep, type DHTNodeAddress, type JsonObject, type RpcClient } from '../helpers'
 import { startRackInProcess, type RackWorker } from '../helpers/rack'
-import { errorCode } from '../../workers/tpl/errors'
-import { errorCodeOfReply } from '../../workers/tpl/rpc/codec'
-import { MAX_REPLY_BYTES, MAX_REPLY_FRAME_BYTES } from '../../workers/tpl/rpc/limits'
-import { ALERTS_LOG } from '../../workers/tpl/thing/alert-book'
-import { INFO_HISTORY_LOG } from '../../workers/tpl/thing/registry-methods'
-import { MAX_LOG_TIME_MS } from '../../workers/tpl/thing/time-log'
+import { errorCode } from '../../workers/core/errors'
+import { errorCodeOfReply } from '../../workers/rpc/codec'
+import { MAX_REPLY_BYTES, MAX_REPLY_FRAME_BYTES } from '../../workers/rpc/limits'
+import { ALERTS_LOG } from '../../workers/tpl/thing/alerts/alert-book'
+import { INFO_HISTORY_LOG } from '../../workers/tpl/thing/registry/registry-methods'
+import { MAX_LOG_TIME_MS } from '../../workers/tpl/thing/logs/time-log'
 
 // ---- bounds asserted -----------------------------------------------------------------------
 /** Event-loop delay p99 of this process (the worker's) over the whole load. */

@@ -1,5 +1,5 @@
 /**
- * The shared RPC client (workers/tpl/rpc/client.ts) against a bare `@hyperswarm/rpc` server on
+ * The shared RPC client (workers/rpc/client.ts) against a bare `@hyperswarm/rpc` server on
  * a loopback testnet: replies and error replies, bounded timeouts with named codes, each request
  * delivered exactly once even when connecting is slow, and a close() that releases what the
  * client made and nothing else. Also the net facility's outgoing calls, which use it.
@@ -9,11 +9,11 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import HyperDHT, { type KeyPair } from 'hyperdht'
 import RPC, { type Server } from '@hyperswarm/rpc'
-import { RpcClient, type RpcClientOptions } from '../../workers/tpl/rpc/client'
-import { RpcReplyError, decodeRequest, encodeError, encodeResult } from '../../workers/tpl/rpc/codec'
-import { errorCode } from '../../workers/tpl/errors'
+import { RpcClient, type RpcClientOptions } from '../../workers/rpc/client'
+import { RpcReplyError, decodeRequest, encodeError, encodeResult } from '../../workers/rpc/codec'
+import { errorCode } from '../../workers/core/errors'
 import { NetFacility } from '../../workers/facs/net'
-import { silentLogger } from '../../workers/tpl/types'
+import { silentLogger } from '../../workers/core/types'
 import { REPO_ROOT, cleanupAll, createBootstrap, sleep, waitFor, withTimeout, type DHTNodeAddress } from '../helpers'
 
 let bootstrap: DHTNodeAddress[]
@@ -124,7 +124,7 @@ const ts = require('typescript')
 require.extensions['.ts'] = (m, file) => m._compile(ts.transpileModule(fs.readFileSync(file, 'utf8'), {
   fileName: file, compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true }
 }).outputText, file)
-const { RpcClient } = require('./workers/tpl/rpc/client.ts')
+const { RpcClient } = require('./workers/rpc/client.ts')
 const createTestnet = require('hyperdht/testnet')
 const HyperDHT = require('hyperdht')
 const RPC = require('@hyperswarm/rpc')

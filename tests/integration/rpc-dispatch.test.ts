@@ -7,10 +7,10 @@ import { mkdtemp } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { z } from 'zod'
-import { defineMethod, type RpcKindOf, type RpcMethod } from '../../workers/tpl/rpc/method'
+import { defineMethod, type RpcKindOf, type RpcMethod } from '../../workers/rpc/method'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { TetherWrkBase } from '../../workers/tpl/tether-wrk-base'
-import { WrkError } from '../../workers/tpl/errors'
+import { WrkError } from '../../workers/core/errors'
 import type { WorkerContext } from '../../workers/tpl/wrk-base'
 import {
   cleanupAll,

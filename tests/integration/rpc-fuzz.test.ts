@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cleanupAll, createBootstrap, createRpcClient } from '../helpers'
 import { RackRpc, mockOpts, startMock, startRackInProcess, stopMocks, type RackWorker } from '../helpers/rack'
 import { meaningOf } from '../../workers/lib/error-catalogue'
-import { errorCodeOfReply } from '../../workers/tpl/rpc/codec'
+import { errorCodeOfReply } from '../../workers/rpc/codec'
 import type { MockServer } from '../../mock/server'
 
 const SEED = 20261201

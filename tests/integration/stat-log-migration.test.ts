@@ -1,7 +1,7 @@
 /**
  * A store whose stat logs were written in the per-tag layout, as the previous version wrote them
  * (StatTicks over plain TimeLogs: one `stat-<tf>-<tag>` log per tag), opened by a worker of this
- * version (stat logs one per timeframe, workers/tpl/thing/stat-log.ts): tailLog over RPC answers
+ * version (stat logs one per timeframe, workers/tpl/thing/logs/stat-log.ts): tailLog over RPC answers
  * what the previous version answered, on the master and on a read replica; new ticks come
  * first, the per-tag generations follow as the tag's older ones; the rtd record of the new
  * layout replaces the per-tag one.
@@ -9,11 +9,11 @@
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { StoreFacility, type Bee } from '../../workers/facs/store'
-import { errorCode } from '../../workers/tpl/errors'
-import { LogMethods } from '../../workers/tpl/thing/log-methods'
-import { openMainDb } from '../../workers/tpl/thing/secret-opts'
-import { StatTicks } from '../../workers/tpl/thing/stat-ticks'
-import { TimeLogs, type LogMeta } from '../../workers/tpl/thing/time-log'
+import { errorCode } from '../../workers/core/errors'
+import { LogMethods } from '../../workers/tpl/thing/logs/log-methods'
+import { openMainDb } from '../../workers/tpl/thing/registry/secret-opts'
+import { StatTicks } from '../../workers/tpl/thing/stats/stat-ticks'
+import { TimeLogs, type LogMeta } from '../../workers/tpl/thing/logs/time-log'
 import type { ThingState } from '../../workers/tpl/thing/types'
 import { cleanupAll, createBootstrap, createRpcClient, rpcErrorCode, waitFor, type DHTNodeAddress, type JsonObject, type RpcClient } from '../helpers'
 import { RackRpc, startRackInProcess, type InProcessRack } from '../helpers/rack'

@@ -24,7 +24,7 @@ import {
 import { RackRpc, startRackInProcess, type InProcessRack, type RackWorker } from '../helpers/rack'
 import WrkContainerRackKehua from '../../workers/kehua.rack.container.wrk'
 import { StoreFacility, type Bee } from '../../workers/facs/store'
-import { TimeLogs, type LogMeta } from '../../workers/tpl/thing/time-log'
+import { TimeLogs, type LogMeta } from '../../workers/tpl/thing/logs/time-log'
 
 const HISTORY = 'thing-history-log'
 const STORE_TIMEOUT = 300

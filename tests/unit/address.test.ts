@@ -1,9 +1,9 @@
 /**
- * Device addresses (workers/tpl/thing/address.ts): which literals a container can have, and one
+ * Device addresses (workers/tpl/thing/dhcp/address.ts): which literals a container can have, and one
  * spelling per address (to tell whether two things use the same one).
  */
 import { describe, expect, it } from 'vitest'
-import { addressKey, addressProblem, isDeviceAddress, isHostOrIp } from '../../workers/tpl/thing/address'
+import { addressKey, addressProblem, isDeviceAddress, isHostOrIp } from '../../workers/tpl/thing/dhcp/address'
 
 const USABLE = [
   '127.0.0.1', '10.0.0.21', '192.168.1.1', '1.0.0.0', '223.255.255.255', '240.0.0.1', '255.255.255.254', '169.253.0.1', '169.255.0.1',

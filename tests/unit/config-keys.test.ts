@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { unknownKeys } from '../../workers/tpl/config-keys'
+import { unknownKeys } from '../../workers/core/config-keys'
 import { NET_CONF_KEYS } from '../../workers/facs/net'
 import { THING_CONF_KEYS } from '../../workers/tpl/thing/thing-conf'
 import { readFileSync } from 'node:fs'

@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { ENVS, loadConfig } from '../../workers/tpl/config'
-import { WrkError } from '../../workers/tpl/errors'
+import { ENVS, loadConfig } from '../../workers/core/config'
+import { WrkError } from '../../workers/core/errors'
 import { availableWorkerTypes, workerFileName } from '../../worker'
 
 let root: string

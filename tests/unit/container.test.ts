@@ -8,8 +8,8 @@ import {
   WRITE_METHODS
 } from '../../workers/tpl/container/base-container'
 import { isActionContext, stripActionContext } from '../../workers/tpl/thing/action-context'
-import { WrkError } from '../../workers/tpl/errors'
-import type { Logger } from '../../workers/tpl/types'
+import { WrkError } from '../../workers/core/errors'
+import type { Logger } from '../../workers/core/types'
 
 // ---- An in-memory controller behind the ModbusClient interface ----------------------------------
 

@@ -7,7 +7,7 @@ import { NetFacility } from '../../workers/facs/net'
 import { IntervalFacility } from '../../workers/facs/interval'
 import { SchedulerFacility } from '../../workers/facs/scheduler'
 import { WrkBase, type WorkerContext } from '../../workers/tpl/wrk-base'
-import type { Logger } from '../../workers/tpl/types'
+import type { Logger } from '../../workers/core/types'
 
 /** A facility that records its open/close in a shared journal and can be told to fail. */
 class FakeFacility extends Facility {

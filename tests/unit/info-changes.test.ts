@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { currentInfoChanges, infoChanges } from '../../workers/tpl/thing/info-changes'
-import type { JsonObject } from '../../workers/tpl/types'
+import { currentInfoChanges, infoChanges } from '../../workers/tpl/thing/registry/info-changes'
+import type { JsonObject } from '../../workers/core/types'
 
 describe('infoChanges (the reference shape)', () => {
   it('dotted paths within info, nested objects key by key, arrays as additions/deletions, the rest as oldValue/newValue', () => {

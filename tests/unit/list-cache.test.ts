@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { LIST_CACHE_ENTRIES, ListCache } from '../../workers/tpl/thing/list-cache'
+import { LIST_CACHE_ENTRIES, ListCache } from '../../workers/tpl/thing/registry/list-cache'
 import type { ThingRecord, ThingState } from '../../workers/tpl/thing/types'
 
 function state (id: string): ThingState {

@@ -1,5 +1,5 @@
 /**
- * The stored encoding of time-log values (workers/tpl/thing/log-codec.ts) and its use by
+ * The stored encoding of time-log values (workers/tpl/thing/logs/log-codec.ts) and its use by
  * TimeLogs: exact round trips, a real `thing-5m` entry within 4 kB, entries written before the
  * codec (plain JSON through Hyperbee's `json` encoding) still read, alone and mixed with new
  * ones, by a second reader too (as a read replica reads), and an unknown format treated as a
@@ -15,8 +15,8 @@ import { MicroBTContainer } from '../../workers/lib/container'
 import { StoreFacility, type Bee } from '../../workers/facs/store'
 import {
   COMPRESS_FROM_BYTES, COMPRESSED_MARK, FORMAT_BROTLI, RAW_VALUE, decodeLogValue, encodeLogValue, isCompressed
-} from '../../workers/tpl/thing/log-codec'
-import { TimeLogs, timeKey, type LogMeta } from '../../workers/tpl/thing/time-log'
+} from '../../workers/tpl/thing/logs/log-codec'
+import { TimeLogs, timeKey, type LogMeta } from '../../workers/tpl/thing/logs/time-log'
 
 /** What the old `json` value encoding gave back: the value through JSON text. */
 const viaJson = (v: unknown): unknown => JSON.parse(JSON.stringify(v) ?? 'null')

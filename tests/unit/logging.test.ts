@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import { describe, expect, it } from 'vitest'
 import { LoggingFacility, serializeError } from '../../workers/facs/logging'
-import { WrkError } from '../../workers/tpl/errors'
+import { WrkError } from '../../workers/core/errors'
 
 function capture (): { lines: Array<Record<string, unknown>>, destination: Writable } {
   const lines: Array<Record<string, unknown>> = []

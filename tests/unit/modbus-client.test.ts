@@ -12,7 +12,7 @@ import {
   encodeWriteSingleRegisterResponse
 } from '../../workers/lib/modbus/frame'
 import type { ModbusClientOptions } from '../../workers/lib/modbus/types'
-import type { Logger } from '../../workers/tpl/types'
+import type { Logger } from '../../workers/core/types'
 import { sleep, waitFor } from '../helpers/wait'
 
 // ------------------------------------------------------------------ helpers

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ModbusError, ModbusExceptionError, closedError } from '../../workers/lib/modbus/errors'
-import { errorCode } from '../../workers/tpl/errors'
+import { errorCode } from '../../workers/core/errors'
 
 const MODBUS_DIR = join(__dirname, '../../workers/lib/modbus')
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { MockState } from '../../mock/state'
 import { CONTAINER_VENDORS, RegisterImage, decodeSnapshot, type ContainerVendor } from '../../workers/lib/registers'
 import { pduGridLayout } from '../../workers/lib/registers/pdu-layout'
-import { REPO_ROOT, renderGlobalConfigExample } from '../../workers/lib/rpc-reference'
+import { REPO_ROOT, renderGlobalConfigExample } from '../../workers/cli/rpc-reference'
 
 /** A snapshot decoded from the mock's whole register image of a vendor. */
 function mockSnapshot (vendor: ContainerVendor): ReturnType<typeof decodeSnapshot> {

@@ -14,10 +14,10 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   MAX_REGEX_LENGTH, MAX_REGEX_PROGRAM, assertSafeFields, assertSafeQuery, match, project, select
-} from '../../workers/tpl/thing/query'
-import { compileRegex } from '../../workers/tpl/thing/query-regex'
-import type { JsonObject } from '../../workers/tpl/types'
-import { WrkError } from '../../workers/tpl/errors'
+} from '../../workers/tpl/thing/query/select'
+import { compileRegex } from '../../workers/tpl/thing/query/regex'
+import type { JsonObject } from '../../workers/core/types'
+import { WrkError } from '../../workers/core/errors'
 
 /** The WrkError `fn` throws, or a failure when it throws nothing or something else. */
 function thrown (fn: () => unknown): WrkError {

@@ -1,11 +1,11 @@
 /**
- * The plain-path fast path of `project` (workers/tpl/thing/query.ts) gives exactly mingo's
+ * The plain-path fast path of `project` (workers/tpl/thing/query/select.ts) gives exactly mingo's
  * result: same JSON, same key order, values shared rather than copied, same refusals.
  */
 import fc from 'fast-check'
 import { Query } from 'mingo'
 import { describe, expect, it } from 'vitest'
-import { project } from '../../workers/tpl/thing/query'
+import { project } from '../../workers/tpl/thing/query/select'
 import type { JsonObject } from '../../workers/tpl/thing/types'
 
 /** mingo on its own, as `project` used it before the fast path. */

@@ -13,10 +13,10 @@ import { describe, expect, it } from 'vitest'
 import {
   MAX_QUERY_OPERATORS, MAX_QUERY_REGEXES, MAX_QUERY_REGEX_PROGRAM, MAX_QUERY_VALUES, MAX_REGEX_LENGTH, MAX_REGEX_PROGRAM,
   assertSafeQuery, match, select
-} from '../../workers/tpl/thing/query'
-import { compileRegex, regexFlags } from '../../workers/tpl/thing/query-regex'
-import type { JsonObject } from '../../workers/tpl/types'
-import { WrkError } from '../../workers/tpl/errors'
+} from '../../workers/tpl/thing/query/select'
+import { compileRegex, regexFlags } from '../../workers/tpl/thing/query/regex'
+import type { JsonObject } from '../../workers/core/types'
+import { WrkError } from '../../workers/core/errors'
 
 function thrown (fn: () => unknown): WrkError {
   try {

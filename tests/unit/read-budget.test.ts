@@ -1,8 +1,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { describe, expect, it } from 'vitest'
-import { ReadBudget } from '../../workers/tpl/thing/read-budget'
-import { Limiter } from '../../workers/tpl/thing/util'
-import { ReplyPage, capReply } from '../../workers/tpl/rpc/limits'
+import { ReadBudget } from '../../workers/core/read-budget'
+import { Limiter } from '../../workers/core/async'
+import { ReplyPage, capReply } from '../../workers/rpc/limits'
 import { rejectionCode } from '../helpers/errors'
 
 function busy (ms: number): void {

@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreFacility, type Bee } from '../../workers/facs/store'
-import { ThingRegistry, type RegistryLimits } from '../../workers/tpl/thing/registry'
+import { ThingRegistry, type RegistryLimits } from '../../workers/tpl/thing/registry/registry'
 import type { ThingRecord } from '../../workers/tpl/thing/types'
 import { rejectionCode } from '../helpers/errors'
 

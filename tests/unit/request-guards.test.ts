@@ -3,10 +3,10 @@
  * expression operators, runtime mingo errors), groupByRange and prototype keys, KeyedLock.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { assertPlainJson } from '../../workers/tpl/rpc/limits'
-import { assertSafeQuery, match, project } from '../../workers/tpl/thing/query'
-import { KeyedLock, groupByRange } from '../../workers/tpl/thing/util'
-import { WrkError } from '../../workers/tpl/errors'
+import { assertPlainJson } from '../../workers/rpc/limits'
+import { assertSafeQuery, match, project } from '../../workers/tpl/thing/query/select'
+import { KeyedLock, groupByRange } from '../../workers/core/async'
+import { WrkError } from '../../workers/core/errors'
 import { thrownCode } from '../helpers/errors'
 import { sleep } from '../helpers/wait'
 

@@ -3,8 +3,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreFacility, type Bee } from '../../workers/facs/store'
-import { Rollups, parseRollups, type RollupConf } from '../../workers/tpl/thing/rollups'
-import { TimeLogs, type LogMeta } from '../../workers/tpl/thing/time-log'
+import { Rollups, parseRollups, type RollupConf } from '../../workers/tpl/thing/stats/rollups'
+import { TimeLogs, type LogMeta } from '../../workers/tpl/thing/logs/time-log'
 import { thrownCode } from '../helpers/errors'
 
 let dir: string

@@ -1,5 +1,5 @@
 /**
- * The RPC wire format (workers/tpl/rpc/codec.ts): JSON requests and replies, `undefined` on
+ * The RPC wire format (workers/rpc/codec.ts): JSON requests and replies, `undefined` on
  * either side, `[HRPC_ERR]=<code>` replies as typed errors, and malformed replies.
  */
 import fc from 'fast-check'
@@ -14,8 +14,8 @@ import {
   encodeResult,
   errorCodeOfReply,
   parseReply
-} from '../../workers/tpl/rpc/codec'
-import { WrkError, errorCode } from '../../workers/tpl/errors'
+} from '../../workers/rpc/codec'
+import { WrkError, errorCode } from '../../workers/core/errors'
 
 /** What JSON text makes of a value (e.g. -0 → 0), for comparisons. */
 const viaJson = (value: unknown): unknown => JSON.parse(JSON.stringify(value)) as unknown

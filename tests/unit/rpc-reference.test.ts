@@ -8,8 +8,8 @@ import { readFileSync, readdirSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ERROR_CATALOGUE } from '../../workers/lib/error-catalogue'
-import { REPO_ROOT, microbtDeclarations, renderReference } from '../../workers/lib/rpc-reference'
-import { DISPATCH_ERRORS } from '../../workers/tpl/rpc/method'
+import { REPO_ROOT, microbtDeclarations, renderReference } from '../../workers/cli/rpc-reference'
+import { DISPATCH_ERRORS } from '../../workers/rpc/method'
 
 const RPC_MD = path.join(REPO_ROOT, 'docs', 'rpc.md')
 const OPENRPC = path.join(REPO_ROOT, 'docs', 'openrpc.json')

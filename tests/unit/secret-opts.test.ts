@@ -1,5 +1,5 @@
 /**
- * Credentials kept apart (workers/tpl/thing/secret-opts.ts): the registry writes the secret opts
+ * Credentials kept apart (workers/tpl/thing/registry/secret-opts.ts): the registry writes the secret opts
  * keys to their own bee under a reference, never into the record, encrypted with a key of
  * their own; a restart puts them back; changing them writes a new entry and shreds the old; a
  * legacy main bee and a plaintext secrets bee are migrated into fresh ones and cleared; after a
@@ -10,11 +10,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreFacility, type Bee } from '../../workers/facs/store'
-import { ThingRegistry } from '../../workers/tpl/thing/registry'
-import { LEGACY_MAIN_BEE, MIGRATED_MAIN_BEE, SEALED_SECRETS_BEE, SECRETS_BEE, SecretOpts, openMainDb } from '../../workers/tpl/thing/secret-opts'
-import { isSealed } from '../../workers/tpl/thing/secret-keys'
+import { ThingRegistry } from '../../workers/tpl/thing/registry/registry'
+import { LEGACY_MAIN_BEE, MIGRATED_MAIN_BEE, SEALED_SECRETS_BEE, SECRETS_BEE, SecretOpts, openMainDb } from '../../workers/tpl/thing/registry/secret-opts'
+import { isSealed } from '../../workers/tpl/thing/registry/secret-keys'
 import type { JsonObject, ThingRecord } from '../../workers/tpl/thing/types'
-import { silentLogger } from '../../workers/tpl/types'
+import { silentLogger } from '../../workers/core/types'
 
 const KEYS = ['username', 'password']
 let dir: string

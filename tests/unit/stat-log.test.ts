@@ -1,5 +1,5 @@
 /**
- * Stat logs kept one per timeframe (workers/tpl/thing/stat-log.ts, issue 31): the same ticks
+ * Stat logs kept one per timeframe (workers/tpl/thing/logs/stat-log.ts, issue 31): the same ticks
  * written by StatTicks in the per-tag layout (plain TimeLogs, as before) and in the
  * per-timeframe one answer the same tailLog replies; rotation and retention per tag; the
  * bound on a tag's writes survives a restart; a store of the per-tag layout is read, then
@@ -12,11 +12,11 @@ import path from 'node:path'
 import fc from 'fast-check'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreFacility, type Bee } from '../../workers/facs/store'
-import { errorCode } from '../../workers/tpl/errors'
-import { LogMethods } from '../../workers/tpl/thing/log-methods'
-import { StatTimeLogs, statLogKey, tagPrefix } from '../../workers/tpl/thing/stat-log'
-import { StatTicks } from '../../workers/tpl/thing/stat-ticks'
-import { TimeLogs, type LogMeta } from '../../workers/tpl/thing/time-log'
+import { errorCode } from '../../workers/core/errors'
+import { LogMethods } from '../../workers/tpl/thing/logs/log-methods'
+import { StatTimeLogs, statLogKey, tagPrefix } from '../../workers/tpl/thing/logs/stat-log'
+import { StatTicks } from '../../workers/tpl/thing/stats/stat-ticks'
+import { TimeLogs, type LogMeta } from '../../workers/tpl/thing/logs/time-log'
 import type { JsonObject, ThingState } from '../../workers/tpl/thing/types'
 
 const MIN = 60_000

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { aggregate, alertsGroupCnt, avg, cnt, group, groupMultipleStats, sum, valueAt, type StatEntry } from '../../workers/tpl/thing/stats'
-import { StatTicks, mergeTimeframes, thingsByTag } from '../../workers/tpl/thing/stat-ticks'
+import { aggregate, alertsGroupCnt, avg, cnt, group, groupMultipleStats, sum, valueAt, type StatEntry } from '../../workers/tpl/thing/stats/stats'
+import { StatTicks, mergeTimeframes, thingsByTag } from '../../workers/tpl/thing/stats/stat-ticks'
 import { MBT_STAT_SPEC } from '../../workers/lib/stats'
 import type { ThingState } from '../../workers/tpl/thing/types'
 

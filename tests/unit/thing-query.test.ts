@@ -5,9 +5,9 @@
  * paging, and select (filter → sort → page → project).
  */
 import { describe, expect, it } from 'vitest'
-import { assertSafeQuery, getPath, match, naturalSort, page, project, select } from '../../workers/tpl/thing/query'
-import type { JsonObject } from '../../workers/tpl/types'
-import { WrkError } from '../../workers/tpl/errors'
+import { assertSafeQuery, getPath, match, naturalSort, page, project, select } from '../../workers/tpl/thing/query/select'
+import type { JsonObject } from '../../workers/core/types'
+import { WrkError } from '../../workers/core/errors'
 
 function codeOf (fn: () => unknown): string | null {
   try {

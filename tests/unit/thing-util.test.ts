@@ -3,9 +3,9 @@
  * outlive their promise, and time-bucket grouping of log entries.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { groupByRange, mapLimit, rangeMs, withTimeout } from '../../workers/tpl/thing/util'
-import { WrkError } from '../../workers/tpl/errors'
-import { isHostOrIp } from '../../workers/tpl/thing/address'
+import { groupByRange, mapLimit, rangeMs, withTimeout } from '../../workers/core/async'
+import { WrkError } from '../../workers/core/errors'
+import { isHostOrIp } from '../../workers/tpl/thing/dhcp/address'
 
 afterEach(() => {
   vi.useRealTimers()

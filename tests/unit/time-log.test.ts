@@ -3,7 +3,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { StoreFacility, type Bee } from '../../workers/facs/store'
-import { MAX_LOG_TIME_MS, TimeLogs, timeKey, type LogMeta } from '../../workers/tpl/thing/time-log'
+import { MAX_LOG_TIME_MS, TimeLogs, timeKey, type LogMeta } from '../../workers/tpl/thing/logs/time-log'
 
 let dir: string
 let store: StoreFacility

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { WriteCallsFacility, type WriteCall } from '../../workers/facs/write-calls'
-import { WrkError } from '../../workers/tpl/errors'
-import { MAX_REPLY_BYTES, capReply } from '../../workers/tpl/rpc/limits'
+import { WrkError } from '../../workers/core/errors'
+import { MAX_REPLY_BYTES, capReply } from '../../workers/rpc/limits'
 
 function facility (things: WriteCall[], invalid: Set<string> = new Set(), maxBytes = MAX_REPLY_BYTES): { fac: WriteCallsFacility, validated: string[] } {
   const validated: string[] = []

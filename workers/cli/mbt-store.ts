@@ -10,7 +10,7 @@
  */
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { errorCode } from '../tpl/errors'
+import { errorCode } from '../core/errors'
 import { StoreFacility } from '../facs/store'
 import { backupFileName, restoreBackup, writeBackup } from '../facs/store-backup'
 

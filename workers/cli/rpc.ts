@@ -2,7 +2,7 @@
  * What `mbt-rpc` (./mbt-rpc.ts) and the demo (mock/demo.ts) share: the command line of
  * hp-rpc-cli (`-s -m -d -f -t --bn --ds`, plus `--status-file` and `--rack`), the server key
  * from a flag or a worker's status file, one request on the shared RPC client
- * (workers/tpl/rpc/client.ts: opens the channel first, retries the connect, sends the request
+ * (workers/rpc/client.ts: opens the channel first, retries the connect, sends the request
  * once), the reply printed pretty or raw, and the copyable command line of a request.
  *
  * Exit codes of `run`: 0 reply, 1 `[HRPC_ERR]=<code>` reply or no reply (code on stderr),
@@ -17,10 +17,10 @@ import { closeSync, constants, fstatSync, openSync, readSync, readdirSync, statS
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { meaningOf } from '../lib/error-catalogue'
-import { errorCode } from '../tpl/errors'
-import { RpcClient } from '../tpl/rpc/client'
-import { encodeRequest, errorCodeOfReply, parseReply } from '../tpl/rpc/codec'
-import { DEFAULT_MAX_REQUEST_BYTES } from '../tpl/rpc/limits'
+import { errorCode } from '../core/errors'
+import { RpcClient } from '../rpc/client'
+import { encodeRequest, errorCodeOfReply, parseReply } from '../rpc/codec'
+import { DEFAULT_MAX_REQUEST_BYTES } from '../rpc/limits'
 
 export const DEFAULT_TIMEOUT_MS = 15_000
 export const EXIT_OK = 0

@@ -3,7 +3,7 @@
  * with a name that says which facilities it needs. Facilities open after what they depend on
  * and close in the reverse order of their opening.
  */
-import { Resource } from '../tpl/resource'
+import { Resource } from '../core/resource'
 
 export abstract class Facility extends Resource {
   abstract readonly name: string

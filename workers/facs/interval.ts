@@ -1,5 +1,5 @@
 import { Facility } from './facility'
-import type { Logger } from '../tpl/types'
+import type { Logger } from '../core/types'
 
 interface Job {
   timer: NodeJS.Timeout

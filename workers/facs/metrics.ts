@@ -8,9 +8,9 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { Registry, collectDefaultMetrics } from 'prom-client'
-import type { KeySpec } from '../tpl/config-keys'
-import { WrkError } from '../tpl/errors'
-import type { Logger } from '../tpl/types'
+import type { KeySpec } from '../core/config-keys'
+import { WrkError } from '../core/errors'
+import type { Logger } from '../core/types'
 import { Facility } from './facility'
 
 /** prom-client's default gauges whose names end in `_total` (reserved for counters). */

@@ -11,9 +11,9 @@
 import { isIP } from 'node:net'
 import { Facility } from './facility'
 import type { NetFacility } from './net'
-import { WrkError, errorCode } from '../tpl/errors'
-import { RpcReplyError } from '../tpl/rpc/codec'
-import type { KeySpec } from '../tpl/config-keys'
+import { WrkError, errorCode } from '../core/errors'
+import { RpcReplyError } from '../rpc/codec'
+import type { KeySpec } from '../core/config-keys'
 
 export interface MiningOsNetConf {
   /** RPC public key of the DHCP service (hex); empty or absent = no DHCP service. */

@@ -1,9 +1,9 @@
 import HyperDHT, { type DHTNodeAddress } from 'hyperdht'
 import RPC, { type Server } from '@hyperswarm/rpc'
 import { Facility } from './facility'
-import { RpcClient } from '../tpl/rpc/client'
-import type { Logger } from '../tpl/types'
-import type { KeySpec } from '../tpl/config-keys'
+import { RpcClient } from '../rpc/client'
+import type { Logger } from '../core/types'
+import type { KeySpec } from '../core/config-keys'
 
 /** The keys of `r0` (facs/net.config.json) the worker reads. */
 export const NET_CONF_KEYS: KeySpec = { allow: true, allowReadOnly: true, maxRequestBytes: true, dhtOpts: { bootstrap: true, host: true, port: true } }

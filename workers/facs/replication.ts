@@ -12,7 +12,7 @@ import HyperDHT, { type DHTNodeAddress, type KeyPair } from 'hyperdht'
 import Hyperswarm, { type SwarmConnection } from 'hyperswarm'
 import Hypercore from 'hypercore'
 import { Facility } from './facility'
-import type { Logger } from '../tpl/types'
+import type { Logger } from '../core/types'
 
 export interface ReplicationOptions {
   bootstrap?: DHTNodeAddress[]

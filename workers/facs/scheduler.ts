@@ -1,6 +1,6 @@
 import { Cron } from 'croner'
 import { Facility } from './facility'
-import type { Logger } from '../tpl/types'
+import type { Logger } from '../core/types'
 
 /** Cron jobs (croner, seconds field first, UTC). `protect` keeps a tick from overlapping itself. */
 export class SchedulerFacility extends Facility {

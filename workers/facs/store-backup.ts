@@ -17,7 +17,7 @@
 import { createReadStream, createWriteStream } from 'node:fs'
 import { access, open, rename } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
-import { WrkError } from '../tpl/errors'
+import { WrkError } from '../core/errors'
 import { readSideFile, sideFileNames, writeSideFile } from './side-files'
 import { STORE_FILE_MODE, StoreFacility, type Bee } from './store'
 

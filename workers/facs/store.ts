@@ -6,7 +6,7 @@ import Hyperbee from 'hyperbee'
 import Hypercore from 'hypercore'
 import Rache from 'rache'
 import { Facility } from './facility'
-import { WrkError } from '../tpl/errors'
+import { WrkError } from '../core/errors'
 
 export type Bee<T = unknown> = Hyperbee<T>
 

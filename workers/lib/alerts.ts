@@ -6,8 +6,8 @@
  * one per unit the snapshot could not read (`stats.incomplete`: `deviceTag` `meter-<n>`,
  * `pdu-<n>`, `gtemp`, `henv`, `diag`, `cdu`).
  */
-import type { AlertMatch, AlertSpec } from '../tpl/thing/alerts'
-import { valueAt } from '../tpl/thing/stats'
+import type { AlertMatch, AlertSpec } from '../tpl/thing/alerts/engine'
+import { valueAt } from '../tpl/thing/stats/stats'
 import type { Snap } from '../tpl/thing/types'
 import type { PduData } from './registers/types'
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { WrkError } from '../tpl/errors'
+import { WrkError } from '../core/errors'
 
 /**
  * MicroBT controller authentication (registers.md): the response to an 8-byte challenge R is

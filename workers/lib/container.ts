@@ -1,4 +1,4 @@
-import { errorCode, WrkError } from '../tpl/errors'
+import { errorCode, WrkError } from '../core/errors'
 import {
   BaseContainer,
   type BaseContainerOptions,

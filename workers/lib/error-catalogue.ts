@@ -1,5 +1,5 @@
 /** The MicroBT layer's error codes (device, authentication, Modbus transport, register plan), and the whole catalogue. */
-import { TPL_ERRORS, type ErrorCatalogue } from '../tpl/error-catalogue'
+import { TPL_ERRORS, type ErrorCatalogue } from '../core/error-catalogue'
 
 export const MBT_ERRORS: ErrorCatalogue = {
   ERR_AUTH_FAILED: 'the controller refused the credentials',

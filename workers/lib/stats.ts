@@ -1,6 +1,6 @@
 /** The MicroBT stat spec: the container template's, plus the CDU readings per container. */
 import { CONTAINER_STAT_SPEC } from '../tpl/container/stats'
-import type { StatSpec } from '../tpl/thing/stats'
+import type { StatSpec } from '../tpl/thing/stats/stats'
 
 const CDU = 'last.snap.stats.container_specific.cdu'
 

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, writeFileSync, renameSync, existsSync } from 'node:fs'
 import path from 'node:path'
 import { randomUUID } from 'node:crypto'
-import { loadConfig, loadOptionalConfig, type Env, type JsonObject } from './config'
+import { loadConfig, loadOptionalConfig, type Env, type JsonObject } from '../core/config'
 import { startFacilities, stopFacilities, type Facility } from '../facs/facility'
 
 const STATUS_DIR_MODE = 0o755

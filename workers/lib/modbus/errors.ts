@@ -1,7 +1,7 @@
 /**
  * Errors of the Modbus TCP transport: `ModbusError` with a stable `ERR_MODBUS_*` code, and
  * `ModbusExceptionError` for exception replies. The layers above read the code through its
- * `code` property (`errorCode()` in workers/tpl/errors.ts); the transport imports no other layer.
+ * `code` property (`errorCode()` in workers/core/errors.ts); the transport imports no other layer.
  */
 
 /**

@@ -1,4 +1,4 @@
-import { WrkError } from '../../tpl/errors'
+import { WrkError } from '../../core/errors'
 import { MAX_READ_REGISTERS } from '../modbus/frame'
 import { UNITS } from './units'
 import { vendorFields } from './vendors'

@@ -1,4 +1,4 @@
-import { WrkError } from '../errors'
+import { WrkError } from '../../core/errors'
 import { BaseThing, type BaseThingOptions, type ThingFailureSnap, type ThingSnap } from '../thing/base-thing'
 
 /** Controller methods callable through `queryThing` (worker.md §4). */

@@ -1,6 +1,6 @@
 import { WrkThingRack } from '../thing/rack.thing.wrk'
-import type { StatSpec } from '../thing/stats'
-import { THING_TIMEFRAMES, type Timeframe } from '../thing/stat-ticks'
+import type { StatSpec } from '../thing/stats/stats'
+import { THING_TIMEFRAMES, type Timeframe } from '../thing/stats/stat-ticks'
 import { READ_METHODS, WRITE_METHODS } from './base-container'
 import { CONTAINER_STAT_SPEC } from './stats'
 

@@ -1,5 +1,5 @@
 /** The container template's stat spec (worker.md §8): alerts, status and power per container, nominal figures from `info`. */
-import type { StatSpec } from '../thing/stats'
+import type { StatSpec } from '../thing/stats/stats'
 
 export const CONTAINER_STAT_SPEC: StatSpec = {
   alerts_cnt: { op: 'alerts_group_cnt', src: 'last.alerts' },

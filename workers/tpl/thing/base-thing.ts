@@ -1,5 +1,5 @@
-import { errorCode } from '../errors'
-import { silentLogger, type Logger } from '../types'
+import { errorCode } from '../../core/errors'
+import { silentLogger, type Logger } from '../../core/types'
 
 /** One entry of a failed snapshot: the error CODE (never a message with secrets) and when. */
 export interface ThingErrorEntry {

@@ -1,8 +1,8 @@
 /** Comments on a thing: saved, edited and deleted under the thing's write lock; only the author may change one. */
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { WrkError } from '../errors'
-import { defineMethod, type RpcMethod } from '../rpc/method'
+import { WrkError } from '../../core/errors'
+import { defineMethod, type RpcMethod } from '../../rpc/method'
 import type { RackParts } from './rack-parts'
 import { schemas } from './schemas'
 import type { ThingComment } from './types'

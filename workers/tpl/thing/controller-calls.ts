@@ -3,13 +3,13 @@
  * controller methods. A call is a write when its method is not a declared read method.
  */
 import { z } from 'zod'
-import { WrkError, errorCode } from '../errors'
-import { defineMethod, type RpcKind, type RpcMethod } from '../rpc/method'
+import { WrkError, errorCode } from '../../core/errors'
+import { defineMethod, type RpcKind, type RpcMethod } from '../../rpc/method'
 import { stripActionContext } from './action-context'
 import type { RackParts } from './rack-parts'
-import type { RegistryMethods } from './registry-methods'
+import type { RegistryMethods } from './registry/registry-methods'
 import { schemas, type Req } from './schemas'
-import { mapLimit, withTimeout } from './util'
+import { mapLimit, withTimeout } from '../../core/async'
 import { errorSnap } from './base-thing'
 import type { ThingState } from './types'
 

@@ -3,7 +3,7 @@
  * change, closed when the thing is forgotten or the rack stops. A controller it replaces is
  * closed, and none is kept for a thing forgotten or a rack stopping meanwhile.
  */
-import { errorCode } from '../errors'
+import { errorCode } from '../../core/errors'
 import type { RackParts } from './rack-parts'
 import type { ThingController, ThingState } from './types'
 

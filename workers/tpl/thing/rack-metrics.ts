@@ -7,7 +7,7 @@
  * per-socket series, so the cardinality is bounded by the things.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
-import { valueAt } from './stats'
+import { valueAt } from './stats/stats'
 import type { ThingState } from './types'
 
 /** A value of a thing's last snapshot worth a series (e.g. `container_power_watts` ← `stats.power_w`). */

@@ -3,13 +3,13 @@
  * calls, comments, logs, settings) see of the rack: its state and its extension points. The
  * rack implements it; state is read at call time (the registry and logs exist once started).
  */
-import type { Logger } from '../types'
-import type { AlertBook } from './alert-book'
-import type { DhcpAssigner } from './dhcp'
-import type { ThingRegistry } from './registry'
-import type { TimeLogs } from './time-log'
+import type { Logger } from '../../core/types'
+import type { AlertBook } from './alerts/alert-book'
+import type { DhcpAssigner } from './dhcp/dhcp'
+import type { ThingRegistry } from './registry/registry'
+import type { TimeLogs } from './logs/time-log'
 import type { ThingConf } from './thing-conf'
-import type { KeyedLock } from './util'
+import type { KeyedLock } from '../../core/async'
 import type { JsonObject, Snap, ThingRecord, ThingState } from './types'
 
 /** The extension points the layers above override. */

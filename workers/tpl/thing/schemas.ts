@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { MAX_LOG_TIME_MS } from './time-log'
+import { MAX_LOG_TIME_MS } from './logs/time-log'
 
 /**
  * Request schemas of the thing-rack RPC methods: the single source for validation, types and

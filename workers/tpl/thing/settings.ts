@@ -1,13 +1,13 @@
 /** Worker settings (a key/value sub-database) and the rack configuration as read at start. */
 import { z } from 'zod'
 import type { Bee } from '../../facs/store'
-import { defineMethod, type RpcMethod } from '../rpc/method'
-import { project } from './query'
+import { defineMethod, type RpcMethod } from '../../rpc/method'
+import { project } from './query/select'
 import type { RackParts } from './rack-parts'
 import { MAX_SETTINGS_BYTES, schemas } from './schemas'
-import { WrkError } from '../errors'
-import { ALERT_PARAMS_SETTING, assertAlertParams, type AlertParams } from './alert-params'
-import type { AlertConf } from './alerts'
+import { WrkError } from '../../core/errors'
+import { ALERT_PARAMS_SETTING, assertAlertParams, type AlertParams } from './alerts/alert-params'
+import type { AlertConf } from './alerts/engine'
 import type { JsonObject } from './types'
 
 /** What the settings need of the rack besides its parts: the alert configuration its overrides are checked against. */

@@ -6,11 +6,11 @@
  * is read back at start so that a thing found slow before a restart starts in the slow lane.
  */
 import createDebug from 'debug'
-import { errorCode } from '../errors'
+import { errorCode } from '../../core/errors'
 import { OFFLINE_SNAP } from './base-thing'
 import type { ThingControllers } from './controllers'
 import type { RackParts } from './rack-parts'
-import { Limiter, withTimeout } from './util'
+import { Limiter, withTimeout } from '../../core/async'
 import type { Snap, ThingState } from './types'
 
 const debug = createDebug('thing:snap')

@@ -1,6 +1,6 @@
 /** `base.thing.json`: the rack's settings, their defaults and their validation. */
-import { WrkError } from '../errors'
-import type { KeySpec } from '../config-keys'
+import { WrkError } from '../../core/errors'
+import type { KeySpec } from '../../core/config-keys'
 
 export interface ThingConf {
   collectSnapsItvMs: number

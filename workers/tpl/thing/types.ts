@@ -1,8 +1,8 @@
-import type { Alert } from './alerts'
+import type { Alert } from './alerts/engine'
 
 export type ThingId = string
-export type { JsonObject } from '../types'
-import type { JsonObject } from '../types'
+export type { JsonObject } from '../../core/types'
+import type { JsonObject } from '../../core/types'
 
 export interface ThingComment {
   id: string

@@ -1,7 +1,7 @@
 /** The `getWriteCalls` RPC method over the write-calls facility (workers/facs/write-calls.ts). */
 import { z } from 'zod'
 import type { WriteCallsFacility } from '../../facs/write-calls'
-import { defineMethod, type RpcMethod } from '../rpc/method'
+import { defineMethod, type RpcMethod } from '../../rpc/method'
 
 const schema = z.object({
   query: z.record(z.string(), z.unknown()).optional(),
