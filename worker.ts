@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
-import { ENVS, type Env } from './workers/tpl/config'
+import { ENVS, type Env } from './workers/core/config'
 import type { WorkerContext } from './workers/tpl/wrk-base'
 
 process.env.TZ = 'UTC'

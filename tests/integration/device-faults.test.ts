@@ -6,7 +6,7 @@
  * the controller's status and raises one `unit_unreachable` alert per missing unit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Alert } from '../../workers/tpl/thing/alerts/engine'
+import type { Alert } from '../../workers/tpl/thing/types'
 import { cleanupAll, createBootstrap, waitFor } from '../helpers'
 import { mockOpts, startMock, startRackInProcess, stopMocks, type RackWorker } from '../helpers/rack'
 

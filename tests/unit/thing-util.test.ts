@@ -3,7 +3,8 @@
  * outlive their promise, and time-bucket grouping of log entries.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { groupByRange, mapLimit, rangeMs, withTimeout } from '../../workers/core/async'
+import { mapLimit, withTimeout } from '../../workers/core/async'
+import { groupByRange, rangeMs } from '../../workers/tpl/thing/logs/range-groups'
 import { WrkError } from '../../workers/core/errors'
 import { isHostOrIp } from '../../workers/tpl/thing/dhcp/address'
 

@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import type pino from 'pino'
-import { WrkBase, type WorkerContext } from './wrk-base'
-import { errorCode, WrkError } from '../core/errors'
+import { WrkBase } from './wrk-base'
+import { WrkError } from '../core/errors'
 import { LoggingFacility } from '../facs/logging'
 import { StoreFacility } from '../facs/store'
 import { backupFileName, writeBackup, type BackupSummary } from '../facs/store-backup'
@@ -14,17 +14,18 @@ import type { JsonObject } from '../core/types'
 import { IntervalFacility } from '../facs/interval'
 import { SchedulerFacility } from '../facs/scheduler'
 import { z } from 'zod'
-import { decodeRequest, encodeError, encodeResult } from '../rpc/codec'
-import { DEFAULT_MAX_REQUEST_BYTES, HEAVY_READS, MAX_REPLY_FRAME_BYTES, assertPlainJson } from '../rpc/limits'
-import { Limiter } from '../core/async'
-import { defineMethod, kindOf, parseParams, type RpcKind, type RpcMethod } from '../rpc/method'
+import { RpcDispatcher } from '../rpc/dispatcher'
+import { defineMethod, type RpcKind, type RpcMethod } from '../rpc/method'
 
 /** The keys of common.json. */
 const COMMON_KEYS: KeySpec = { dir_log: true, debug: true, metrics: METRICS_CONF_KEYS }
 
 /**
  * Second layer: the facilities every MiningOS worker has (logger, store, net, interval,
- * scheduler) and the JSON RPC surface on top of `@hyperswarm/rpc`.
+ * scheduler, metrics when configured) and the JSON RPC surface on top of `@hyperswarm/rpc`
+ * (../rpc/dispatcher.ts). Each layer declares its methods in `declareRpc()`; the table is built
+ * once the worker is constructed (at its first use, at the latest at start), never from a
+ * constructor.
  */
 export class TetherWrkBase extends WrkBase {
   logger!: pino.Logger
@@ -37,15 +38,18 @@ export class TetherWrkBase extends WrkBase {
   private rpcRequests: Counter<'method' | 'outcome'> | null = null
   /** `facs/net.config.json` `r0`, as loaded at init. */
   protected netConf!: NetConfig
-  private readonly rpcMethods = new Map<string, RpcMethod>()
-  private maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES
-  private rpcSealed = false
-  /** Methods declared `heavy` share it: bounded concurrency, bounded queue (ERR_BUSY). */
-  private readonly heavyReads = new Limiter(HEAVY_READS.concurrency, { maxQueue: HEAVY_READS.maxQueue, maxWaitMs: HEAVY_READS.maxWaitMs, code: 'ERR_BUSY' })
+  private readonly rpc = new RpcDispatcher({
+    logger: () => this.logger,
+    refusal: (method, kind) => this.refusal(method, kind),
+    canWrite: (caller) => this.net.accessOf(caller) === 'full',
+    isStopping: () => this.isStopping,
+    observe: (method, outcome) => this.rpcRequests?.inc({ method, outcome })
+  })
+  private declared = false
 
-  constructor (ctx: WorkerContext) {
-    super(ctx)
-    this.registerRpc(
+  /** The methods this layer declares (a layer above adds its own to `super.declareRpc()`). */
+  protected declareRpc (): RpcMethod[] {
+    return [
       defineMethod({ name: 'ping', kind: 'read', summary: 'Answers with the request payload.', result: z.unknown(), errors: [], handler: (req) => req }),
       defineMethod({ name: 'echo', kind: 'read', summary: 'Answers with the request payload.', result: z.unknown(), errors: [], handler: (req) => req }),
       defineMethod({ name: 'getInstanceId', kind: 'read', summary: 'The random id of this worker process (as in the status file).', result: z.string(), errors: [], handler: () => this.instanceId }),
@@ -58,7 +62,16 @@ export class TetherWrkBase extends WrkBase {
         errors: ['ERR_STORE_WRITE_FAILED'],
         handler: async () => await this.backupStore()
       })
-    )
+    ]
+  }
+
+  /** The dispatcher with every layer's methods declared. */
+  private get table (): RpcDispatcher {
+    if (!this.declared) {
+      this.declared = true
+      this.rpc.register(...this.declareRpc())
+    }
+    return this.rpc
   }
 
   /** Where the store and its backups live: the root, or `ctx.tmpdir` in the test env. */
@@ -93,7 +106,7 @@ export class TetherWrkBase extends WrkBase {
     if (netConf.maxRequestBytes !== undefined) {
       const max = netConf.maxRequestBytes
       if (!Number.isInteger(max) || max < 1024) throw new WrkError('ERR_CONFIG_INVALID', 'config facs/net.config.json: r0.maxRequestBytes must be an integer ≥ 1024')
-      this.maxRequestBytes = max
+      this.rpc.maxRequestBytes = max
     }
     const logging = this.addFacility(new LoggingFacility({
       name: `${this.ctx.wtype}-${this.ctx.rack}`,
@@ -130,9 +143,8 @@ export class TetherWrkBase extends WrkBase {
 
   protected override async onStart (): Promise<void> {
     await super.onStart()
-    this.rpcSealed = true
-    for (const [method, decl] of this.rpcMethods) {
-      this.net.respond(method, (payload, caller) => this.dispatch(decl, payload, caller))
+    for (const decl of this.table.seal()) {
+      this.net.respond(decl.name, (payload, caller) => this.rpc.serve(decl.name, payload, caller))
     }
     this.saveStatus({
       rpcPublicKey: this.net.rpcPublicKey.toString('hex'),
@@ -147,44 +159,23 @@ export class TetherWrkBase extends WrkBase {
     await super.onStop()
   }
 
-  /** Declares RPC methods; only before start (the layers' constructors), later it throws. */
+  /** Declares further RPC methods (before start; later it throws ERR_RPC_REGISTER_AFTER_START). */
   registerRpc (...decls: RpcMethod[]): void {
-    if (this.rpcSealed) throw new WrkError('ERR_RPC_REGISTER_AFTER_START', `cannot register ${decls.map((d) => d.name).join(', ')} after start`)
-    for (const decl of decls) this.rpcMethods.set(decl.name, decl)
+    this.table.register(...decls)
   }
 
   /** Every declared method, in declaration order (docs and the OpenRPC document are built from it). */
   rpcDeclarations (): RpcMethod[] {
-    return [...this.rpcMethods.values()]
+    return this.table.declarations()
   }
 
   rpcKind (method: string, req: unknown = {}): RpcKind | undefined {
-    const decl = this.rpcMethods.get(method)
-    return decl ? kindOf(decl, req) : undefined
+    return this.table.kindOf(method, req)
   }
 
   /** Calls a method in-process exactly as a remote caller with full access would. */
   async callRpc (method: string, req: unknown): Promise<unknown> {
-    const decl = this.rpcMethods.get(method)
-    if (!decl) throw new WrkError('ERR_METHOD_INVALID', `unknown method ${method}`)
-    this.admit(decl, req)
-    return await this.invoke(decl, req)
-  }
-
-  /** The handler on the validated request; a heavy read waits for a slot of the heavy-read limiter. */
-  private async invoke (decl: RpcMethod, req: unknown): Promise<unknown> {
-    const params = parseParams(decl, req)
-    if (decl.heavy) return await this.heavyReads.run(async () => await decl.handler(params))
-    return await decl.handler(params)
-  }
-
-  /** What every request goes through before its handler, whoever calls: plain JSON, its kind, the layer's refusal. */
-  private admit (decl: RpcMethod, req: unknown): RpcKind {
-    assertPlainJson(req)
-    const kind = kindOf(decl, req)
-    const refused = this.refusal(decl.name, kind)
-    if (refused !== null) throw new WrkError(refused)
-    return kind
+    return await this.table.call(method, req)
   }
 
   /** A code refusing a request before its handler runs, whoever calls (e.g. a read replica refuses writes); null = go on. */
@@ -197,52 +188,6 @@ export class TetherWrkBase extends WrkBase {
    * reply bytes; what the transport calls, and what the fuzz tests call directly.
    */
   async serveRpc (method: string, payload: Buffer, caller: Buffer | null): Promise<Buffer> {
-    const decl = this.rpcMethods.get(method)
-    return decl ? await this.dispatch(decl, payload, caller) : encodeError('ERR_METHOD_INVALID')
-  }
-
-  private async dispatch (decl: RpcMethod, payload: Buffer, caller: Buffer | null): Promise<Buffer> {
-    const method = decl.name
-    if (payload.length > this.maxRequestBytes) return encodeError('ERR_REQUEST_TOO_LARGE')
-    let req: unknown
-    try {
-      req = decodeRequest(payload)
-    } catch {
-      return encodeError('ERR_FACS_NET_DATA_FORMAT')
-    }
-    const callerKey = caller ? caller.toString('hex') : null
-    let kind: RpcKind = 'write'
-    try {
-      if (this.isStopping) throw new WrkError('ERR_WRK_STOPPING')
-      kind = this.admit(decl, req)
-      if (kind === 'write' && this.net.accessOf(caller) !== 'full') throw new WrkError('ERR_PERMISSION_DENIED')
-      const res = await this.invoke(decl, req)
-      if (kind === 'write') this.audit(method, req, callerKey, 'ok')
-      const reply = encodeResult(res)
-      this.rpcRequests?.inc({ method, outcome: 'ok' })
-      if (reply.length <= MAX_REPLY_FRAME_BYTES) return reply
-      this.logger.warn({ method, bytes: reply.length }, 'rpc reply over the frame bound refused')
-      return encodeError('ERR_REPLY_TOO_LARGE')
-    } catch (err) {
-      const code = errorCode(err)
-      this.rpcRequests?.inc({ method, outcome: code })
-      if (kind === 'write') this.audit(method, req, callerKey, code)
-      if (code === 'ERR_INTERNAL') this.logger.error({ err, method }, 'rpc method failed')
-      else this.logger.debug({ method, code }, 'rpc method refused')
-      return encodeError(code)
-    }
-  }
-
-  private audit (method: string, req: unknown, caller: string | null, outcome: string): void {
-    const r = (req !== null && typeof req === 'object' ? req : {}) as Record<string, unknown>
-    this.logger.info({
-      audit: true,
-      method,
-      outcome,
-      thingId: typeof r.id === 'string' ? r.id : typeof r.thingId === 'string' ? r.thingId : undefined,
-      action: typeof r.method === 'string' ? r.method : undefined,
-      user: typeof r.user === 'string' ? r.user : undefined,
-      caller
-    }, 'rpc write')
+    return await this.table.serve(method, payload, caller)
   }
 }

@@ -14,7 +14,8 @@ const CONTAINER_ACTION_ERRORS = [
  * Fourth layer: the container template. Thing type `container`, the container controller
  * methods as the declared queryThing/applyThings surface.
  */
-export class WrkContainerRack extends WrkThingRack {
+export abstract class WrkContainerRack extends WrkThingRack {
+  /** `container`; a container brand's worker adds its part (`container-mbt-kehua`). */
   override getThingType (): string {
     return 'container'
   }

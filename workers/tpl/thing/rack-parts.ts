@@ -4,13 +4,11 @@
  * rack implements it; state is read at call time (the registry and logs exist once started).
  */
 import type { Logger } from '../../core/types'
-import type { AlertBook } from './alerts/alert-book'
-import type { DhcpAssigner } from './dhcp/dhcp'
 import type { ThingRegistry } from './registry/registry'
 import type { TimeLogs } from './logs/time-log'
 import type { ThingConf } from './thing-conf'
 import type { KeyedLock } from '../../core/async'
-import type { JsonObject, Snap, ThingRecord, ThingState } from './types'
+import type { Alert, JsonObject, Snap, ThingRecord, ThingState } from './types'
 
 /** The extension points the layers above override. */
 export interface RackHooks {
@@ -34,11 +32,28 @@ export interface RackHooks {
   forgetThingHook: (state: ThingState) => Promise<void>
 }
 
+/** What the collaborators use of the alerts (the rack's AlertBook). */
+export interface AlertPort {
+  /** The alerts of a collection; null for a thing type without alert configuration. */
+  evaluate: (state: ThingState, snap: Snap | null, err: string | null) => Alert[] | null
+  /** Logs the alerts that started and keeps the active set when it changed. */
+  record: (state: ThingState, prev: readonly Alert[] | null | undefined, next: readonly Alert[] | null) => Promise<void>
+  forget: (id: string) => Promise<void>
+}
+
+/** What the collaborators use of DHCP address assignment (the rack's DhcpAssigner). */
+export interface DhcpGate {
+  /** The code a thing waiting for its address answers instead of connecting, or null. */
+  pendingCode: (state: ThingState) => string | null
+  /** After a registration or update: asks for an address when the thing needs one; true when it did. */
+  onThingWritten: (state: ThingState) => Promise<boolean>
+}
+
 export interface RackParts {
   readonly hooks: RackHooks
-  readonly alerts: AlertBook
+  readonly alerts: AlertPort
   /** Addresses from the DHCP service (things with `info.macAddress` and `info.subnet`). */
-  readonly dhcp: DhcpAssigner
+  readonly dhcp: DhcpGate
   readonly rackId: string
   readonly thingConf: ThingConf
   /** `config/global.config.json` (what getWrkConf answers; the app backend reads `pduGridLayout` there); null without the file. */

@@ -6,7 +6,6 @@
  */
 import { z } from 'zod'
 import { TetherWrkBase } from '../tether-wrk-base'
-import type { WorkerContext } from '../wrk-base'
 import { WrkError } from '../../core/errors'
 import type { Bee } from '../../facs/store'
 import { capReply } from '../../rpc/limits'
@@ -15,7 +14,7 @@ import { WriteCallsFacility } from '../../facs/write-calls'
 import { writeCallsMethod } from './write-call-method'
 import { MININGOS_NET_CONF_KEYS, MiningOsNetFacility, parseMiningOsNetConf } from '../../facs/miningos-net'
 import { AlertBook } from './alerts/alert-book'
-import type { Alert, AlertConf, AlertSpec } from './alerts/engine'
+import type { AlertConf, AlertSpec } from './alerts/engine'
 import { ThingComments } from './comments'
 import { ControllerCalls } from './controller-calls'
 import { ThingControllers } from './controllers'
@@ -39,7 +38,7 @@ import { THING_CONF_DEFAULTS, THING_CONF_KEYS, parseThingConf, type ThingConf } 
 import type { KeySpec } from '../../core/config-keys'
 import type { TimeLogs, LogMeta } from './logs/time-log'
 import { KeyedLock, mapLimit } from '../../core/async'
-import type { JsonObject, Snap, ThingRecord, ThingState } from './types'
+import type { Alert, JsonObject, Snap, ThingRecord, ThingState } from './types'
 
 /** Methods answered while the things' `last` is restored at start (they read neither `last` nor the devices). */
 const SERVED_DURING_RESTORE = new Set(['getRack', 'getReplicaConf', 'getWrkConf', 'getWrkSettings', 'getWrkExtData', 'getThingConf', 'tailLog', 'getHistoricalLogs'])
@@ -60,7 +59,7 @@ class StartGate {
   }
 }
 
-export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks {
+export abstract class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks {
   thingConf: ThingConf = { ...THING_CONF_DEFAULTS }
   globalConf: JsonObject | null = null
   registry!: ThingRegistry
@@ -89,14 +88,14 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
   private readonly startedAt = Date.now()
   private readonly startGate = new StartGate()
 
-  constructor (ctx: WorkerContext) {
-    super(ctx)
-    const calls = this.calls
-    this.registerRpc(...this.afterRestore([
+  protected override declareRpc (): RpcMethod[] {
+    return [
+      ...super.declareRpc(),
+      ...this.afterRestore([
       ...this.alerts.declarations(),
       writeCallsMethod(() => this.writeCalls, this.controllerErrors()),
       ...this.things.declarations(() => this.net.rpcPublicKey.toString('hex')),
-      ...calls.declarations(),
+      ...this.calls.declarations(),
       ...new ThingComments(this).declarations(),
       ...new LogMethods(this).declarations(),
       ...this.settings.declarations(),
@@ -110,7 +109,8 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
         handler: () => this.replication.replicaConf(this.logs)
       }),
       defineMethod({ name: 'rackReboot', kind: 'write', summary: 'Replies 1, then stops the worker (the CLI exits 1 so a supervisor restarts it).', result: z.literal(1), errors: [], handler: () => this.rackReboot() })
-    ]))
+      ])
+    ]
   }
 
   /**
@@ -141,9 +141,8 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
 
   // ---- extension points for the layers above (RackHooks) ---------------------------------
 
-  getThingType (): string {
-    return 'thing'
-  }
+  /** The thing type of this worker (`container-mbt-kehua`). */
+  abstract getThingType (): string
 
   /** Snapshot values worth a series on the metrics endpoint (./rack-metrics.ts). */
   metricValues (): readonly MetricValue[] {
@@ -182,7 +181,8 @@ export class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks 
 
   validateThingOpts (_opts: JsonObject): void {}
 
-  async connectThing (_state: ThingState): Promise<void> {}
+  /** Creates `state.ctrl` from the thing's record (leaves it null when it cannot be connected). */
+  abstract connectThing (state: ThingState): Promise<void>
 
   async collectThingSnap (state: ThingState): Promise<Snap> {
     if (!state.ctrl) throw new WrkError('ERR_THING_NOT_INITIALIZED')

@@ -1,8 +1,7 @@
-import type { Alert } from './alerts/engine'
+import type { JsonObject } from '../../core/types'
 
 export type ThingId = string
 export type { JsonObject } from '../../core/types'
-import type { JsonObject } from '../../core/types'
 
 export interface ThingComment {
   id: string
@@ -50,4 +49,27 @@ export interface ThingState {
   lastStoredTs: number
   /** Set as soon as forgetThings picks the thing: nothing may connect it again. */
   forgotten: boolean
+}
+
+export type AlertSeverity = 'critical' | 'high' | 'medium' | 'warning' | 'low'
+
+/** What a reading was compared with: `{value: 47.2, threshold: 45, unit: '°C'}`. */
+export interface AlertMetadata {
+  value?: unknown
+  threshold?: unknown
+  unit?: string
+  [key: string]: unknown
+}
+
+export interface Alert {
+  name: string
+  code: string
+  description: string
+  severity: AlertSeverity | string
+  createdAt: number
+  uuid: string
+  message?: string
+  /** The device of the thing the alert is about (`pdu-3`, `meter-2`, `cdu`). */
+  deviceTag?: string
+  metadata?: AlertMetadata
 }

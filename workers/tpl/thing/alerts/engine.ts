@@ -6,30 +6,7 @@
  * `createdAt`, whatever its description or reading do; one that clears and returns is new.
  */
 import { randomUUID } from 'node:crypto'
-import type { JsonObject, Snap } from '../types'
-
-export type AlertSeverity = 'critical' | 'high' | 'medium' | 'warning' | 'low'
-
-/** What a reading was compared with: `{value: 47.2, threshold: 45, unit: '°C'}`. */
-export interface AlertMetadata {
-  value?: unknown
-  threshold?: unknown
-  unit?: string
-  [key: string]: unknown
-}
-
-export interface Alert {
-  name: string
-  code: string
-  description: string
-  severity: AlertSeverity | string
-  createdAt: number
-  uuid: string
-  message?: string
-  /** The device of the thing the alert is about (`pdu-3`, `meter-2`, `cdu`). */
-  deviceTag?: string
-  metadata?: AlertMetadata
-}
+import type { Alert, AlertMetadata, JsonObject, Snap } from '../types'
 
 /** `alerts[<thing type>][<name>]` of base.thing.json. */
 export interface AlertConfEntry {

@@ -8,7 +8,7 @@ import type { JsonObject } from '../../../core/types'
 import type { RackParts } from '../rack-parts'
 import { ReadBudget } from '../../../core/read-budget'
 import { schemas, type Req } from '../schemas'
-import { RangeGroups } from '../../../core/async'
+import { RangeGroups } from './range-groups'
 
 /** Logs tailLog may read: the thing snapshot logs and the stat logs. */
 const TAIL_LOG_KEY = /^(thing-5m|stat-[A-Za-z0-9]+)$/

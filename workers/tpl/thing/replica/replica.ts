@@ -22,14 +22,13 @@ import type { Bee, BeeStore, StoreFacility } from '../../../facs/store'
 import type { ReplicationFacility } from '../../../facs/replication'
 import { WrkError, errorCode } from '../../../core/errors'
 import type { Logger } from '../../../core/types'
-import type { Alert } from '../alerts/engine'
 import { LOG_CORES_SUB, MAIN_CORE, PUBLISHED_SUB, type LogCore, type PublishedRack, type ReplicaConf } from './replica-source'
 import { ThingRegistry } from '../registry/registry'
 import { thingLogKey } from '../snapshot-loop'
 import { THING_CONF_DEFAULTS } from '../thing-conf'
 import { StatTimeLogs } from '../logs/stat-log'
 import { logBeeName, parseLogBeeName, type LogMeta, type TimeLogs } from '../logs/time-log'
-import type { JsonObject, Snap, ThingRecord } from '../types'
+import type { Alert, JsonObject, Snap, ThingRecord } from '../types'
 
 export interface ReplicaSettings {
   /** RPC key of the master (`replicaRpcPublicKey`). */

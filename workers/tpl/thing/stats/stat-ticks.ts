@@ -13,7 +13,7 @@ import type { RackParts } from '../rack-parts'
 import { RTD, RTD_ENTRY_KEY, StatTimeLogs } from '../logs/stat-log'
 import { aggregate, isStatTag, type StatEntry, type StatSpec } from './stats'
 import type { ThingState } from '../types'
-import { rangeMs } from '../../../core/async'
+import { rangeMs } from '../logs/range-groups'
 
 /** `[name, cron]`, seconds field first, UTC. */
 export type Timeframe = readonly [name: string, cron: string]
