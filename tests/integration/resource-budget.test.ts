@@ -26,8 +26,8 @@ import { startRackInProcess, type RackWorker } from '../helpers/rack'
 import { errorCode } from '../../workers/core/errors'
 import { errorCodeOfReply } from '../../workers/rpc/codec'
 import { MAX_REPLY_BYTES, MAX_REPLY_FRAME_BYTES } from '../../workers/rpc/limits'
-import { ALERTS_LOG } from '../../workers/tpl/thing/alerts/alert-book'
-import { INFO_HISTORY_LOG } from '../../workers/tpl/thing/registry/registry-methods'
+import { ALERTS_LOG } from '../../workers/tpl/thing/logs/log-names'
+import { INFO_HISTORY_LOG } from '../../workers/tpl/thing/logs/log-names'
 import { MAX_LOG_TIME_MS } from '../../workers/tpl/thing/logs/time-log'
 
 // ---- bounds asserted -----------------------------------------------------------------------

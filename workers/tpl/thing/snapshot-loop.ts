@@ -12,6 +12,7 @@ import type { ThingControllers } from './controllers'
 import type { RackParts } from './rack-parts'
 import { Limiter, withTimeout } from '../../core/async'
 import type { Snap, ThingState } from './types'
+import { thingLogKey } from './logs/log-names'
 
 const debug = createDebug('thing:snap')
 
@@ -21,11 +22,6 @@ const debug = createDebug('thing:snap')
  * memory (tens of kB), one per thing otherwise.
  */
 export const CLOSE_SNAP_LOG_FROM_MS = 60_000
-
-/** The snapshot log of one thing. */
-export function thingLogKey (id: string): string {
-  return `thing-5m-${id}`
-}
 
 /** The code of a failure envelope: its first error's code, else ERR_THING_OFFLINE. */
 function failureCode (snap: Snap): string {

@@ -12,11 +12,10 @@ import { currentInfoChanges } from '../registry/info-changes'
 import { assertSafeQuery, match } from '../query/select'
 import type { RackParts } from '../rack-parts'
 import { ReadBudget } from '../../../core/read-budget'
-import { INFO_HISTORY_LOG } from '../registry/registry-methods'
+import { ALERTS_LOG, INFO_HISTORY_LOG } from '../logs/log-names'
 import { MAX_LOG_TIME_MS } from '../logs/time-log'
 import type { Alert, JsonObject, Snap, ThingState } from '../types'
 
-export const ALERTS_LOG = 'thing-alerts'
 /** Most entries one getHistoricalLogs reply may hold (a range without limit returns all up to this). */
 export const MAX_HISTORY_ENTRIES = 50_000
 /**

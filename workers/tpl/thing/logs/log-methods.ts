@@ -9,9 +9,8 @@ import type { RackParts } from '../rack-parts'
 import { ReadBudget } from '../../../core/read-budget'
 import { schemas, type Req } from '../schemas'
 import { RangeGroups } from './range-groups'
+import { TAIL_LOG_KEY } from './log-names'
 
-/** Logs tailLog may read: the thing snapshot logs and the stat logs. */
-const TAIL_LOG_KEY = /^(thing-5m|stat-[A-Za-z0-9]+)$/
 /** Upper bound of entries in one tailLog reply (a snapshot entry is tens of kB). */
 export const MAX_TAIL_ENTRIES = 10_000
 /** Entries projected at once. */

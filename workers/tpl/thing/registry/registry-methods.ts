@@ -15,11 +15,9 @@ import { infoChanges } from './info-changes'
 import { ListCache } from './list-cache'
 import { ReadBudget } from '../../../core/read-budget'
 import { schemas, type Req } from '../schemas'
-import { thingLogKey } from '../snapshot-loop'
+import { INFO_HISTORY_LOG, thingLogKey } from '../logs/log-names'
 import type { JsonObject, ThingRecord, ThingState } from '../types'
 
-/** The log of info changes (getHistoricalLogs `info`). */
-export const INFO_HISTORY_LOG = 'thing-history-log'
 /** Things tested against a query between two looks at the read budget. */
 const MATCH_CHUNK = 16
 
