@@ -113,7 +113,6 @@ describe('size', () => {
       'workers/lib/modbus/pipeline.ts': 477,
       'workers/tpl/thing/dhcp/dhcp.ts': 426,
       'workers/tpl/thing/logs/stat-log.ts': 608,
-      'workers/tpl/thing/rack.thing.wrk.ts': 413,
       'workers/tpl/thing/replica/replica.ts': 493,
       'mock/server.ts': 654,
       'mock/state.ts': 591

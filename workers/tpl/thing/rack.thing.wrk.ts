@@ -40,25 +40,7 @@ import type { KeySpec } from '../../core/config-keys'
 import type { TimeLogs, LogMeta } from './logs/time-log'
 import { KeyedLock, mapLimit } from '../../core/async'
 import type { Alert, JsonObject, Snap, ThingRecord, ThingState } from './types'
-
-/** Methods answered while the things' `last` is restored at start (they read neither `last` nor the devices). */
-const SERVED_DURING_RESTORE = new Set(['getRack', 'getReplicaConf', 'getWrkConf', 'getWrkSettings', 'getWrkExtData', 'getThingConf', 'tailLog', 'getHistoricalLogs'])
-
-/** A promise settled once, by the start. */
-class StartGate {
-  readonly done: Promise<void>
-  open: () => void = () => {}
-  fail: (err: unknown) => void = () => {}
-
-  constructor () {
-    this.done = new Promise<void>((resolve, reject) => {
-      this.open = resolve
-      this.fail = reject
-    })
-    // nobody may be waiting
-    this.done.catch(() => {})
-  }
-}
+import { SERVED_DURING_RESTORE, StartGate } from './start-gate'
 
 export abstract class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks {
   thingConf: ThingConf = { ...THING_CONF_DEFAULTS }
