@@ -148,8 +148,15 @@ export async function runLossyScenario (s: LossyScenario): Promise<LossyRow> {
     const reference = withoutDeadUnit(lossFree, s.deadUnit)
     await proxy.start()
     container = new MicroBTContainer({
-      vendor: 'kehua', address: '127.0.0.1', port: proxy.port, username: 'admin', password: 'admin',
-      timeout: LOSSY_TIMEOUT_MS, retry: s.retry, maxInFlight: s.maxInFlight, logger,
+      vendor: 'kehua',
+      address: '127.0.0.1',
+      port: proxy.port,
+      username: 'admin',
+      password: 'admin',
+      timeout: LOSSY_TIMEOUT_MS,
+      retry: s.retry,
+      maxInFlight: s.maxInFlight,
+      logger,
       clientFactory: (o) => { client = new ModbusTcpClient(o); return client }
     })
     // Warm up over a clean link (connect), then let the loss start.

@@ -83,8 +83,14 @@ async function seed (root: string, entries: number): Promise<void> {
     for (let i = 0; i < entries; i++) {
       const createdAt = t0 + i * 1000
       await worker.logs.append(ALERTS_LOG, createdAt, {
-        name: 'circulating_pump_fault', code: 'circulating_pump_fault', description: 'Circulating pump fault', severity: 'critical',
-        createdAt, uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, message: 'm'.repeat(200), thingId: `h-${i % THINGS}`
+        name: 'circulating_pump_fault',
+        code: 'circulating_pump_fault',
+        description: 'Circulating pump fault',
+        severity: 'critical',
+        createdAt,
+        uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+        message: 'm'.repeat(200),
+        thingId: `h-${i % THINGS}`
       })
     }
   } finally {

@@ -123,4 +123,3 @@ export async function runCli (argv: readonly string[], createServer: (opts: Crea
   }
   return { servers, control, stop }
 }
-

@@ -110,7 +110,6 @@ function newChallenge (): Buffer {
   return randomBytes(8)
 }
 
-
 function checkUnit (unit: number, what: string): void {
   if (!Number.isInteger(unit) || unit < 0 || unit > 255) throw new WrkError('ERR_MOCK_BAD_FAULT', `${what}: unit ${unit} outside 0…255`)
 }

@@ -105,4 +105,3 @@ describe('alert thresholds at run time and per-device alerts', () => {
     await rack.worker.stop()
   })
 })
-

@@ -652,7 +652,7 @@ describe.each(CONTAINER_VENDORS)('%s container against the mock', (vendor: Conta
       expect(c.lastErrorCode).toBe('ERR_MODBUS_FLOOD')
       // it stops: the container reconnects after its backoff and reads again
       mock.setFault({ flood: 0 })
-      await waitUntil(() => c.lastSnap?.success === true || (void c.getSnap(), false), 'a snapshot after the flood', 15_000)
+      await waitUntil(() => { if (c.lastSnap?.success === true) return true; void c.getSnap(); return false }, 'a snapshot after the flood', 15_000)
       const good = expectSuccess(await c.getSnap())
       expect(good.stats.container_specific.pdu_data).toHaveLength(12)
       // mid-run: a healthy link starts flooding; the link is dropped within moments, the next
@@ -661,7 +661,7 @@ describe.each(CONTAINER_VENDORS)('%s container against the mock', (vendor: Conta
       mock.setFault({ flood: 20_000 })
       await waitUntil(() => mock.connectionCount === 0 || mock.stats.connections > drops, 'the flooded link to be dropped', 5000)
       started = Date.now()
-      await waitUntil(() => c.lastSnap?.success === false || (void c.getSnap(), false), 'an error snapshot after the flood started', 5000)
+      await waitUntil(() => { if (c.lastSnap?.success === false) return true; void c.getSnap(); return false }, 'an error snapshot after the flood started', 5000)
       expect(c.lastSnap).toMatchObject({ success: false, stats: { status: 'error', errors: [{ msg: 'ERR_MODBUS_FLOOD' }] } })
       expect(Date.now() - started).toBeLessThan(2000)
       mock.setFault({ flood: 0 })

@@ -231,7 +231,7 @@ async function startHostileServer (): Promise<{ key: string, close: () => Promis
   server.respond('code', () => Buffer.from(JSON.stringify(`[HRPC_ERR]=${TITLE_AND_CLEAR}`)))
   // JSON.stringify escapes C0 (the client's pretty output re-serialises); DEL, C1 and bidi stay raw in the text
   server.respond('value', () => Buffer.from(JSON.stringify({ title: TITLE_AND_CLEAR, c1: '\u009b2J\u0085', del: '\u007f', bidi: '\u202eevil' }) + '\r'))
-  server.respond('raw', () => Buffer.from(`\u001b]0;raw\u0007\u001b[2J`))
+  server.respond('raw', () => Buffer.from('\u001b]0;raw\u0007\u001b[2J'))
   server.respond('throws', () => { throw Object.assign(new Error(`boom ${TITLE_AND_CLEAR}`), { code: TITLE_AND_CLEAR }) })
   await server.listen(keyPair)
   const close = async (): Promise<void> => {

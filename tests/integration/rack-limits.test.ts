@@ -182,4 +182,3 @@ describe('streamed history and logs', () => {
     expect(await worker.callRpc('getThingsCount', {})).toBeGreaterThanOrEqual(0)
   })
 })
-

@@ -282,7 +282,7 @@ const fields: fc.Arbitrary<JsonObject> = fc.oneof(
     fc.record({ $slice: fc.constantFrom(1, -1, 1e9, [0, 1e9]) }),
     fc.record({ $range: fc.constant([0, 1e9]) }),
     fc.record({ $map: fc.constant({ input: { $range: [0, 1e7] }, in: '$$this' }) }),
-    fc.record({ $regexFind: fc.record({ input: fc.constant('$info.note'), regex: regex }) })
+    fc.record({ $regexFind: fc.record({ input: fc.constant('$info.note'), regex }) })
   ), { maxKeys: 6 }),
   // as many keys as a request may hold (1 000), and one more
   fc.constantFrom(999, 1000, 1001).chain((n) => fc.constantFrom(0, 1).map((v) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}.${'g'.repeat(i % 50)}`, v]))))
@@ -439,8 +439,14 @@ async function seed (worker: RackWorker): Promise<void> {
     // every tenth alert belongs to a wide thing (its entry then carries ~15 kB of tags)
     const thingId = i % 10 === 0 ? `w-${i % WIDE_THINGS}` : `h-${i % HISTORY_THINGS}`
     await logs.append(ALERTS_LOG, createdAt, {
-      name: 'circulating_pump_fault', code: 'circulating_pump_fault', description: 'Circulating pump fault', severity: 'critical',
-      createdAt, uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, message: KB('m').slice(0, 200), thingId
+      name: 'circulating_pump_fault',
+      code: 'circulating_pump_fault',
+      description: 'Circulating pump fault',
+      severity: 'critical',
+      createdAt,
+      uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      message: KB('m').slice(0, 200),
+      thingId
     })
   }
   for (let i = 0; i < SNAP_ENTRIES; i++) {

@@ -152,7 +152,6 @@ describe('alertParams (run-time thresholds)', () => {
   })
 })
 
-
 describe('unit_unreachable (issue 30: a partial outage)', () => {
   const conf: AlertConf = { ...CONF, unit_unreachable: { description: 'A unit did not answer', severity: 'high' } }
   const partial = (incomplete: string[]): Snap => {

@@ -16,7 +16,7 @@ interface Deferred<T> {
 function deferred<T> (): Deferred<T> {
   let resolve!: (v: T) => void
   let reject!: (e: Error) => void
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
+  const promise = new Promise<T>((_resolve, _reject) => { resolve = _resolve; reject = _reject })
   return { promise, resolve, reject }
 }
 

@@ -306,8 +306,15 @@ describe('snapshot', () => {
     const seen: ModbusClientOptions[] = []
     const fake = new FakeModbusClient()
     const c = new MicroBTContainer({
-      address: 'ctrl.local', port: 5020, username: 'admin', password: 'pw', vendor: 'wonderint',
-      timeout: 1500, retry: 0, retryInterval: 300, maxInFlight: 8,
+      address: 'ctrl.local',
+      port: 5020,
+      username: 'admin',
+      password: 'pw',
+      vendor: 'wonderint',
+      timeout: 1500,
+      retry: 0,
+      retryInterval: 300,
+      maxInFlight: 8,
       clientFactory: (o) => { seen.push(o); return fake }
     })
     expect(seen).toHaveLength(0) // created lazily

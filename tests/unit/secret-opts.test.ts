@@ -171,4 +171,3 @@ describe('crypto-shredding', () => {
     for (const pw of ['rotated-away-pw', 'forgotten-thing-pw', 'current-pw']) expect(await storeFilesContain(pw), pw).toEqual([])
   })
 })
-

@@ -176,4 +176,3 @@ describe('TimeLogs.scan', () => {
     expect(timeKey(1e21) < timeKey(Date.now())).toBe(true)
   })
 })
-

@@ -46,7 +46,6 @@ export class IntervalFacility extends Facility {
     this.jobs.delete(name)
   }
 
-
   protected override async _close (): Promise<void> {
     for (const name of [...this.jobs.keys()]) this.clear(name)
   }

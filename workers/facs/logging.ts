@@ -42,7 +42,6 @@ export class LoggingFacility extends Facility {
     }, opts.destination ?? pino.destination({ dest: 1, sync: true }))
   }
 
-
   protected override async _close (): Promise<void> {
     this.logger.flush()
   }

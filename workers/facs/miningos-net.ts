@@ -93,5 +93,4 @@ export class MiningOsNetFacility extends Facility {
       throw new WrkError('ERR_DHCP_UNREACHABLE', `${method}: the DHCP service cannot be reached (${code || (err as Error).message})`, { cause: err })
     }
   }
-
 }

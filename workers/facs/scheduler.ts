@@ -29,7 +29,6 @@ export class SchedulerFacility extends Facility {
     return [...this.jobs.keys()]
   }
 
-
   protected override async _close (): Promise<void> {
     for (const name of [...this.jobs.keys()]) this.remove(name)
   }

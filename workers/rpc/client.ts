@@ -30,18 +30,18 @@ export interface RpcConnectOptions {
 export type RpcClientOptions = RpcConnectOptions & (
   | { dht: HyperDHT, bootstrap?: never, host?: never, seed?: never, firewalled?: never }
   | {
-      dht?: undefined
-      bootstrap?: Array<DHTNodeAddress | string>
-      /** Address the new DHT node binds (e.g. '127.0.0.1' on a loopback testnet). */
-      host?: string
-      /** 32 bytes: a stable client key (for allow lists); random when absent. */
-      seed?: Buffer
-      /**
+    dht?: undefined
+    bootstrap?: Array<DHTNodeAddress | string>
+    /** Address the new DHT node binds (e.g. '127.0.0.1' on a loopback testnet). */
+    host?: string
+    /** 32 bytes: a stable client key (for allow lists); random when absent. */
+    seed?: Buffer
+    /**
        * false: the node says it is reachable (a loopback testnet), which spares the first connect
        * a holepunch that can stall for seconds there.
        */
-      firewalled?: boolean
-    }
+    firewalled?: boolean
+  }
 )
 
 export interface RpcRequestOptions {

@@ -45,6 +45,7 @@ export class TetherWrkBase extends WrkBase {
     isStopping: () => this.isStopping,
     observe: (method, outcome) => this.rpcRequests?.inc({ method, outcome })
   })
+
   private declared = false
 
   /** The methods this layer declares (a layer above adds its own to `super.declareRpc()`). */

@@ -110,4 +110,3 @@ export interface ModbusClient {
   /** Closes the socket, rejects pending requests with ERR_MODBUS_CLOSED, stops reconnecting. */
   close: () => Promise<void>
 }
-

@@ -62,6 +62,7 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
     retryMinMs: () => this.thingConf.collectSnapsItvMs,
     retryMaxMs: () => this.miningosNet?.conf.dhcpRetryMaxMs ?? 600_000
   })
+
   miningosNet!: MiningOsNetFacility
   /** Read replicas: the master's side, or (`--slave`) the copy of the master. */
   readonly replication: RackReplication = new RackReplication(this, this.ctx.slave === true)
@@ -75,23 +76,23 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
     return [
       ...super.declareRpc(),
       ...this.afterRestore([
-      ...this.alerts.declarations(),
-      writeCallsMethod(() => this.writeCalls, this.controllerErrors()),
-      ...this.things.declarations(() => this.net.rpcPublicKey.toString('hex')),
-      ...this.calls.declarations(),
-      ...new ThingComments(this).declarations(),
-      ...new LogMethods(this).declarations(),
-      ...this.settings.declarations(),
-      defineMethod({ name: 'getWrkExtData', kind: 'read', summary: 'Worker-type specific data.', result: z.record(z.string(), z.unknown()), errors: [], handler: (req) => this.getWrkExtData(req) }),
-      defineMethod({
-        name: 'getReplicaConf',
-        kind: 'read',
-        summary: 'Where a read replica finds this rack\'s data: main and log core keys, replication topic, swarm key.',
-        result: z.object({ rackId: z.string(), replicaDiscoveryKey: z.string().nullable(), swarmPublicKey: z.string().nullable(), metaDiscoveryKeys: z.record(z.string(), z.string()) }),
-        errors: [],
-        handler: () => this.replication.replicaConf(this.logs)
-      }),
-      defineMethod({ name: 'rackReboot', kind: 'write', summary: 'Replies 1, then stops the worker (the CLI exits 1 so a supervisor restarts it).', result: z.literal(1), errors: [], handler: () => this.rackReboot() })
+        ...this.alerts.declarations(),
+        writeCallsMethod(() => this.writeCalls, this.controllerErrors()),
+        ...this.things.declarations(() => this.net.rpcPublicKey.toString('hex')),
+        ...this.calls.declarations(),
+        ...new ThingComments(this).declarations(),
+        ...new LogMethods(this).declarations(),
+        ...this.settings.declarations(),
+        defineMethod({ name: 'getWrkExtData', kind: 'read', summary: 'Worker-type specific data.', result: z.record(z.string(), z.unknown()), errors: [], handler: (req) => this.getWrkExtData(req) }),
+        defineMethod({
+          name: 'getReplicaConf',
+          kind: 'read',
+          summary: 'Where a read replica finds this rack\'s data: main and log core keys, replication topic, swarm key.',
+          result: z.object({ rackId: z.string(), replicaDiscoveryKey: z.string().nullable(), swarmPublicKey: z.string().nullable(), metaDiscoveryKeys: z.record(z.string(), z.string()) }),
+          errors: [],
+          handler: () => this.replication.replicaConf(this.logs)
+        }),
+        defineMethod({ name: 'rackReboot', kind: 'write', summary: 'Replies 1, then stops the worker (the CLI exits 1 so a supervisor restarts it).', result: z.literal(1), errors: [], handler: () => this.rackReboot() })
       ])
     ]
   }
