@@ -31,8 +31,14 @@ import { INFO_HISTORY_LOG } from '../../workers/tpl/thing/logs/log-names'
 import { MAX_LOG_TIME_MS } from '../../workers/tpl/thing/logs/time-log'
 
 // ---- bounds asserted -----------------------------------------------------------------------
-/** Event-loop delay p99 of this process (the worker's) over the whole load. */
-const LOOP_P99_MS = 100
+/**
+ * Event-loop delay p99 of this process over the whole load. The process is the worker's, but
+ * also the test's: its RPC clients decode the 8 MiB replies and fast-check builds the payloads
+ * on the same loop, and vitest runs another test file on the other core. 53 ms measured alone,
+ * up to 114 ms with two other heavy processes on the machine; the worker in its own process
+ * (npm run bench:budget) keeps ping p99 at 36 ms. The bound leaves room for a loaded CI.
+ */
+const LOOP_P99_MS = 150
 /**
  * RSS growth of this process over the load. It holds the worker and its three RPC clients (their
  * copies of the 8 MiB replies included); ~250 MB measured, levelling off after the first round.

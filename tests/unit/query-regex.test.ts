@@ -107,7 +107,8 @@ describe('patterns that backtrack catastrophically on V8 are accepted and run in
       const value = noise(alphabet, 64 * KB, seed)
       const [out, ms] = timed(() => match([{ id: 'x', s: value }], { s: { $regex: COSTLIEST } }))
       expect(ids(out)).toEqual(new RegExp(COSTLIEST).test(value) ? ['x'] : [])
-      expect(ms).toBeLessThan(1000)
+      // linear: ~200 ms alone; a backtracking engine takes hours on these inputs (a generous bound for a loaded 2-core CI)
+      expect(ms).toBeLessThan(3000)
     }
   })
 
