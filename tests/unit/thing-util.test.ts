@@ -3,7 +3,7 @@
  * outlive their promise, and time-bucket grouping of log entries.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { mapLimit, withTimeout } from '../../workers/core/async'
+import { StoppableJobs, mapLimit, withTimeout } from '../../workers/core/async'
 import { groupByRange, rangeMs } from '../../workers/tpl/thing/logs/range-groups'
 import { WrkError } from '../../workers/core/errors'
 import { isHostOrIp } from '../../workers/tpl/thing/dhcp/address'
@@ -177,5 +177,23 @@ describe('isHostOrIp', () => {
   it('accepts IP literals and hostnames, refuses URLs, ports, whitespace, control characters', () => {
     for (const ok of ['127.0.0.1', '10.0.0.21', '::1', 'fe80::1', 'container-1', 'bay-1.site.example', 'a.b.c.', 'x']) expect(isHostOrIp(ok), ok).toBe(true)
     for (const bad of ['', 'http://10.0.0.1', '10.0.0.1:502', ' 10.0.0.1', '10.0.0.1 ', '10.0.0.1\n', '127.0.0.1\u0000evil', 'a..b', '-a', 'a-', '999.1.1.1', '1.2.3', 'a_b', 'x'.repeat(64), `${'a.'.repeat(127)}ab`]) expect(isHostOrIp(bad), JSON.stringify(bad)).toBe(false)
+  })
+})
+
+describe('StoppableJobs', () => {
+  it('runs jobs until stopped; stop waits for the jobs in flight, which see `stopping`; later jobs do not start', async () => {
+    const jobs = new StoppableJobs()
+    const seen: string[] = []
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => { release = resolve })
+    const first = jobs.run(async () => { await gate; seen.push(jobs.stopping ? 'first saw stopping' : 'first') })
+    let stopped = false
+    const stopping = jobs.stop().then(() => { stopped = true })
+    await new Promise((resolve) => setTimeout(resolve, 10))
+    expect(stopped).toBe(false)
+    release()
+    await Promise.all([first, stopping])
+    await jobs.run(async () => { seen.push('late') })
+    expect(seen).toEqual(['first saw stopping'])
   })
 })

@@ -95,3 +95,33 @@ export class KeyedLock {
     }
   }
 }
+
+/**
+ * Jobs that run until a stop (stat ticks, rollups): once `stop()` is called no job starts any
+ * more, and it resolves when the jobs in flight have ended (they look at `stopping` to end soon).
+ */
+export class StoppableJobs {
+  private readonly running = new Set<Promise<void>>()
+  private stopped = false
+
+  get stopping (): boolean {
+    return this.stopped
+  }
+
+  /** Runs `job` unless stopping; resolves when it ends. */
+  async run (job: () => Promise<void>): Promise<void> {
+    if (this.stopped) return
+    const running = job()
+    this.running.add(running)
+    try {
+      await running
+    } finally {
+      this.running.delete(running)
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    await Promise.allSettled([...this.running])
+  }
+}

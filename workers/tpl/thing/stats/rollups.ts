@@ -12,6 +12,7 @@ import { MAX_LOG_TIME_MS } from '../logs/time-log'
 import { isStatTag, valueAt } from './stats'
 import type { TickScheduler } from './stat-ticks'
 import type { JsonObject } from '../types'
+import { StoppableJobs } from '../../../core/async'
 
 export interface RollupConf {
   srcKey: string
@@ -62,9 +63,8 @@ function setPath (out: JsonObject, path: string, value: number): void {
 export class Rollups {
   /** `<destKey>-<tag>` → the start of the last window rolled up. */
   private readonly done = new Map<string, number>()
-  private readonly running = new Set<Promise<void>>()
   private readonly scheduled: string[] = []
-  private stopping = false
+  private readonly jobs = new StoppableJobs()
 
   constructor (private readonly rack: RackParts) {}
 
@@ -83,21 +83,13 @@ export class Rollups {
 
   /** No rollup starts any more; resolves when those in flight stopped (after the window they write). */
   async stop (scheduler?: TickScheduler): Promise<void> {
-    this.stopping = true
     for (const name of this.scheduled.splice(0)) scheduler?.remove(name)
-    await Promise.allSettled([...this.running])
+    await this.jobs.stop()
   }
 
   /** Rolls up every window of `conf` completed by `now`, for every stat tag. */
   async run (conf: RollupConf, now: number): Promise<void> {
-    if (this.stopping) return
-    const job = this.rollUp(conf, now)
-    this.running.add(job)
-    try {
-      await job
-    } finally {
-      this.running.delete(job)
-    }
+    await this.jobs.run(async () => await this.rollUp(conf, now))
   }
 
   private tags (): string[] {
@@ -110,7 +102,7 @@ export class Rollups {
     const w = conf.windowMs
     const end = Math.floor(Math.min(now, MAX_LOG_TIME_MS) / w) * w // the first window not yet complete
     for (const tag of this.tags()) {
-      if (this.stopping) return
+      if (this.jobs.stopping) return
       const dest = `${conf.destKey}-${tag}`
       let last = this.done.get(dest)
       if (last === undefined) {
@@ -119,7 +111,7 @@ export class Rollups {
       }
       const from = Math.max(last + w, end - conf.maxCatchUpWindows * w)
       for (let start = from; start < end; start += w) {
-        if (this.stopping) return
+        if (this.jobs.stopping) return
         const entry = await this.window(`${conf.srcKey}-${tag}`, conf, start)
         if (entry !== null) await this.rack.logs.append(dest, start, entry)
         this.done.set(dest, start)

@@ -14,6 +14,7 @@ import { RTD, RTD_ENTRY_KEY, StatTimeLogs } from '../logs/stat-log'
 import { aggregate, isStatTag, type StatEntry, type StatSpec } from './stats'
 import type { ThingState } from '../types'
 import { rangeMs } from '../logs/range-groups'
+import { StoppableJobs } from '../../../core/async'
 
 /** `[name, cron]`, seconds field first, UTC. */
 export type Timeframe = readonly [name: string, cron: string]
@@ -89,9 +90,8 @@ export function thingsByTag (things: readonly ThingState[]): Map<string, ThingSt
 export class StatTicks {
   /** The logs each timeframe wrote at its last tick. */
   private readonly open = new Map<string, Set<string>>()
-  private readonly running = new Set<Promise<void>>()
   private readonly scheduled: string[] = []
-  private stopping = false
+  private readonly jobs = new StoppableJobs()
   /** The aggregates of the last tick second: timeframes ticking in the same second share them. */
   private shared: { ts: number, aggregates: Map<string, Record<string, unknown>> } | null = null
 
@@ -120,14 +120,7 @@ export class StatTicks {
 
   /** One tick of timeframe `tf` fired at `tick`; refused once the rack is stopping. */
   async build (tf: string, tick: Date): Promise<void> {
-    if (this.stopping) return
-    const run = this.write(tf, tick)
-    this.running.add(run)
-    try {
-      await run
-    } finally {
-      this.running.delete(run)
-    }
+    await this.jobs.run(async () => await this.write(tf, tick))
   }
 
   /** One scheduler job `stat-<tf>` per timeframe; an invalid cron is a configuration error. */
@@ -148,9 +141,8 @@ export class StatTicks {
    * rest of the tick's tags are not written). A stop never waits for thousands of tag writes.
    */
   async stop (scheduler?: TickScheduler): Promise<void> {
-    this.stopping = true
     for (const name of this.scheduled.splice(0)) scheduler?.remove(name)
-    await Promise.allSettled([...this.running])
+    await this.jobs.stop()
   }
 
   private async write (tf: string, tick: Date): Promise<void> {
@@ -162,11 +154,11 @@ export class StatTicks {
     if (this.shared?.ts !== ts) this.shared = { ts, aggregates: this.snapshot() }
     const logs = this.rack.logs
     if (logs instanceof StatTimeLogs) {
-      await logs.stats.writeTick(tf, tf === RTD ? { entryKey: RTD_ENTRY_KEY } : { ts }, this.shared.aggregates, () => this.stopping)
+      await logs.stats.writeTick(tf, tf === RTD ? { entryKey: RTD_ENTRY_KEY } : { ts }, this.shared.aggregates, () => this.jobs.stopping)
       return
     }
     for (const [tag, acc] of this.shared.aggregates) {
-      if (this.stopping) return
+      if (this.jobs.stopping) return
       const key = `stat-${tf}-${tag}`
       if (tf === RTD) await this.rack.logs.put(key, RTD_ENTRY_KEY, acc)
       else await this.rack.logs.append(key, ts, { ts, ...acc })
