@@ -9,7 +9,7 @@ import { ReplyPage } from '../../../rpc/limits'
 import { defineMethod, type RpcMethod } from '../../../rpc/method'
 import { evaluateAlerts, sameAlertSet, startedAlerts, type AlertConf, type AlertSpec } from './engine'
 import { currentInfoChanges } from '../registry/info-changes'
-import { assertSafeQuery, match } from '../query/select'
+import { matcher } from '../query/select'
 import type { RackParts } from '../rack-parts'
 import { ReadBudget } from '../../../core/read-budget'
 import { ALERTS_LOG, INFO_HISTORY_LOG } from '../logs/log-names'
@@ -18,12 +18,6 @@ import type { Alert, JsonObject, Snap, ThingState } from '../types'
 
 /** Most entries one getHistoricalLogs reply may hold (a range without limit returns all up to this). */
 export const MAX_HISTORY_ENTRIES = 50_000
-/**
- * Entries matched against a query at once (the loop is served between chunks): a query's
- * regexes may cost ~2 ms on a 1 kB entry at their caps, so a chunk stays within a few tens of ms.
- */
-const MATCH_CHUNK = 16
-
 const historySchema = z.object({
   logType: z.enum(['alerts', 'info']),
   start: z.number().finite().min(0).max(MAX_LOG_TIME_MS).optional(),
@@ -109,28 +103,19 @@ export class AlertBook {
     const key = req.logType === 'alerts' ? ALERTS_LOG : INFO_HISTORY_LOG
     // Alerts: every entry in the range when no limit is given (the platform asks so).
     const limit = Math.min(req.logType === 'alerts' ? req.limit ?? MAX_HISTORY_ENTRIES : req.limit ?? 100, MAX_HISTORY_ENTRIES)
-    assertSafeQuery(req.query)
+    // checked and compiled once: refused before anything is read
+    const test = matcher(req.query)
     const out = new ReplyPage<JsonObject>()
     if (limit === 0) return out.items
     const budget = new ReadBudget()
     let skipped = 0
-    let chunk: JsonObject[] = []
-    /** Keeps the chunk's matches past `offset`; false once the page is complete. */
-    const flush = (): boolean => {
-      const matched = match(chunk, req.query)
-      chunk = []
-      for (const doc of matched) {
-        if (skipped < offset) skipped++
-        else if (!out.add(doc) || out.items.length >= limit) return false
-      }
-      return true
-    }
     for await (const entry of this.rack.logs.scan(key, 0, { start: req.start, end: req.end }, true)) {
       await budget.tick()
-      chunk.push(this.historyDoc(req.logType, entry))
-      if (chunk.length >= MATCH_CHUNK && !flush()) return out.items
+      const doc = this.historyDoc(req.logType, entry)
+      if (!test(doc)) continue
+      if (skipped < offset) skipped++
+      else if (!out.add(doc) || out.items.length >= limit) break
     }
-    flush()
     return out.items
   }
 

@@ -51,15 +51,28 @@ function compile (query: JsonObject): Query {
   }
 }
 
+/**
+ * A query checked and compiled once (its regexes included), as a test of one document; `{}` or
+ * undefined matches all. For callers that test documents one at a time (streamed logs, within a
+ * read budget); throws ERR_QUERY_INVALID at once for a query outside the allow list.
+ */
+export function matcher (query: JsonObject | undefined): (doc: JsonObject) => boolean {
+  if (!query || Object.keys(query).length === 0) return () => true
+  const q = compile(query)
+  return (doc) => {
+    try {
+      return q.test(doc)
+    } catch (err) {
+      rethrow(err, 'ERR_QUERY_INVALID')
+    }
+  }
+}
+
 /** Documents matching a MongoDB-style query (mingo, allow-listed operators); `{}` or undefined matches all. */
 export function match<T extends JsonObject> (docs: T[], query: JsonObject | undefined): T[] {
   if (!query || Object.keys(query).length === 0) return docs
-  const q = compile(query)
-  try {
-    return docs.filter((d) => q.test(d))
-  } catch (err) {
-    rethrow(err, 'ERR_QUERY_INVALID')
-  }
+  const test = matcher(query)
+  return docs.filter((d) => test(d))
 }
 
 /** An inclusion projection as a tree of its paths: `true` = take the value, an object = descend. */

@@ -9,7 +9,7 @@ import { WrkError, errorCode } from '../../../core/errors'
 import { capReply } from '../../../rpc/limits'
 import { defineMethod, type RpcMethod } from '../../../rpc/method'
 import type { ThingControllers } from '../controllers'
-import { assertSafeFields, assertSafeQuery, match, select as selectDocs } from '../query/select'
+import { assertSafeFields, matcher, select as selectDocs } from '../query/select'
 import type { RackParts } from '../rack-parts'
 import { infoChanges } from './info-changes'
 import { ListCache } from './list-cache'
@@ -17,9 +17,6 @@ import { ReadBudget } from '../../../core/read-budget'
 import { schemas, type Req } from '../schemas'
 import { INFO_HISTORY_LOG, thingLogKey } from '../logs/log-names'
 import type { JsonObject, ThingRecord, ThingState } from '../types'
-
-/** Things tested against a query between two looks at the read budget. */
-const MATCH_CHUNK = 16
 
 const STORE_ERRORS = ['ERR_VALUE_TOO_LARGE', 'ERR_STORE_TIMEOUT', 'ERR_STORE_WRITE_FAILED'] as const
 
@@ -75,17 +72,17 @@ export class RegistryMethods {
   }
 
   /**
-   * The documents of the things a query picks, tested a few at a time within a read budget (the
-   * loop is served between chunks; ERR_READ_BUDGET_EXCEEDED past the budget's time).
+   * The documents of the things a query picks, the query compiled once and tested thing by thing
+   * within a read budget (the loop is served every few ms; ERR_READ_BUDGET_EXCEEDED past its time).
    */
   private async matchDocs (states: readonly ThingState[], query: JsonObject | undefined, budget: ReadBudget): Promise<JsonObject[]> {
     const docs = states.map((s) => this.thingDoc(s))
     if (!query || Object.keys(query).length === 0) return docs
-    assertSafeQuery(query)
+    const test = matcher(query)
     const out: JsonObject[] = []
-    for (let i = 0; i < docs.length; i += MATCH_CHUNK) {
-      await budget.tick(Math.min(MATCH_CHUNK, docs.length - i))
-      for (const doc of match(docs.slice(i, i + MATCH_CHUNK), query)) out.push(doc)
+    for (const doc of docs) {
+      await budget.tick()
+      if (test(doc)) out.push(doc)
     }
     return out
   }
