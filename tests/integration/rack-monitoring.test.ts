@@ -202,8 +202,10 @@ describe('the documented example', () => {
 
 describe('restart', () => {
   it('active alerts keep their uuid and createdAt across a restart', async () => {
-    const before = await alertsOf('err', (a) => a.length > 0)
+    await alertsOf('err', (a) => a.length > 0)
     await worker.stop()
+    // the set as the stopped worker left it (a collection may have changed it after any earlier read)
+    const before = worker.registry.get('err').last.alerts ?? []
     worker = await startWorkerInProcess<RackWorker>(WrkContainerRackKehua, worker.ctx)
     worker.logger.level = 'warn'
     // restored with last, before any new collection, and kept by the next collections
@@ -212,6 +214,9 @@ describe('restart', () => {
     const startedAt = Date.now()
     await rpc.waitLast('err', (l) => (l.ts ?? 0) > startedAt, 10_000)
     const after = await alertsOf('err', (a) => a.length > 0)
-    for (const a of before) expect(after.find((x) => x.name === a.name), a.name).toMatchObject({ uuid: a.uuid, createdAt: a.createdAt })
+    // the error mode's alerts last; a unit that missed a reply on a loaded machine may come and go
+    const lasting = before.filter((a) => a.name !== 'unit_unreachable' && a.name !== 'error_snap')
+    expect(lasting.length).toBeGreaterThan(0)
+    for (const a of lasting) expect(after.find((x) => x.name === a.name && x.message === a.message), a.name).toMatchObject({ uuid: a.uuid, createdAt: a.createdAt })
   })
 })
