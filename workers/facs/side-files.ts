@@ -51,6 +51,19 @@ export async function writeSideFile (storeDir: string, name: string, content: Bu
   }
 }
 
+/** Appends to a side file durably (created 0600 when missing; synced before it resolves). */
+export async function appendSideFile (storeDir: string, name: string, content: string): Promise<void> {
+  const dir = sideDir(storeDir)
+  await mkdir(dir, { recursive: true, mode: STORE_DIR_MODE })
+  const handle = await open(path.join(dir, name), 'a', STORE_FILE_MODE)
+  try {
+    await handle.writeFile(content)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
 /** The names of the side files (temporary files of an interrupted write left out). */
 export async function sideFileNames (storeDir: string): Promise<string[]> {
   try {

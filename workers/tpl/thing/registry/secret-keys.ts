@@ -4,9 +4,13 @@
  * store (`side/secret-keys.json`: mutable, 0600, never replicated, in every backup). Deleting the
  * key — when a password is replaced or its thing forgotten — makes the entry unreadable for
  * good, although the append-only core still holds its (encrypted) blocks.
+ *
+ * The file is a journal of JSON lines `{"k": <entry>, "v": <key hex>}`: a new key is appended
+ * (one synced write, whatever the number of keys); forgetting keys rewrites the file without
+ * them, so their bytes leave the file at once.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
-import { readSideFile, writeSideFile } from '../../../facs/side-files'
+import { appendSideFile, readSideFile, writeSideFile } from '../../../facs/side-files'
 import { KeyedLock } from '../../../core/async'
 import type { JsonObject } from '../types'
 
@@ -30,30 +34,38 @@ export class SecretKeys {
 
   async load (): Promise<void> {
     const raw = await readSideFile(this.storeDir, SECRET_KEYS_FILE)
-    const parsed = raw === null ? {} : JSON.parse(raw.toString('utf8')) as Record<string, string>
-    this.keys = new Map(Object.entries(parsed).map(([k, hex]) => [k, Buffer.from(hex, 'hex')]))
+    this.keys = new Map()
+    for (const line of (raw?.toString('utf8') ?? '').split('\n')) {
+      if (line === '') continue
+      const { k, v } = JSON.parse(line) as { k: string, v: string }
+      this.keys.set(k, Buffer.from(v, 'hex'))
+    }
   }
 
   get entryNames (): string[] {
     return [...this.keys.keys()]
   }
 
-  private async persist (): Promise<void> {
-    await this.writes.run('file', async () => {
-      const json = JSON.stringify(Object.fromEntries([...this.keys].map(([k, key]) => [k, key.toString('hex')])))
-      await writeSideFile(this.storeDir, SECRET_KEYS_FILE, json)
+  /** Encrypts each value with a fresh key of its own; the keys are on disk (one synced append) before it resolves. */
+  async sealAll (entries: ReadonlyArray<readonly [name: string, value: JsonObject]>): Promise<SealedValue[]> {
+    const lines: string[] = []
+    const out = entries.map(([name, value]) => {
+      const key = randomBytes(32)
+      const iv = randomBytes(12)
+      const cipher = createCipheriv(ALGORITHM, key, iv)
+      const data = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()])
+      this.keys.set(name, key)
+      lines.push(`${JSON.stringify({ k: name, v: key.toString('hex') })}\n`)
+      return { v: 1 as const, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') }
     })
+    if (lines.length > 0) await this.writes.run('file', async () => { await appendSideFile(this.storeDir, SECRET_KEYS_FILE, lines.join('')) })
+    return out
   }
 
-  /** Encrypts `value` for entry `name` with a fresh key, written to disk before the value is returned. */
+  /** {@link sealAll} of one value. */
   async seal (name: string, value: JsonObject): Promise<SealedValue> {
-    const key = randomBytes(32)
-    const iv = randomBytes(12)
-    const cipher = createCipheriv(ALGORITHM, key, iv)
-    const data = Buffer.concat([cipher.update(JSON.stringify(value), 'utf8'), cipher.final()])
-    this.keys.set(name, key)
-    await this.persist()
-    return { v: 1, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') }
+    const [sealed] = await this.sealAll([[name, value]])
+    return sealed as SealedValue
   }
 
   /** The value of entry `name`, or null when its key is gone (shredded) or it does not decrypt. */
@@ -74,6 +86,11 @@ export class SecretKeys {
   async shred (names: readonly string[]): Promise<void> {
     let changed = false
     for (const name of names) changed = this.keys.delete(name) || changed
-    if (changed) await this.persist()
+    if (!changed) return
+    // the journal rewritten with the keys left: the forgotten ones' bytes leave the file
+    await this.writes.run('file', async () => {
+      const journal = [...this.keys].map(([k, key]) => `${JSON.stringify({ k, v: key.toString('hex') })}\n`).join('')
+      await writeSideFile(this.storeDir, SECRET_KEYS_FILE, journal)
+    })
   }
 }

@@ -175,12 +175,15 @@ async function openSecrets (store: StoreFacility, secretKeys: readonly string[],
   } else {
     const plain = await store.getBee<JsonObject>(SECRETS_BEE)
     const target = await store.getBee<JsonObject>(SEALED_SECRETS_BEE)
-    let moved = 0
-    for await (const entry of plain.createReadStream()) {
-      const value = isSealed(entry.value) ? entry.value : await sealing.seal(entry.key, entry.value)
-      await target.put(entry.key, value as unknown as JsonObject)
-      moved++
-    }
+    const entries: Array<[string, JsonObject]> = []
+    for await (const entry of plain.createReadStream()) entries.push([entry.key, entry.value])
+    // every key written in one append, then the entries in one batch
+    const sealed = await sealing.sealAll(entries.filter(([, v]) => !isSealed(v)))
+    const batch = target.batch()
+    let i = 0
+    for (const [key, value] of entries) await batch.put(key, isSealed(value) ? value : sealed[i++])
+    await batch.flush()
+    const moved = entries.length
     await wrk.put(SECRETS_LAYOUT_KEY, { name: SEALED_SECRETS_BEE })
     await clearBee(store, SECRETS_BEE, logger)
     if (moved > 0) logger.warn({ entries: moved, from: SECRETS_BEE, to: SEALED_SECRETS_BEE }, 'store migrated: thing credentials encrypted, each with a key of its own')
