@@ -2,14 +2,19 @@
 import { expect } from 'vitest'
 import { WrkError } from '../../workers/core/errors'
 
-export function thrownCode (fn: () => unknown): string {
+/** The WrkError `fn` throws; the test fails when it throws nothing or something else. */
+export function thrown (fn: () => unknown): WrkError {
   try {
     fn()
   } catch (err) {
     expect(err).toBeInstanceOf(WrkError)
-    return (err as WrkError).code
+    return err as WrkError
   }
   throw new Error('expected a WrkError')
+}
+
+export function thrownCode (fn: () => unknown): string {
+  return thrown(fn).code
 }
 
 export async function rejectionCode (p: Promise<unknown>): Promise<string> {

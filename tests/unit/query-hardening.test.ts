@@ -17,18 +17,7 @@ import {
 } from '../../workers/tpl/thing/query/select'
 import { compileRegex } from '../../workers/tpl/thing/query/regex'
 import type { JsonObject } from '../../workers/core/types'
-import { WrkError } from '../../workers/core/errors'
-
-/** The WrkError `fn` throws, or a failure when it throws nothing or something else. */
-function thrown (fn: () => unknown): WrkError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof WrkError) return err
-    throw new Error(`not a WrkError: ${String(err)}`, { cause: err })
-  }
-  throw new Error('expected a WrkError')
-}
+import { thrown } from '../helpers/errors'
 
 const codeOf = (fn: () => unknown): string => thrown(fn).code
 

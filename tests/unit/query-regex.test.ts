@@ -17,16 +17,7 @@ import {
 import { compileRegex, regexFlags } from '../../workers/tpl/thing/query/regex'
 import type { JsonObject } from '../../workers/core/types'
 import { WrkError } from '../../workers/core/errors'
-
-function thrown (fn: () => unknown): WrkError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof WrkError) return err
-    throw new Error(`not a WrkError: ${String(err)}`, { cause: err })
-  }
-  throw new Error('expected a WrkError')
-}
+import { thrown } from '../helpers/errors'
 
 /** Milliseconds `fn` takes, and its result. */
 function timed<T> (fn: () => T): [T, number] {
