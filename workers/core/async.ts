@@ -125,3 +125,27 @@ export class StoppableJobs {
     await Promise.allSettled([...this.running])
   }
 }
+
+/** Reads in flight per key (a log), so that what must wait for them (a close, a clear) runs when the last one ends. */
+export class ReaderCounts {
+  private readonly counts = new Map<string, number>()
+
+  has (key: string): boolean {
+    return this.counts.has(key)
+  }
+
+  enter (key: string): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1)
+  }
+
+  /** A read of `key` ended; true when it was the last one. */
+  leave (key: string): boolean {
+    const left = (this.counts.get(key) ?? 1) - 1
+    if (left > 0) {
+      this.counts.set(key, left)
+      return false
+    }
+    this.counts.delete(key)
+    return true
+  }
+}

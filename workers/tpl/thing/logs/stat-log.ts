@@ -30,7 +30,7 @@ import { assertStorable, type Bee, type BeeStore } from '../../../facs/store'
 import { WrkError, errorCode } from '../../../core/errors'
 import { RAW_VALUE, decodeLogValue, encodeLogValue } from './log-codec'
 import { TimeLogs, boundedWrite, isCorrupt, logBeeName, timeKey, type LogMeta, type ReadRange, type TimeLogOptions } from './time-log'
-import { KeyedLock } from '../../../core/async'
+import { KeyedLock, ReaderCounts } from '../../../core/async'
 
 /** The real-time timeframe: one overwritten record per tag. */
 export const RTD = 'rtd'
@@ -101,7 +101,7 @@ export class StatLogs {
   private readonly writes = new KeyedLock()
   private readonly writers = new Map<string, Writer>()
   private readonly metaCache = new Map<string, LogMeta>()
-  private readonly readers = new Map<string, number>()
+  private readonly readers = new ReaderCounts()
   private readonly pendingClears = new Map<string, number[]>()
   /** Encoded values of the current tick second (the timeframes ticking together share aggregates). */
   private encoded: { ts: number, values: WeakMap<object, Buffer> } = { ts: -1, values: new WeakMap() }
@@ -383,16 +383,11 @@ export class StatLogs {
 
   /** A read of timeframe `tf` starts: the generation a rotation frees meanwhile is cleared after it. */
   enterRead (tf: string): void {
-    this.readers.set(tf, (this.readers.get(tf) ?? 0) + 1)
+    this.readers.enter(tf)
   }
 
   leaveRead (tf: string): void {
-    const left = (this.readers.get(tf) ?? 1) - 1
-    if (left > 0) {
-      this.readers.set(tf, left)
-      return
-    }
-    this.readers.delete(tf)
+    if (!this.readers.leave(tf)) return
     const pending = this.pendingClears.get(tf)
     if (!pending) return
     this.pendingClears.delete(tf)

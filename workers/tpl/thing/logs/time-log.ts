@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { assertStorable, type Bee, type BeeStore } from '../../../facs/store'
 import { WrkError } from '../../../core/errors'
 import { RAW_VALUE, decodeLogValue, encodeLogValue } from './log-codec'
-import { KeyedLock, withTimeout } from '../../../core/async'
+import { KeyedLock, ReaderCounts, withTimeout } from '../../../core/async'
 
 export interface LogMeta { cur: number }
 
@@ -79,7 +79,7 @@ export class TimeLogs {
   private readonly writes = new KeyedLock()
   private readonly lastStamp = new Map<string, { stamp: string, n: number }>()
   /** Reads in flight per log: a close waits for them (a bee closed under a read fails it). */
-  private readonly readers = new Map<string, number>()
+  private readonly readers = new ReaderCounts()
   /** Logs whose close was asked for while they were being read (true: forgetting the metadata too): closed by the last reader. */
   private readonly closeAfterRead = new Map<string, boolean>()
 
@@ -212,16 +212,11 @@ export class TimeLogs {
   }
 
   private enterRead (key: string): void {
-    this.readers.set(key, (this.readers.get(key) ?? 0) + 1)
+    this.readers.enter(key)
   }
 
   private leaveRead (key: string): void {
-    const left = (this.readers.get(key) ?? 1) - 1
-    if (left > 0) {
-      this.readers.set(key, left)
-      return
-    }
-    this.readers.delete(key)
+    if (!this.readers.leave(key)) return
     const forget = this.closeAfterRead.get(key)
     if (forget !== undefined) {
       this.closeAfterRead.delete(key)
