@@ -53,7 +53,9 @@ function readBulk (file: string): Array<z.infer<typeof BulkEntry>> {
  * starts the servers (and the control API) and resolves once all listen. Throws WrkError on bad
  * arguments (ERR_MOCK_BAD_ARGS, ERR_MOCK_INVALID_TYPE, ERR_MOCK_BAD_BULK) or ERR_MOCK_LISTEN.
  */
-export async function runCli (argv: readonly string[], createServer: (opts: CreateServerOptions) => MockServer, opts: MockCliOptions = {}): Promise<MockCli> {
+export async function runCli (
+  argv: readonly string[], createServer: (opts: CreateServerOptions) => MockServer, opts: MockCliOptions = {}
+): Promise<MockCli> {
   const log = opts.log ?? ((line: string) => console.log(line))
   const args = yargs([...argv])
     .scriptName('mock-server')

@@ -6,8 +6,10 @@
  *   POST /thing/:id             → 200 {…} after applying a ThingPatch:
  *        {offline: bool} | {state: {..., failReads: [{unit, count}]}} | {registers: [{unit, register, value}]} |
  *        {delayMs} | {exception: {unit, code} | null} | {dropUnit} | {silentUnits: [...]} | {error: bool} |
- *        {flood: framesPerSecond}
- *   POST /thing/:id/reset       → 200 {…} (initial state, no faults, zeroed stats)
+ *        {flood: framesPerSecond} | {live: {<signal>: {value, amplitude?, periodMs?, noise?} | null}} |
+ *        {powerFault: bool}
+ *   GET  /thing/:id/writes?since=<seq> → 200 {writes: [{seq, at, unit, fc, register, values, connection}], nextSeq}
+ *   POST /thing/:id/reset       → 200 {…} (initial state, no faults, zeroed stats, empty write log)
  *
  * Errors: unparsable JSON → 400 {error: 'ERR_BAD_JSON'}; a body of the wrong shape or with invalid
  * values → 400 {error: 'ERR_BAD_REQUEST' | 'ERR_MOCK_*', message}; unknown id or route → 404
@@ -17,6 +19,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import type { AddressInfo } from 'node:net'
 import { z } from 'zod'
 import { WrkError } from '../workers/core/errors'
+import { validateLivePatch, type LivePatch } from './model/live'
 import type { MockServer, ThingPatch } from './types'
 
 export interface ControlServerOptions {
@@ -51,6 +54,14 @@ const StatePatchSchema = z.object({
   registers: z.array(RegisterPatchSchema).optional(),
   failReads: z.array(z.object({ unit: int, count: int }).strict()).optional()
 }).strict()
+// The rules of an override are validateLivePatch's (model/live.ts): a refusal is ERR_BAD_REQUEST here.
+const LivePatchSchema = z.record(z.string(), z.unknown()).superRefine((patch, ctx) => {
+  try {
+    validateLivePatch(patch as LivePatch)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof WrkError ? err.message.replace(/^live override: /, '') : String(err) })
+  }
+}).transform((patch) => patch as LivePatch)
 const ThingPatchSchema = z.object({
   offline: z.boolean().optional(),
   state: StatePatchSchema.optional(),
@@ -60,7 +71,9 @@ const ThingPatchSchema = z.object({
   dropUnit: int.optional(),
   silentUnits: z.array(int).optional(),
   error: z.boolean().optional(),
-  flood: int.optional()
+  flood: int.optional(),
+  live: LivePatchSchema.optional(),
+  powerFault: z.boolean().optional()
 }).strict()
 
 class HttpError extends Error {
@@ -104,6 +117,15 @@ async function readPatch (req: IncomingMessage): Promise<ThingPatch> {
   return parsed.data
 }
 
+/** `?since=` of the write log: absent → 0, else one decimal integer >= 0. */
+function parseSince (url: URL): number {
+  const all = url.searchParams.getAll('since')
+  if (all.length === 0) return 0
+  const text = all[0] as string
+  if (all.length > 1 || !/^\d{1,15}$/.test(text)) throw new HttpError(400, 'ERR_BAD_REQUEST', 'since must be one integer >= 0')
+  return Number(text)
+}
+
 function details (s: MockServer): Record<string, unknown> {
   return { ...s.info(), state: s.state.summary(), faults: s.faults, stats: s.stats, connections: s.connectionCount }
 }
@@ -116,17 +138,23 @@ export function createControlServer (servers: readonly MockServer[], opts: Contr
   let http: Server | undefined
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '')
+    const url = new URL(req.url ?? '/', 'http://localhost')
+    const path = url.pathname.replace(/\/+$/, '')
     const method = req.method ?? 'GET'
     if (path === '/things') {
       if (method !== 'GET') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED')
       send(res, 200, servers.map((s) => s.info()))
       return
     }
-    const m = /^\/thing\/([^/]+)(\/reset)?$/.exec(path)
+    const m = /^\/thing\/([^/]+)(\/reset|\/writes)?$/.exec(path)
     if (m === null) throw new HttpError(404, 'ERR_NOT_FOUND')
     const server = byId.get(decodeURIComponent(m[1] as string))
     if (server === undefined) throw new HttpError(404, 'ERR_NOT_FOUND', `no thing ${m[1] as string}`)
+    if (m[2] === '/writes') {
+      if (method !== 'GET') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED')
+      send(res, 200, server.writes(parseSince(url)))
+      return
+    }
     if (m[2] !== undefined) {
       if (method !== 'POST') throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED')
       server.reset()

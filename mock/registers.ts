@@ -5,6 +5,10 @@
  * register is `register - 1` — convert with `toRegister` / `toAddress` at the Modbus boundary.
  */
 
+import {
+  containerVendors, encodeMapped, profileOf, unitDefOfKind, valueMapOf, type DecodedScalar, type RegisterProfile
+} from '../workers/lib/registers'
+
 /** Inclusive range of 1-based register numbers. */
 export type RegisterRange = readonly [first: number, last: number]
 
@@ -36,13 +40,12 @@ export const CDU = {
   outletPressureP3: 204,
   pumpInletPressureP1: 205,
   pumpOutletPressureP5: 206,
-  /** Kehua: pump running status (100 running, 200 error); Wonderint: cycle_pump_control. */
+  /** A vendor register (the vendor profiles, `vendorRegisters`). */
   reg208: 208,
   pumpSpeed: 209,
   filterPressureDiff: 210,
-  /** Wonderint only: unit_outlet_temp_t3. */
+  /** Vendor registers (`vendorRegisters`): unit_outlet_temp_t3, cooling_system_status where decoded. */
   outletTempT3: 211,
-  /** Kehua only: cooling_system_status. */
   coolingSystemStatus: 212,
   systemErrorFirst: 291,
   systemErrorLast: 300,
@@ -55,7 +58,7 @@ export const CDU = {
   drainValveSwitch: 603,
   coolingFanSwitch: 604,
   makeupWaterPumpSwitch: 605,
-  /** Kehua: cycle_pump_control; Wonderint: pump running (1). */
+  /** A vendor register (`vendorRegisters`). */
   reg606: 606,
   coolingFanControl: 607,
   makeupWaterPumpControl: 608,
@@ -234,4 +237,37 @@ export function toUint16 (value: number): number {
 /** Reads a raw uint16 as int16. */
 export function toInt16 (raw: number): number {
   return raw >= 0x8000 ? raw - 0x10000 : raw
+}
+
+/** What the model says of the quantities vendor registers hold, by the decoded field each feeds. */
+export type VendorReadings = Readonly<Record<string, DecodedScalar>>
+
+/** One register value to store. */
+export interface RegisterValue { unit: number, register: number, value: number }
+
+/**
+ * The vendor registers (those the overlay of any registered vendor profile names) as the
+ * container's profile encodes `readings`, the way its controller would: a field the profile
+ * decodes gets its reading (× scale, or the raw value of its value map), any other one 0.
+ * The same profile the worker decodes with, so a new vendor's mock needs no code of its own.
+ */
+export function vendorRegisters (profile: RegisterProfile, readings: VendorReadings): RegisterValue[] {
+  const out = new Map<string, RegisterValue>()
+  const put = (unit: number, register: number, value: number): void => { out.set(`${unit}:${register}`, { unit, register, value }) }
+  for (const other of containerVendors().map(profileOf)) {
+    for (const [kind, fields] of Object.entries(other.overlay)) {
+      for (const unit of unitDefOfKind(kind as keyof RegisterProfile['overlay']).ids) for (const f of fields ?? []) put(unit, f.reg, 0)
+    }
+  }
+  for (const [kind, fields] of Object.entries(profile.overlay)) {
+    for (const f of fields ?? []) {
+      const reading = readings[f.field]
+      if (reading === undefined) continue
+      const value = f.map !== undefined
+        ? encodeMapped(valueMapOf(profile, f.map), reading)
+        : Number(reading) * (f.scale ?? 1)
+      for (const unit of unitDefOfKind(kind as keyof RegisterProfile['overlay']).ids) put(unit, f.reg, value)
+    }
+  }
+  return [...out.values()]
 }

@@ -12,35 +12,28 @@
  *
  * Transient device failures (`failReads`): the next reads of a unit fail, which the server
  * answers with exception 04 (server device failure), then the unit answers again.
+ *
+ * The model and how live registers follow from it: ./model/model.ts, ./model/derive.ts; live-value
+ * overrides: ./model/live.ts; the error registers and the power fault's bits: ./model/error-bits.ts.
  */
 import { WrkError } from '../workers/core/errors'
 import { createRng } from './rng'
-import { CONTAINER_VENDORS, type ContainerVendor } from '../workers/lib/registers/types'
+import { parseContainerType, vendorOf, type ContainerType } from './container-type'
+import { profileOf, type RegisterProfile } from '../workers/lib/registers'
+import { writeLiveRegisters } from './model/derive'
+import { ErrorRegisters } from './model/error-bits'
+import { LiveOverrides, type LivePatch } from './model/live'
+import { createModel, walkModel, type Model } from './model/model'
 import {
   CDU, CDU_UNIT, DIAG, DIAG_UNIT, GTEMP, GTEMP_UNIT, HENV, HENV_UNIT, METER, PDU, PDU_UNITS,
   POWER_METER_UNITS, SOCKETS_PER_PDU, UNIT_IDS, imageSize, socketOfControlRegister, socketStateRegister, toInt16, toUint16
 } from './registers'
 
-/** A vendor's name as the mock's CLI and control API write it (`Kehua`). */
-export type ContainerType = Capitalize<ContainerVendor>
+import { badRegister, checkReadFailure, checkValue, type MockStatePatch } from './state-patch'
 
-export const CONTAINER_TYPES: readonly ContainerType[] = CONTAINER_VENDORS.map((v) => `${v[0].toUpperCase()}${v.slice(1)}` as ContainerType)
-
-/** The vendor of a container type (`Kehua` → `kehua`). */
-export function vendorOf (type: ContainerType): ContainerVendor {
-  return type.toLowerCase() as ContainerVendor
-}
-
-/** Case-insensitive container type ('kehua', 'WONDERINT' …); throws ERR_MOCK_INVALID_TYPE. */
-export function parseContainerType (input: unknown): ContainerType {
-  const found = typeof input === 'string'
-    ? CONTAINER_TYPES.find((t) => t.toLowerCase() === input.trim().toLowerCase())
-    : undefined
-  if (found === undefined) {
-    throw new WrkError('ERR_MOCK_INVALID_TYPE', `invalid container type ${JSON.stringify(input)}: expected one of ${CONTAINER_TYPES.join(', ')}`)
-  }
-  return found
-}
+export { SOCKET_POWER_KW } from './model/model'
+export { CONTAINER_TYPES, parseContainerType, vendorOf, type ContainerType } from './container-type'
+export type { MockStatePatch, ReadFailurePatch, RegisterPatch, SocketPatch } from './state-patch'
 
 export interface MockStateOptions {
   type: ContainerType
@@ -50,49 +43,6 @@ export interface MockStateOptions {
   seed?: number
 }
 
-export interface RegisterPatch {
-  unit: number
-  /** 1-based register number. */
-  register: number
-  /** -32768 … 65535 (negative values are stored as two's complement). */
-  value: number
-}
-
-export interface SocketPatch {
-  /** PDU number 1…12 (unit id = 8 + pdu). */
-  pdu: number
-  /** Socket 1…20. */
-  socket: number
-  enabled: boolean
-}
-
-/** The next `count` reads of `unit` fail (exception 04); 0 clears. */
-export interface ReadFailurePatch {
-  unit: number
-  count: number
-}
-
-/** High-level state changes (control API `{state: …}`); validated as a whole before applying. */
-export interface MockStatePatch {
-  error?: boolean
-  systemMainControl?: boolean
-  allSockets?: boolean
-  sockets?: SocketPatch[]
-  smoke?: boolean
-  waterIngress?: boolean
-  /** Exactly these system error bits (0…159) are set afterwards. */
-  systemErrorBits?: number[]
-  /** Exactly these general error registers (96…100) are 1 afterwards. */
-  generalErrors?: number[]
-  /** Ambient temperature in °C (gtemp), drifts on from there. */
-  ambientTemperature?: number
-  /** Relative humidity in % (gtemp), drifts on from there. */
-  humidity?: number
-  registers?: RegisterPatch[]
-  /** Transient device failures: the next `count` reads of `unit` answer exception 04 (replaces the unit's remaining count). */
-  failReads?: ReadFailurePatch[]
-}
-
 export interface MockStateSummary {
   type: ContainerType
   error: boolean
@@ -100,118 +50,15 @@ export interface MockStateSummary {
   enabledSockets: number
   /** Sum of the four meters' total_active_power, kW. */
   powerKw: number
-}
-
-/** Mean draw of one enabled socket (kW). */
-export const SOCKET_POWER_KW = 5.5
-const SQRT3 = Math.sqrt(3)
-const SYSTEM_ERROR_BITS = (CDU.systemErrorLast - CDU.systemErrorFirst + 1) * 16
-
-/** A bounded random walk: each step moves at most `step`, reflecting at the bounds. */
-class Drift {
-  value: number
-
-  constructor (readonly min: number, readonly max: number, readonly step: number, start: number) {
-    this.value = start
-  }
-
-  walk (rng: () => number, scale: number): void {
-    let v = this.value + (rng() * 2 - 1) * this.step * scale
-    if (v > this.max) v = 2 * this.max - v
-    if (v < this.min) v = 2 * this.min - v
-    this.value = Math.min(this.max, Math.max(this.min, v))
-  }
-}
-
-interface PhaseModel {
-  voltage: [Drift, Drift, Drift]
-  freq: Drift
-  pf: Drift
-}
-
-interface Model {
-  cdu: {
-    dewPoint: Drift
-    t2: Drift
-    t1: Drift
-    t3: Drift
-    p1: Drift
-    p2: Drift
-    p3: Drift
-    p5: Drift
-    filterDiff: Drift
-    pumpSpeed: Drift
-  }
-  env: { temperature: Drift, humidity: Drift }
-  meters: Array<PhaseModel & { aux: Drift, energyKwh: number }>
-  pdus: Array<PhaseModel & { sockets: Drift[] }>
-  diag: { cpu: Drift, memory: Drift, up: Drift, down: Drift }
-}
-
-function phases (rng: () => number, vMin: number, vMax: number): PhaseModel {
-  const v = (): Drift => new Drift(vMin, vMax, 0.3, vMin + (vMax - vMin) * rng())
-  return {
-    voltage: [v(), v(), v()],
-    freq: new Drift(49.95, 50.05, 0.01, 49.98 + 0.04 * rng()),
-    pf: new Drift(0.96, 0.99, 0.002, 0.97 + 0.01 * rng())
-  }
-}
-
-function drift (rng: () => number, min: number, max: number, step: number): Drift {
-  return new Drift(min, max, step, min + (max - min) * (0.3 + 0.4 * rng()))
-}
-
-function createModel (rng: () => number): Model {
-  return {
-    cdu: {
-      dewPoint: drift(rng, -5, 15, 0.05),
-      t2: drift(rng, 30, 36, 0.05),
-      t1: drift(rng, 26, 32, 0.05),
-      t3: drift(rng, 36, 42, 0.05),
-      p1: drift(rng, 1.5, 1.8, 0.005),
-      p2: drift(rng, 2.3, 2.7, 0.005),
-      p3: drift(rng, 1.7, 2.0, 0.005),
-      p5: drift(rng, 2.8, 3.2, 0.005),
-      filterDiff: drift(rng, 0.2, 0.4, 0.002),
-      pumpSpeed: drift(rng, 44, 46, 0.05)
-    },
-    env: { temperature: drift(rng, 30, 40, 0.05), humidity: drift(rng, 40, 60, 0.1) },
-    meters: POWER_METER_UNITS.map(() => ({
-      ...phases(rng, 395, 405),
-      aux: drift(rng, 2, 3, 0.02),
-      energyKwh: Math.floor(rng() * 500)
-    })),
-    // PDU registers are int16 /100 (max 327.67), so the PDUs report ~230 V phase voltages.
-    pdus: PDU_UNITS.map(() => ({
-      ...phases(rng, 228, 232),
-      sockets: Array.from({ length: SOCKETS_PER_PDU }, () => drift(rng, SOCKET_POWER_KW - 0.2, SOCKET_POWER_KW + 0.2, 0.01))
-    })),
-    diag: {
-      cpu: drift(rng, 10, 40, 1),
-      memory: drift(rng, 40, 60, 0.5),
-      up: drift(rng, 100, 1000, 10),
-      down: drift(rng, 100, 1000, 10)
-    }
-  }
-}
-
-function badRegister (unit: number, register: number): WrkError {
-  return new WrkError('ERR_MOCK_BAD_REGISTER', `unit ${unit} has no register ${register}`)
-}
-
-function checkReadFailure (units: ReadonlyMap<number, unknown>, f: ReadFailurePatch): void {
-  if (!units.has(f.unit)) throw new WrkError('ERR_MOCK_BAD_FAULT', `failReads: no unit ${f.unit}`)
-  if (!Number.isInteger(f.count) || f.count < 0) throw new WrkError('ERR_MOCK_BAD_FAULT', `failReads: count ${f.count} is not an integer >= 0`)
-}
-
-function checkValue (value: number): void {
-  if (!Number.isInteger(value) || value < -0x8000 || value > 0xffff) {
-    throw new WrkError('ERR_MOCK_BAD_VALUE', `register value ${value} is not a 16-bit integer`)
-  }
+  powerFault: boolean
+  /** Active live-value overrides. */
+  live: LivePatch
 }
 
 export class MockState {
   readonly type: ContainerType
+  /** The vendor profile its vendor registers follow (./registers.ts `vendorRegisters`). */
+  readonly profile: RegisterProfile
   /** Raw register images, indexed by 1-based register number (index 0 unused). */
   readonly registers = new Map<number, Uint16Array>()
   private readonly pinned = new Map<number, Set<number>>()
@@ -221,19 +68,27 @@ export class MockState {
   private readonly initialError: boolean
   private rng: () => number
   private model: Model
+  private readonly overrides: LiveOverrides
+  private readonly errors = new ErrorRegisters((register, raw) => this.raw(CDU_UNIT, register, raw))
 
   constructor (opts: MockStateOptions) {
     this.type = parseContainerType(opts.type)
+    this.profile = profileOf(vendorOf(this.type))
     this.seed = opts.seed ?? Math.floor(Math.random() * 0x100000000)
     this.initialError = opts.error === true
     this.rng = createRng(this.seed)
     this.model = createModel(this.rng)
+    this.overrides = new LiveOverrides(this.seed)
     this.init()
   }
 
-  /** Back to the initial state (same seed → same values); clears pinned registers and read failures. */
+  /**
+   * Back to the initial state (same seed → same values); clears pinned registers, read
+   * failures, live-value overrides and the power fault.
+   */
   reset (): void {
     this.failingReads.clear()
+    this.overrides.clear()
     this.rng = createRng(this.seed)
     this.model = createModel(this.rng)
     this.init()
@@ -271,6 +126,7 @@ export class MockState {
     d(DIAG.hardwareVersion, 1)
     d(DIAG.disk, 35)
     d(DIAG.ethSpeed, 100)
+    this.errors.setPowerFault(false)
     this.setError(this.initialError)
     this.recompute()
   }
@@ -322,6 +178,7 @@ export class MockState {
       else this.failingReads.set(unit, failing - 1)
       throw new WrkError('ERR_MOCK_DEVICE_FAILURE', `unit ${unit}: injected read failure`)
     }
+    if (this.overrides.changesOnRead(unit)) this.recompute()
     return Array.from(img.subarray(first, first + count))
   }
 
@@ -346,6 +203,7 @@ export class MockState {
     this.image(unit, register)
     checkValue(value)
     this.raw(unit, register, value)
+    if (unit === CDU_UNIT) this.errors.noteSet(register, toUint16(value))
     this.pinned.get(unit)?.add(register)
     this.recompute()
   }
@@ -416,24 +274,35 @@ export class MockState {
 
   /** Sets exactly these system error bits (bit i: register 291 + ⌊i/16⌋, mask 0x8000 >> i%16). */
   setSystemErrorBits (bits: readonly number[]): void {
-    for (const bit of bits) {
-      if (!Number.isInteger(bit) || bit < 0 || bit >= SYSTEM_ERROR_BITS) {
-        throw new WrkError('ERR_MOCK_BAD_VALUE', `system error bit ${bit} outside 0…${SYSTEM_ERROR_BITS - 1}`)
-      }
-    }
-    const words = new Array<number>(CDU.systemErrorLast - CDU.systemErrorFirst + 1).fill(0)
-    for (const bit of bits) words[Math.floor(bit / 16)] |= 0x8000 >>> (bit % 16)
-    words.forEach((w, i) => this.raw(CDU_UNIT, CDU.systemErrorFirst + i, w))
+    this.errors.setSystemErrorBits(bits)
   }
 
   /** Sets exactly these general error registers (96…100) to 1, the others to 0. */
   setGeneralErrors (registers: readonly number[]): void {
-    for (const r of registers) {
-      if (!Number.isInteger(r) || r < CDU.generalErrorFirst || r > CDU.generalErrorLast) {
-        throw new WrkError('ERR_MOCK_BAD_VALUE', `general error register ${r} outside ${CDU.generalErrorFirst}…${CDU.generalErrorLast}`)
-      }
-    }
-    for (let r = CDU.generalErrorFirst; r <= CDU.generalErrorLast; r++) this.raw(CDU_UNIT, r, registers.includes(r) ? 1 : 0)
+    this.errors.setGeneralErrors(registers)
+  }
+
+  /**
+   * Power fault (control API `{powerFault}`): general error flag 99 `power_fault` and system
+   * error bits 1, 3, 6 are set on top of the other errors, the circulation pump and fans stop
+   * and the loop pressures fall (./model/derive.ts); false gives back the state before.
+   */
+  setPowerFault (on: boolean): void {
+    this.errors.setPowerFault(on)
+    this.recompute()
+  }
+
+  get powerFault (): boolean {
+    return this.errors.powerFault
+  }
+
+  /**
+   * Sets (spec) or releases (null) live-value overrides (./model/live.ts); the whole patch is
+   * validated first. Throws ERR_MOCK_BAD_VALUE.
+   */
+  setLive (patch: LivePatch): void {
+    this.overrides.apply(patch)
+    this.recompute()
   }
 
   get systemMainControl (): boolean {
@@ -482,7 +351,9 @@ export class MockState {
       error: this.error,
       systemMainControl: this.systemMainControl,
       enabledSockets: this.enabledSockets(),
-      powerKw: Math.round(power * 100) / 100
+      powerKw: Math.round(power * 100) / 100,
+      powerFault: this.powerFault,
+      live: this.overrides.specs()
     }
   }
 
@@ -493,99 +364,20 @@ export class MockState {
     this.model.meters.forEach((m, i) => {
       m.energyKwh += (this.get(POWER_METER_UNITS[i] as number, METER.totalActivePower) / 100) * Math.max(0, dtMs) / 3_600_000
     })
-    const walkAll = (o: Record<string, Drift>): void => { for (const d of Object.values(o)) d.walk(this.rng, scale) }
-    walkAll(this.model.cdu)
-    walkAll(this.model.env)
-    walkAll(this.model.diag)
-    for (const m of [...this.model.meters, ...this.model.pdus]) {
-      for (const v of m.voltage) v.walk(this.rng, scale)
-      m.freq.walk(this.rng, scale)
-      m.pf.walk(this.rng, scale)
-    }
-    for (const m of this.model.meters) m.aux.walk(this.rng, scale)
-    for (const p of this.model.pdus) for (const s of p.sockets) s.walk(this.rng, scale)
+    walkModel(this.model, this.rng, scale)
     this.recompute()
   }
 
-  /** Rewrites every live register from the model and the input registers. */
+  /** Rewrites every live register from the model, the input registers and the overrides (pinned ones stay). */
   private recompute (): void {
-    const m = this.model
-    const on = this.systemMainControl
-    const kehua = this.type === 'Kehua'
-    const c = (reg: number, v: number): void => this.live(CDU_UNIT, reg, v)
-
-    // CDU: temperatures and pressures ×100; pump state follows system_main_control.
-    c(CDU.dewPoint, m.cdu.dewPoint.value * 100)
-    c(CDU.inletTempT2, m.cdu.t2.value * 100)
-    c(CDU.coolingTempT1, m.cdu.t1.value * 100)
-    c(CDU.inletPressureP2, m.cdu.p2.value * 100)
-    c(CDU.outletPressureP3, m.cdu.p3.value * 100)
-    c(CDU.pumpInletPressureP1, m.cdu.p1.value * 100)
-    c(CDU.pumpOutletPressureP5, (on ? m.cdu.p5.value : m.cdu.p1.value) * 100)
-    c(CDU.pumpSpeed, on ? m.cdu.pumpSpeed.value * 100 : 0)
-    c(CDU.filterPressureDiff, on ? m.cdu.filterDiff.value * 100 : 0)
-    c(CDU.outletTempT3, kehua ? 0 : m.cdu.t3.value * 100)
-    c(CDU.coolingSystemStatus, kehua ? (on ? 100 : 0) : 0)
-    // Kehua: 208 = pump running status (100 running), 606 = cycle_pump_control.
-    // Wonderint: 208 = cycle_pump_control, 606 = pump running (1).
-    c(CDU.reg208, kehua ? (on ? 100 : 0) : (on ? 1 : 0))
-    c(CDU.reg606, on ? 1 : 0)
-    c(CDU.coolingFanControl, on ? 1 : 0)
-
-    // gtemp: Kehua ×100, Wonderint ×10.
-    const envScale = kehua ? 100 : 10
-    this.live(GTEMP_UNIT, GTEMP.temperature, m.env.temperature.value * envScale)
-    this.live(GTEMP_UNIT, GTEMP.humidity, m.env.humidity.value * envScale)
-
-    // PDUs: power = sum of the enabled sockets' draw.
-    const pduPowerKw = PDU_UNITS.map((unit, i) => {
-      const pdu = m.pdus[i] as Model['pdus'][number]
-      let kw = 0
-      pdu.sockets.forEach((s, si) => { if (this.get(unit, socketStateRegister(si + 1)) === 1) kw += s.value })
-      const vPhase = (pdu.voltage[0].value + pdu.voltage[1].value + pdu.voltage[2].value) / 3
-      const amps = (kw * 1000) / (3 * vPhase * pdu.pf.value)
-      const p = (reg: number, v: number): void => this.live(unit, reg, v)
-      p(PDU.frequency, pdu.freq.value * 100)
-      p(PDU.voltageAb, pdu.voltage[0].value * 100)
-      p(PDU.voltageCa, pdu.voltage[1].value * 100)
-      p(PDU.voltageBc, pdu.voltage[2].value * 100)
-      p(PDU.currentA, amps * 100)
-      p(PDU.currentB, amps * 100)
-      p(PDU.currentC, amps * 100)
-      p(PDU.totalPower, kw * 100)
-      return kw
+    writeLiveRegisters({
+      model: this.model,
+      profile: this.profile,
+      systemMainControl: this.systemMainControl,
+      powerFault: this.powerFault,
+      socketEnabled: (unit, socket) => this.get(unit, socketStateRegister(socket)) === 1,
+      override: (signal) => this.overrides.value(signal),
+      write: (unit, register, value) => this.live(unit, register, value)
     })
-
-    // Meter k measures PDUs 3k-2 … 3k plus the cooling auxiliaries.
-    POWER_METER_UNITS.forEach((unit, i) => {
-      const meter = m.meters[i] as Model['meters'][number]
-      const kw = pduPowerKw.slice(i * 3, i * 3 + 3).reduce((a, b) => a + b, 0) + (on ? meter.aux.value : 0.2)
-      const vLine = (meter.voltage[0].value + meter.voltage[1].value + meter.voltage[2].value) / 3
-      const pf = meter.pf.value
-      const amps = (kw * 1000) / (SQRT3 * vLine * pf)
-      const w = (reg: number, v: number): void => this.live(unit, reg, v)
-      w(METER.totalActiveEnergy, Math.round(meter.energyKwh * 100) % 0x10000)
-      w(METER.voltageAb, meter.voltage[0].value * 100)
-      w(METER.voltageBc, meter.voltage[1].value * 100)
-      w(METER.voltageCa, meter.voltage[2].value * 100)
-      w(METER.currentA, amps * 100)
-      w(METER.currentB, amps * 100)
-      w(METER.currentC, amps * 100)
-      w(METER.totalActivePower, kw * 100)
-      w(METER.totalApparentPower, (kw / pf) * 100)
-      w(METER.totalPowerFactor, pf * 100)
-      w(METER.freq, meter.freq.value * 100)
-    })
-
-    // Diagnostics.
-    const now = new Date()
-    const d = (reg: number, v: number): void => this.live(DIAG_UNIT, reg, v)
-    d(DIAG.year, now.getFullYear())
-    d(DIAG.month, now.getMonth() + 1)
-    d(DIAG.day, now.getDate())
-    d(DIAG.cpu, m.diag.cpu.value)
-    d(DIAG.memory, m.diag.memory.value)
-    d(DIAG.ethUp, m.diag.up.value)
-    d(DIAG.ethDown, m.diag.down.value)
   }
 }

@@ -1,4 +1,5 @@
 /** The mock's public shapes: what a server is, its options, faults, statistics and write log. */
+import type { LivePatch } from './model/live'
 import type { ContainerType, MockState, MockStatePatch, RegisterPatch } from './state'
 
 /** Where a server listens unless told otherwise. */
@@ -56,6 +57,10 @@ export interface ThingPatch extends FaultPatch {
   offline?: boolean
   state?: MockStatePatch
   registers?: RegisterPatch[]
+  /** Live-value overrides: a spec holds or oscillates a signal, `null` releases it (mock/model/live.ts). */
+  live?: LivePatch
+  /** Power fault and its consequences (MockState.setPowerFault); false restores. */
+  powerFault?: boolean
 }
 
 export interface MockServerStats {
@@ -90,7 +95,27 @@ export interface WriteRecord {
   connection: number
 }
 
-/** Entries kept in `writeLog` (oldest dropped first). */
+/** One accepted write request (FC06 or FC16) in the write log. */
+export interface LoggedWrite {
+  /** 1, 2, … per server, never reused (also not after a reset). */
+  seq: number
+  /** When it was applied, ms since the epoch. */
+  at: number
+  unit: number
+  fc: 6 | 16
+  /** 1-based number of the first register written. */
+  register: number
+  /** Raw uint16 values, one per register from `register` on. */
+  values: number[]
+  /** Id of the TCP connection it came on (1, 2, … per server). */
+  connection: number
+}
+
+/** `GET /thing/:id/writes?since=<seq>`: the writes with `seq >= since`, and the `since` to ask with next. */
+export interface WritesPage {
+  writes: LoggedWrite[]
+  nextSeq: number
+}
 
 export interface ThingInfo {
   id: string
@@ -113,11 +138,21 @@ export interface MockServer {
   readonly stats: MockServerStats
   readonly faults: FaultState
   /**
-   * Every register an accepted write set, oldest first (at most WRITE_LOG_LIMIT; cleared by
-   * `reset()`/`resetStats()`). Authentication responses (305–320) are not register writes and
-   * are not logged; refused writes are not logged.
+   * Every register an accepted write set, oldest first: the write log (`writes()`) flattened to
+   * one record per register.
    */
   readonly writeLog: readonly WriteRecord[]
+  /**
+   * The accepted write requests with `seq >= since` (default 0: all kept), oldest first, at most
+   * the last WRITE_LOG_LIMIT; cleared by `reset()`/`resetStats()`, sequence numbers go on.
+   * Authentication responses and refused writes are not logged. Throws ERR_MOCK_BAD_VALUE for a
+   * `since` that is not an integer >= 0.
+   */
+  writes: (since?: number) => WritesPage
+  /** `apply({live})`: sets or releases live-value overrides; throws ERR_MOCK_BAD_VALUE (nothing changed). */
+  setLive: (live: LivePatch) => void
+  /** `apply({powerFault})`. */
+  setPowerFault: (on: boolean) => void
   /** Open TCP connections. */
   readonly connectionCount: number
   /** Starts the Modbus listener and the drift tick. */
