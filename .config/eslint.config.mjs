@@ -22,5 +22,14 @@ export default tseslint.config(
   {
     files: ['tests/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' }
+  },
+  {
+    // lines of at most 140 characters in the product and the mock (long messages and patterns excepted)
+    files: ['workers/**/*.ts', 'mock/**/*.ts'],
+    rules: {
+      '@stylistic/max-len': ['error', {
+        code: 140, ignoreUrls: true, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreRegExpLiterals: true
+      }]
+    }
   }
 )

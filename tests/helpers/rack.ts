@@ -8,6 +8,7 @@ import { expect } from 'vitest'
 import { createServer, type MockServer } from '../../mock/server'
 import type { ContainerType } from '../../mock/state'
 import type { ContainerVendor } from '../../workers/lib/registers/types'
+import { CONTAINER_VENDORS } from '../../workers/lib/registers/profiles'
 import type { WorkerContext } from '../../workers/tpl/wrk-base'
 import WrkContainerRackKehua from '../../workers/kehua.rack.container.wrk'
 import WrkContainerRackWonderint from '../../workers/wonderint.rack.container.wrk'
@@ -29,10 +30,8 @@ export const MOCK_PASSWORD = 'S3cret-pw-91ab'
 
 export type Vendor = ContainerVendor
 
-export const WTYPE: Record<Vendor, string> = {
-  kehua: 'wrk-container-rack-kehua',
-  wonderint: 'wrk-container-rack-wonderint'
-}
+/** The worker type of each vendor (`wrk-container-rack-<vendor>`). */
+export const WTYPE: Record<Vendor, string> = Object.fromEntries(CONTAINER_VENDORS.map((v) => [v, `wrk-container-rack-${v}`]))
 
 /** Short intervals for tests; deep-merged over config/base.thing.json.example. */
 export const FAST_THING_CONF: JsonObject = {

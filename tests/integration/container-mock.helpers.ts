@@ -14,14 +14,12 @@ export const HOST = '127.0.0.1'
 /** Per-request Modbus timeout of the containers under test (ms). */
 export const TIMEOUT_MS = 250
 
-export const MOCK_TYPE: Readonly<Record<ContainerVendor, string>> = { kehua: 'Kehua', wonderint: 'Wonderint' }
-
 const mocks = new Set<MockServer>()
 const containers = new Set<MicroBTContainer>()
 
-/** A started mock (port 0, no drift unless `tickMs` is given), exited by `releaseAll()`. */
+/** A started mock of the vendor (port 0, no drift unless `tickMs` is given), exited by `releaseAll()`. */
 export async function startMock (vendor: ContainerVendor, opts: Partial<CreateServerOptions> = {}): Promise<MockServer> {
-  const mock = createServer({ type: MOCK_TYPE[vendor], port: 0, host: HOST, tickMs: 0, seed: 42, ...opts })
+  const mock = createServer({ type: vendor, port: 0, host: HOST, tickMs: 0, seed: 42, ...opts })
   mocks.add(mock)
   await mock.start()
   return mock

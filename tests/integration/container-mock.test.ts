@@ -362,13 +362,38 @@ describe.each(CONTAINER_VENDORS)('%s container against the mock', (vendor: Conta
       await expect(invoke(c, 'getRealtimeData', CTX)).resolves.toMatchObject({ status: 'running' })
     })
 
-    it('a write while a snapshot is in flight: both complete', async () => {
+    it('a write while a snapshot is in flight: the write goes between its reads, and both complete', async () => {
       const mock = await startMock(vendor)
       const c = makeContainer(vendor, mock.port)
-      const [snap, result] = await Promise.all([c.getSnap(), c.switchSocket([['12', '20', false]])])
-      expect(snap.success).toBe(true)
+      expectSuccess(await c.getSnap()) // connected, every unit answered before
+      // every reply 30 ms late: a snapshot takes several round trips of it
+      mock.setFault({ delayMs: 30 })
+      const delta = snapshotCounters(mock)
+      let snapDone = false
+      const pending = c.getSnap().then((snap) => { snapDone = true; return snap })
+      await waitUntil(() => delta().fc03 > 0, 'the snapshot to reach the mock')
+      // the snapshot is under way and not over when the write goes
+      expect(snapDone).toBe(false)
+      const readsBeforeWrite = delta().fc03
+      expect(readsBeforeWrite).toBeLessThan(c.requestsPerSnapshot)
+      let readsWhenWritten = -1
+      const written = mock.writeLog.length
+      const watch = setInterval(() => { if (readsWhenWritten < 0 && mock.writeLog.length > written) readsWhenWritten = delta().fc03 }, 1)
+      const [snap, result] = await Promise.all([pending, c.switchSocket([['12', '20', false]])]).finally(() => clearInterval(watch))
+      // the mock received the socket write after some of the snapshot's reads and before others
+      expect(mock.writeLog.slice(written)).toEqual([expect.objectContaining({ unit: 20, register: 289, value: 2, fc: 6 })])
+      expect(readsWhenWritten).toBeGreaterThan(0)
+      const reads = delta().fc03
+      expect(readsWhenWritten).toBeLessThan(reads)
+      // both complete: a whole snapshot (the authentication's challenge read comes on top), the socket off
+      const s = expectSuccess(snap)
+      expect(s.stats.incomplete).toBeUndefined()
+      expect(s.stats.container_specific.pdu_data).toHaveLength(12)
+      expect(reads).toBe(c.requestsPerSnapshot + 1)
       expect(result).toEqual({ success: true })
       expect(mock.getRegister(20, 65)).toBe(0)
+      mock.clearFaults()
+      expect(socketsOf(expectSuccess(await c.getSnap()), '12')[19]).toBe(false)
     })
   })
 

@@ -9,7 +9,7 @@
  * in bounded lines.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { DETAIL_LINES } from '../../workers/tpl/thing/dhcp/dhcp'
+import { DETAIL_LINES } from '../../workers/tpl/thing/dhcp/failure-report'
 import type { MockServer } from '../../mock/server'
 import { cleanupAll, createBootstrap, createRpcClient, waitFor, type DHTNodeAddress, type JsonObject, type RpcClient } from '../helpers'
 import { DhcpStandIn, stopDhcpStandIns } from '../helpers/dhcp'

@@ -42,3 +42,22 @@ export function socketControlRegister (socket: number): number {
   if (!Number.isInteger(socket) || socket < 1 || socket > SOCKETS_PER_PDU) throw new RangeError(`no socket ${socket}`)
   return 309 - socket
 }
+
+/** The socket state registers of a PDU (46–65): socket s is 45 + s, value 1 = on, anything else off. */
+export const SOCKET_STATE: RegisterSpan = { start: 46, end: 65 }
+
+/** What the guards of a staged power-up read (registers.md). */
+export const GUARD_REGISTERS = {
+  /** Units 4–7: total active power, unsigned kW × 100. */
+  meterActivePower: 57,
+  /** Unit 1, 201–204, signed ×100: T2 inlet °C, T1 °C, P2 and P3 bar. */
+  cdu: { start: 201, end: 204 } satisfies RegisterSpan,
+  inletTemperature: 201,
+  /** P2 unit inlet (supply) and P3 unit outlet (return) pressure. */
+  supplyPressure: 203,
+  returnPressure: 204,
+  scale: 100
+} as const
+
+/** The writable cooling-fan setpoints, read back before a change (613–615). */
+export const FAN_SETPOINTS: RegisterSpan = { start: CDU_CONTROL.fanRunningSpeedThreshold, end: CDU_CONTROL.fanStopTemperatureThreshold }

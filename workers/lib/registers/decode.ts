@@ -1,10 +1,11 @@
 import { GENERAL_ERRORS, SYSTEM_ERRORS, SYSTEM_ERROR_REGISTERS } from './errors'
 import { CDU_UNIT, DIAG, GTEMP, HENV, PDU, POWER_METER, FCDU, unitName, unitOrdinal } from './units'
-import { vendorFields } from './vendors'
-import { CONTAINER_VENDORS } from './types'
+import { valueMapOf, vendorFields } from './vendors'
+import { mapDecoder } from './value-maps'
+import { profileOf, type RegisterProfile, type VendorRef } from './profiles'
 import type {
-  CduData, ContainerRunStatus, ContainerSnapshot, ContainerVendor, DecodedScalar, DiagData, EnvData,
-  FieldDef, ListDef, PduData, PowerMeterData, RawError, RegisterType, UnitDef, UnitId, ValueMapName
+  CduData, ContainerRunStatus, ContainerSnapshot, DecodedScalar, DiagData, EnvData,
+  FieldDef, ListDef, PduData, PowerMeterData, RawError, RegisterType, UnitDef, UnitId
 } from './types'
 
 /** Registers of a unit's image are held densely up to this number (the Modbus register space). */
@@ -50,7 +51,9 @@ export class RegisterImage {
       if (!Number.isInteger(raw) || raw < 0 || raw > 0xffff) throw new RangeError(`register value ${raw} is not a uint16`)
     }
     const last = start + n - 1
-    if (!Number.isInteger(start) || start < 0 || last > MAX_REGISTER) throw new RangeError(`registers ${start}…${last} are outside 0…${MAX_REGISTER}`)
+    if (!Number.isInteger(start) || start < 0 || last > MAX_REGISTER) {
+      throw new RangeError(`registers ${start}…${last} are outside 0…${MAX_REGISTER}`)
+    }
     const regs = this.regsFor(unit, last)
     for (let i = 0; i < n; i++) regs[start + i] = values[i] as number
     return this
@@ -77,17 +80,12 @@ export function readRegister (image: RegisterImage, unit: UnitId, reg: number, t
   return type === 's' ? toInt16(raw) : raw
 }
 
-const VALUE_MAPS: Readonly<Record<ValueMapName, (value: number) => DecodedScalar>> = {
-  flag: (v) => v === 1,
-  autoManual: (v) => (v === 1 ? 'auto' : 'manual'),
-  kehuaPumpStatus: (v) => (v === 100 ? 'running' : v === 200 ? 'error' : 'stopped'),
-  wonderintPumpStatus: (v) => (v === 1 ? 'running' : 'stopped')
-}
-
-export function decodeField (image: RegisterImage, unit: UnitId, def: FieldDef): DecodedScalar | undefined {
+/** A field's value: `raw / scale`, or what its value map gives; undefined when the register was not read. */
+function decodeField (image: RegisterImage, unit: UnitId, field: CompiledField): DecodedScalar | undefined {
+  const def = field.def
   const value = readRegister(image, unit, def.reg, def.type)
   if (value === undefined) return undefined
-  if (def.map !== undefined) return VALUE_MAPS[def.map](value)
+  if (field.map !== null) return field.map(value)
   return def.scale === undefined ? value : value / def.scale
 }
 
@@ -111,8 +109,8 @@ function setPath (target: DecodedObject, keys: readonly string[], value: Decoded
   obj[keys[last] as string] = value
 }
 
-/** A field with its dotted path split once. */
-interface CompiledField { def: FieldDef, keys: readonly string[] }
+/** A field with its dotted path split once and its value map's decoder made once. */
+interface CompiledField { def: FieldDef, keys: readonly string[], map: ((raw: number) => DecodedScalar) | null }
 /** A list with its labels made once, and a maker of its entries (object literals of one shape, not computed keys). */
 interface CompiledList {
   def: ListDef
@@ -129,17 +127,26 @@ function entryMaker (def: ListDef): CompiledList['entry'] {
 }
 interface CompiledUnit { fields: readonly CompiledField[], lists: readonly CompiledList[] }
 
-const compiled = new Map<UnitDef, Map<ContainerVendor, CompiledUnit>>()
+const compiled = new Map<UnitDef, WeakMap<RegisterProfile, CompiledUnit>>()
 
 /** The fields and lists of a unit table for a vendor, prepared once (field paths split, list labels made). */
-function compileUnit (def: UnitDef, vendor: ContainerVendor): CompiledUnit {
+function compileUnit (def: UnitDef, vendor: RegisterProfile): CompiledUnit {
   let byVendor = compiled.get(def)
-  if (byVendor === undefined) compiled.set(def, byVendor = new Map())
+  if (byVendor === undefined) compiled.set(def, byVendor = new WeakMap())
   let c = byVendor.get(vendor)
   if (c === undefined) {
     c = {
-      fields: vendorFields(def.kind, vendor).map((f) => ({ def: f, keys: f.field.split('.') })),
-      lists: def.lists.map((l) => ({ def: l, labels: Array.from({ length: l.end - l.start + 1 }, (_, i) => String(l.firstLabel + i)), entry: entryMaker(l), interned: new Map() }))
+      fields: vendorFields(def.kind, vendor).map((f) => ({
+        def: f,
+        keys: f.field.split('.'),
+        map: f.map === undefined ? null : mapDecoder(valueMapOf(vendor, f.map))
+      })),
+      lists: def.lists.map((l) => ({
+        def: l,
+        labels: Array.from({ length: l.end - l.start + 1 }, (_, i) => String(l.firstLabel + i)),
+        entry: entryMaker(l),
+        interned: new Map()
+      }))
     }
     byVendor.set(vendor, c)
   }
@@ -182,11 +189,11 @@ function decodeList (image: RegisterImage, unit: UnitId, list: CompiledList): De
  * Decodes every field and list of one unit into `into` (a new object by default); fields whose
  * register was not read are left out.
  */
-export function decodeUnit (image: RegisterImage, unit: UnitId, def: UnitDef, vendor: ContainerVendor, into: DecodedObject = {}): DecodedObject {
+export function decodeUnit (image: RegisterImage, unit: UnitId, def: UnitDef, vendor: VendorRef, into: DecodedObject = {}): DecodedObject {
   const out = into
-  const c = compileUnit(def, vendor)
+  const c = compileUnit(def, profileOf(vendor))
   for (const field of c.fields) {
-    const value = decodeField(image, unit, field.def)
+    const value = decodeField(image, unit, field)
     if (value !== undefined) setPath(out, field.keys, value)
   }
   for (const list of c.lists) {
@@ -222,16 +229,20 @@ export function deriveStatus (errors: readonly RawError[], cdu: CduData): Contai
 /** In `stats.errors` when the status could not be derived because its inputs were not read. */
 export const ERR_SNAPSHOT_INCOMPLETE = 'ERR_SNAPSHOT_INCOMPLETE'
 
+const statusInputCache = new WeakMap<RegisterProfile, readonly number[]>()
+
 /** Unit 1 registers the status is derived from: named system error bits, general error flags, the vendor's pump status. */
-function statusInputs (vendor: ContainerVendor): number[] {
+function statusInputs (vendor: RegisterProfile): readonly number[] {
+  const hit = statusInputCache.get(vendor)
+  if (hit !== undefined) return hit
   const regs = new Set<number>()
   for (let bit = 0; bit < SYSTEM_ERRORS.length; bit++) regs.add(SYSTEM_ERROR_REGISTERS.start + Math.floor(bit / 16))
   for (const { reg } of GENERAL_ERRORS) regs.add(reg)
   for (const f of vendorFields(FCDU.kind, vendor)) if (f.field === 'circulation_pump_running_status') regs.add(f.reg)
-  return [...regs]
+  const inputs = [...regs]
+  statusInputCache.set(vendor, inputs)
+  return inputs
 }
-
-const STATUS_INPUTS = Object.fromEntries(CONTAINER_VENDORS.map((v) => [v, statusInputs(v)])) as unknown as Readonly<Record<ContainerVendor, readonly number[]>>
 
 export interface DecodeOptions {
   /** Units of which a planned read failed (reported as `stats.incomplete`). */
@@ -249,7 +260,8 @@ function presentUnits (image: RegisterImage, def: UnitDef): UnitId[] {
  * inputs are missing is `error` with ERR_SNAPSHOT_INCOMPLETE. `opts.incomplete` names the
  * units that were not fully read.
  */
-export function decodeSnapshot (image: RegisterImage, vendor: ContainerVendor, opts: DecodeOptions = {}): ContainerSnapshot {
+export function decodeSnapshot (image: RegisterImage, vendorRef: VendorRef, opts: DecodeOptions = {}): ContainerSnapshot {
+  const vendor = profileOf(vendorRef)
   const unit1 = FCDU.ids[0]
   const cdu = decodeUnit(image, unit1, FCDU, vendor) as CduData
 
@@ -281,7 +293,7 @@ export function decodeSnapshot (image: RegisterImage, vendor: ContainerVendor, o
     powerW = Math.round(kw * 1000 * 1000) / 1000
   }
 
-  const statusKnown = STATUS_INPUTS[vendor].every((reg) => image.get(CDU_UNIT, reg) !== undefined)
+  const statusKnown = statusInputs(vendor).every((reg) => image.get(CDU_UNIT, reg) !== undefined)
   const errors: RawError[] = rawErrors.map((e) => ({ ...e }))
   if (!statusKnown) errors.push({ name: ERR_SNAPSHOT_INCOMPLETE })
   const incomplete = [...new Set(opts.incomplete ?? [])].sort((a, b) => a - b).map(unitName)

@@ -2,7 +2,8 @@ import { WrkError } from '../../core/errors'
 import { MAX_READ_REGISTERS } from '../modbus/frame'
 import { UNITS } from './units'
 import { vendorFields } from './vendors'
-import type { ContainerVendor, RegisterRange, RegisterSpan, UnitDef, UnitId } from './types'
+import type { VendorRef } from './profiles'
+import type { RegisterRange, RegisterSpan, UnitDef, UnitId } from './types'
 
 /** One FC03 request. `start`/`end` are register numbers; `address` is the on-wire `start - 1`. */
 export interface ReadRequest extends RegisterRange {
@@ -153,7 +154,7 @@ export function listedParts (req: ReadRequest): RegisterRange[] {
   return parts
 }
 
-function neededRegisters (def: UnitDef, vendor: ContainerVendor): number[] {
+function neededRegisters (def: UnitDef, vendor: VendorRef): number[] {
   const regs = vendorFields(def.kind, vendor).map((f) => f.reg)
   for (const span of [...def.lists, ...def.extraRegisters]) {
     for (let r = span.start; r <= span.end; r++) regs.push(r)
@@ -166,7 +167,7 @@ function neededRegisters (def: UnitDef, vendor: ContainerVendor): number[] {
  * register the decoder uses for this vendor. Ranges nothing decodes (e.g. unit 1 26–35, the
  * auth challenge 301–304) are left out.
  */
-export function snapshotRanges (vendor: ContainerVendor): RegisterRange[] {
+export function snapshotRanges (vendor: VendorRef): RegisterRange[] {
   const out: RegisterRange[] = []
   for (const def of UNITS) {
     const needed = neededRegisters(def, vendor)

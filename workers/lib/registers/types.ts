@@ -4,11 +4,10 @@
  */
 
 /**
- * The MicroBT controller vendors: the one list every other spelling (types, guards, the mock's
- * container types, the demo, benchmarks, tests) is derived from.
+ * The name of a registered vendor profile (`kehua`): the vendors are the profiles registered in
+ * ./profiles/index.ts, not a list spelled here.
  */
-export const CONTAINER_VENDORS = ['kehua', 'wonderint'] as const
-export type ContainerVendor = typeof CONTAINER_VENDORS[number]
+export type ContainerVendor = string
 
 /** Modbus unit id behind the container's TCP endpoint (1…20). */
 export type UnitId = number
@@ -27,27 +26,17 @@ export interface RegisterRange extends RegisterSpan {
   unit: UnitId
 }
 
-/** Named conversions of a raw register value to a non-numeric engineering value. */
-export type ValueMapName =
-  /** 1 → true, anything else → false */
-  | 'flag'
-  /** 1 → 'auto', anything else → 'manual' */
-  | 'autoManual'
-  /** 100 → 'running', 200 → 'error', anything else → 'stopped' */
-  | 'kehuaPumpStatus'
-  /** 1 → 'running', anything else → 'stopped' */
-  | 'wonderintPumpStatus'
-
 /**
  * One register → one field. `field` may be a dotted path (`eth.speed`) for nested objects.
- * A numeric field is `raw / scale` (scale defaults to 1); `map` replaces the numeric value.
+ * A numeric field is `raw / scale` (scale defaults to 1); `map` (a value map: ./value-maps.ts, or
+ * the vendor profile's own) replaces the numeric value.
  */
 export interface FieldDef {
   reg: number
   type: RegisterType
   field: string
   scale?: number
-  map?: ValueMapName
+  map?: string
 }
 
 /**
@@ -77,7 +66,7 @@ export interface UnitDef {
   readable: readonly RegisterSpan[]
   /** Registers that are unsigned; every other register of the unit is signed. */
   unsigned: readonly RegisterSpan[]
-  /** Vendor-neutral fields; vendor overlays (vendors.ts) add or replace fields by register. */
+  /** Vendor-neutral fields; a vendor profile's overlay (./profiles) adds or replaces fields by register. */
   fields: readonly FieldDef[]
   lists: readonly ListDef[]
   /** Registers read for the snapshot even though no field names them (error bitfields). */

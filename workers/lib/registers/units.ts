@@ -3,8 +3,8 @@ import type { UnitDef, UnitId, UnitKind } from './types'
 
 /**
  * The vendor-neutral register tables, one per kind of unit (registers.md). Registers whose
- * meaning differs between Kehua and Wonderint (unit 1: 208, 211, 212, 606; unit 2: 3, 4) are
- * not here but in vendors.ts.
+ * meaning differs between vendors (unit 1: 208, 211, 212, 606; unit 2: 3, 4) are not here but
+ * in the vendor profiles (./profiles).
  */
 
 export const FCDU: UnitDef = {

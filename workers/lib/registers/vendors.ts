@@ -1,51 +1,34 @@
 import { unitDefOfKind } from './units'
-import { CONTAINER_VENDORS, type ContainerVendor, type FieldDef, type UnitKind, type VendorOverlay } from './types'
+import { BASE_VALUE_MAPS, type ValueMap } from './value-maps'
+import { profileOf, type RegisterProfile, type VendorRef } from './profiles'
+import type { FieldDef, UnitKind } from './types'
 
 /**
- * Where Kehua and Wonderint controllers differ (registers.md, "Vendor differences"). An overlay
- * field replaces the base field of the same register or adds one; a register absent from a
- * vendor's overlay and from the base table is simply not decoded for that vendor.
+ * A vendor's view of the register tables: the vendor-neutral fields (./units.ts) with the
+ * vendor profile's overlay applied (./profiles). An overlay field replaces the base field of
+ * the same register or adds one.
  */
-export const VENDOR_OVERLAYS: Readonly<Record<ContainerVendor, VendorOverlay>> = {
-  kehua: {
-    fcdu: [
-      { reg: 208, type: 's', map: 'kehuaPumpStatus', field: 'circulation_pump_running_status' },
-      { reg: 212, type: 's', scale: 100, field: 'cooling_system_status' },
-      { reg: 606, type: 's', field: 'cycle_pump_control' }
-    ],
-    gtemp: [
-      { reg: 3, type: 's', scale: 100, field: 'temperature' },
-      { reg: 4, type: 's', scale: 100, field: 'humidity' }
-    ]
-  },
-  wonderint: {
-    fcdu: [
-      { reg: 208, type: 's', field: 'cycle_pump_control' },
-      { reg: 211, type: 's', scale: 100, field: 'unit_outlet_temp_t3' },
-      { reg: 606, type: 's', map: 'wonderintPumpStatus', field: 'circulation_pump_running_status' }
-    ],
-    gtemp: [
-      { reg: 3, type: 's', scale: 10, field: 'temperature' },
-      { reg: 4, type: 's', scale: 10, field: 'humidity' }
-    ]
-  }
-}
 
-export function isContainerVendor (value: unknown): value is ContainerVendor {
-  return typeof value === 'string' && (CONTAINER_VENDORS as readonly string[]).includes(value)
-}
-
-const cache = new Map<string, readonly FieldDef[]>()
+const cache = new WeakMap<RegisterProfile, Map<UnitKind, readonly FieldDef[]>>()
 
 /** The fields of a unit kind for a vendor: base table with the vendor overlay applied, sorted by register. */
-export function vendorFields (kind: UnitKind, vendor: ContainerVendor): readonly FieldDef[] {
-  const key = `${vendor}:${kind}`
-  const hit = cache.get(key)
+export function vendorFields (kind: UnitKind, vendor: VendorRef): readonly FieldDef[] {
+  const profile = profileOf(vendor)
+  let byKind = cache.get(profile)
+  if (byKind === undefined) cache.set(profile, byKind = new Map())
+  const hit = byKind.get(kind)
   if (hit !== undefined) return hit
   const byReg = new Map<number, FieldDef>()
   for (const f of unitDefOfKind(kind).fields) byReg.set(f.reg, f)
-  for (const f of VENDOR_OVERLAYS[vendor][kind] ?? []) byReg.set(f.reg, f)
+  for (const f of profile.overlay[kind] ?? []) byReg.set(f.reg, f)
   const fields = [...byReg.values()].sort((a, b) => a.reg - b.reg)
-  cache.set(key, fields)
+  byKind.set(kind, fields)
   return fields
+}
+
+/** The value map a field of the vendor names: the profile's own, else a vendor-neutral one. */
+export function valueMapOf (vendor: VendorRef, name: string): ValueMap {
+  const map = profileOf(vendor).valueMaps[name] ?? BASE_VALUE_MAPS[name]
+  if (map === undefined) throw new Error(`no value map ${name}`)
+  return map
 }

@@ -79,11 +79,15 @@ export function addressProblem (value: string): string | null {
     if (v4 !== null) return ipv4Problem(v4)
     if (groups.every((g) => g === 0)) return 'the unspecified address (::)'
     if ((groups[0] & 0xff00) === 0xff00) return 'a multicast address (ff00::/8)'
-    if ((groups[0] & 0xffc0) === 0xfe80 && (zone === null || zone === '')) return 'a link-local address without a scope (fe80::/10 needs %<zone>)'
+    if ((groups[0] & 0xffc0) === 0xfe80 && (zone === null || zone === '')) {
+      return 'a link-local address without a scope (fe80::/10 needs %<zone>)'
+    }
     return null
   }
   const name = value.endsWith('.') ? value.slice(0, -1) : value
-  if (name !== '' && name.split('.').every((label) => NUMERIC_LABEL.test(label))) return 'a number, not a dotted-decimal address or a hostname'
+  if (name !== '' && name.split('.').every((label) => NUMERIC_LABEL.test(label))) {
+    return 'a number, not a dotted-decimal address or a hostname'
+  }
   return null
 }
 

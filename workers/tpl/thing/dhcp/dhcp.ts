@@ -23,7 +23,7 @@
  * Logging stays bounded during an outage: a thing's first failure (or a failure with a new
  * code) is logged on its own, at most DETAIL_LINES per report window; every other failure is
  * counted, and one summary line per collection cycle reports the counts (after the cycle's
- * attempts settled).
+ * attempts settled): ./failure-report.ts.
  */
 import { isIP } from 'node:net'
 import type { Bee } from '../../../facs/store'
@@ -34,7 +34,7 @@ import type { RackParts } from '../rack-parts'
 import { OFFLINE_SNAP } from '../base-thing'
 import { withTimeout } from '../../../core/async'
 import type { ThingRecord, ThingState } from '../types'
-import type { Logger } from '../../../core/types'
+import { FailureReport } from './failure-report'
 
 export interface DhcpClient {
   readonly configured: boolean
@@ -47,54 +47,10 @@ export interface PendingRelease { ip: string, thingId: string, since: number }
 
 interface Backoff { code: string, attempts: number, nextAt: number }
 
-/** Failures logged on their own per report window (one collection cycle); the rest are counted. */
-export const DETAIL_LINES = 5
-/** Thing ids named in a summary line. */
-const SAMPLE_IDS = 5
-
 /** setIp answered an address another live thing uses. */
 class AddressConflict extends WrkError {
   constructor (readonly ip: string, readonly holder: string) {
     super('ERR_DHCP_ADDRESS_CONFLICT', `setIp answered ${ip}, which thing ${holder} already uses`)
-  }
-}
-
-/**
- * Bounded logging of DHCP failures: the first of each kind on its own (up to DETAIL_LINES per
- * window), the others counted and summarised by `flush` (once per collection cycle).
- */
-class FailureReport {
-  private detailLeft = DETAIL_LINES
-  private readonly counted = new Map<string, number>()
-  private readonly things = new Set<string>()
-  private total = 0
-
-  constructor (private readonly logger: () => Logger) {}
-
-  /** A failure: logged now when `first` and the window has room, else counted (and logged at debug). */
-  note (first: boolean, fields: Record<string, unknown>, msg: string): void {
-    if (first && this.detailLeft > 0) {
-      this.detailLeft--
-      this.logger().warn(fields, msg)
-      return
-    }
-    this.logger().debug(fields, msg)
-    const key = `${String(fields.what ?? 'assign')} ${String(fields.code)}`
-    this.counted.set(key, (this.counted.get(key) ?? 0) + 1)
-    if (typeof fields.thingId === 'string') this.things.add(fields.thingId)
-    this.total++
-  }
-
-  /** One summary line for what was counted since the last one; a new window. */
-  flush (waiting: number): void {
-    this.detailLeft = DETAIL_LINES
-    if (this.total === 0) return
-    const sample = [...this.things].slice(0, SAMPLE_IDS)
-    this.logger().warn({ failures: this.total, things: this.things.size, waiting, byCode: Object.fromEntries(this.counted), sample },
-      'DHCP failures since the last report (repeated ones are summarised here, not logged one by one)')
-    this.counted.clear()
-    this.things.clear()
-    this.total = 0
   }
 }
 
@@ -141,8 +97,12 @@ export class DhcpAssigner {
     for (const [id, lease] of this.leases) {
       const key = addressKey(lease.ip)
       const other = byIp.get(key)
-      if (other !== undefined) this.rack.logger.warn({ ip: lease.ip, thingId: id, otherThingId: other }, 'two things hold a DHCP lease for the same address: give one of them another address')
-      else byIp.set(key, id)
+      if (other === undefined) {
+        byIp.set(key, id)
+      } else {
+        this.rack.logger.warn({ ip: lease.ip, thingId: id, otherThingId: other },
+          'two things hold a DHCP lease for the same address: give one of them another address')
+      }
     }
   }
 
@@ -153,7 +113,8 @@ export class DhcpAssigner {
     const address = text(record.opts.address)
     const lease = this.leases.get(record.id)
     if (address === null) return { mac, subnet, forceSetIp: false, previous: lease?.ip ?? null }
-    if (lease && lease.ip === address && (lease.mac !== mac || lease.subnet !== subnet)) return { mac, subnet, forceSetIp: true, previous: address }
+    const moved = lease !== undefined && lease.ip === address && (lease.mac !== mac || lease.subnet !== subnet)
+    if (moved) return { mac, subnet, forceSetIp: true, previous: address }
     return null
   }
 
@@ -218,7 +179,8 @@ export class DhcpAssigner {
 
   private fail (previous: Backoff | null, code: string): Backoff {
     const attempts = (previous?.attempts ?? 0) + 1
-    const pause = Math.min(Math.max(100, this.opts.retryMinMs()) * 2 ** (attempts - 1), Math.max(this.opts.retryMaxMs(), this.opts.retryMinMs()))
+    const min = this.opts.retryMinMs()
+    const pause = Math.min(Math.max(100, min) * 2 ** (attempts - 1), Math.max(this.opts.retryMaxMs(), min))
     return { code, attempts, nextAt: Date.now() + pause }
   }
 
@@ -301,13 +263,15 @@ export class DhcpAssigner {
     // the thing is offline until it has its address (a re-assignment drops the old one's connection)
     if (need.forceSetIp) await this.controllers.disconnect(state)
     state.last = { ...state.last, snap: OFFLINE_SNAP, err: code, ts: Date.now() }
-    const fields = { thingId: id, code, attempt: next.attempts, retryInMs: next.nextAt - Date.now(), reason: err instanceof Error ? err.message : String(err) }
+    const reason = err instanceof Error ? err.message : String(err)
+    const fields = { thingId: id, code, attempt: next.attempts, retryInMs: next.nextAt - Date.now(), reason }
     if (err instanceof AddressConflict) {
       // said once per newcomer, address and holder, whatever the other failures around it
       const seen = `${err.ip} ${err.holder}`
       if (this.conflictsLogged.get(id) !== seen) {
         this.conflictsLogged.set(id, seen)
-        this.rack.logger.warn({ ...fields, ip: err.ip, holderThingId: err.holder, mac: need.mac }, 'DHCP answered an address another thing uses: not taken')
+        this.rack.logger.warn({ ...fields, ip: err.ip, holderThingId: err.holder, mac: need.mac },
+          'DHCP answered an address another thing uses: not taken')
         return
       }
     }
