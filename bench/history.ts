@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { StoreFacility, type Bee } from '../workers/facs/store'
-import { AlertBook } from '../workers/tpl/thing/alerts/alert-book'
+import { AlertHistory } from '../workers/tpl/thing/alerts/alert-history'
 import type { Alert } from '../workers/tpl/thing/types'
 import type { RackParts } from '../workers/tpl/thing/rack-parts'
 import { ThingRegistry } from '../workers/tpl/thing/registry/registry'
@@ -33,8 +33,7 @@ async function main (): Promise<void> {
     const registry = new ThingRegistry(db.sub('things') as Bee<ThingRecord>, 'container-mbt-kehua', ['microbt'])
     for (let i = 0; i < 100; i++) await registry.register({ id: `thing-${i}`, opts: {}, info: { container: `bay-${i}`, pos: `A${i}` } })
     const rack = { registry, logs, thingConf: THING_CONF_DEFAULTS, logger: silentLogger, thingLock: new KeyedLock(), rackId: 'bench' } as unknown as RackParts
-    const book = new AlertBook(rack, { conf: () => ({}), specs: () => [] })
-    book.open(db.sub('alerts_active') as Bee<Alert[]>)
+    const book = new AlertHistory(rack)
     const t0 = Date.now() - count * 1000
     for (let i = 0; i < count; i++) {
       const alert: Alert = { name: 'circulating_pump_fault', code: 'circulating_pump_fault', description: 'Circulating pump fault', severity: 'critical', createdAt: t0 + i * 1000, uuid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` }

@@ -8,7 +8,7 @@ import { cleanupAll, createBootstrap, createRpcClient, type DHTNodeAddress } fro
 import { RackRpc, mockOpts, startMock, startRackInProcess, stopMocks, type RackWorker } from '../helpers/rack'
 import type { MockServer } from '../../mock/server'
 
-interface AlertView { name: string, uuid: string, createdAt: number, deviceTag?: string, message?: string, metadata?: Record<string, unknown> }
+interface AlertView { name: string, uuid: string, state?: string, createdAt: number, deviceTag?: string, message?: string, metadata?: Record<string, unknown> }
 
 let bootstrap: DHTNodeAddress[]
 let mock: MockServer
@@ -88,7 +88,7 @@ describe('alert thresholds at run time and per-device alerts', () => {
     await rack.worker.stop()
   })
 
-  it('a PDU water-ingress bit set through the mock becomes an alert naming pdu-<n>, with metadata; clearing it clears the alert', async () => {
+  it('a PDU water-ingress bit set through the mock becomes an alert naming pdu-<n>, with metadata; cleared, it stays latched until reset', async () => {
     const pdu = await startMock('Kehua', 43)
     const rack = await startRackInProcess({ bootstrap, rack: 'alert-pdu' })
     const rpc = new RackRpc(createRpcClient(bootstrap), rack.key)
@@ -101,6 +101,10 @@ describe('alert thresholds at run time and per-device alerts', () => {
       expect.objectContaining({ deviceTag: 'pdu-3', message: 'PDU 3 water ingress sensor 2', severity: 'critical', metadata: { pdu: '3', index: '2', value: true } })
     ])
     await pdu.apply({ registers: [{ unit: 11, register: 176, value: 0 }] })
+    // a safety alarm (MicroBT default): latched, it stays until an operator resets it
+    const latched = await rpc.waitLast('wp', (l) => (l.alerts as AlertView[]).some((a) => a.name === 'pdu_water_ingress_alarm' && a.state === 'cleared-unacknowledged'))
+    const uuid = (latched.alerts as AlertView[]).find((a) => a.name === 'pdu_water_ingress_alarm')?.uuid
+    expect(await rpc.call('resetAlerts', { uuids: [uuid], user: 'ann' })).toEqual({ count: 1, uuids: [uuid] })
     await rpc.waitLast('wp', (l) => !(l.alerts as AlertView[]).some((a) => a.name === 'pdu_water_ingress_alarm'))
     await rack.worker.stop()
   })

@@ -74,8 +74,8 @@ function unreachableUnits (snap: Snap): AlertMatch[] {
 }
 
 export const MBT_ALERT_SPECS: readonly AlertSpec[] = [
-  { name: 'water_min_inlet_temp_warn', check: (snap, params) => inletTemp(snap, params, (t, limit) => t < limit) },
-  { name: 'water_max_inlet_temp_warn', check: (snap, params) => inletTemp(snap, params, (t, limit) => t > limit) },
+  { name: 'water_min_inlet_temp_warn', check: (snap, params) => inletTemp(snap, params, (t, limit) => t < limit), hysteresis: { param: 'temp', sense: 'below' } },
+  { name: 'water_max_inlet_temp_warn', check: (snap, params) => inletTemp(snap, params, (t, limit) => t > limit), hysteresis: { param: 'temp', sense: 'above' } },
   { name: 'pdu_water_ingress_alarm', check: (snap) => pduAlarms(snap, 'water_ingress_alarm', 'water ingress sensor') },
   { name: 'pdu_smoke_alarm', check: (snap) => pduAlarms(snap, 'smoke_detection_alarm', 'smoke detector') },
   { name: 'pdu_infrared_alarm', check: (snap) => pduAlarms(snap, 'infrared_alarm', 'infrared sensor') },

@@ -42,6 +42,7 @@ export const THING_CONF_DEFAULTS: ThingConf = {
 export const THING_CONF_KEYS: KeySpec = {
   ...Object.fromEntries(Object.keys(THING_CONF_DEFAULTS).map((k) => [k, true])),
   alerts: true,
+  alarms: true,
   container: true,
   scheduleAddlStatConfigTfs: true,
   rollupLogs: true,

@@ -72,4 +72,16 @@ export interface Alert {
   /** The device of the thing the alert is about (`pdu-3`, `meter-2`, `cdu`). */
   deviceTag?: string
   metadata?: AlertMetadata
+  /** Alarm management (docs/alerts.md): the state and what the operator did. */
+  state?: string
+  acknowledged?: boolean
+  ackedAt?: number
+  ackedBy?: string
+  ackComment?: string
+  latched?: boolean
+  pendingSince?: number
+  suppressedBy?: string
+  shelvedUntil?: number
+  shelvedBy?: string
+  shelveReason?: string
 }

@@ -7,9 +7,10 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Alert, AlertMetadata, JsonObject, Snap } from '../types'
+import type { AlarmSettings } from './alarm-conf'
 
-/** `alerts[<thing type>][<name>]` of base.thing.json. */
-export interface AlertConfEntry {
+/** `alerts[<thing type>][<name>]` of base.thing.json (with the alarm settings of ./alarm-conf.ts). */
+export interface AlertConfEntry extends AlarmSettings {
   description?: string
   severity?: string
   params?: JsonObject
@@ -32,6 +33,12 @@ export interface AlertMatch {
 export interface AlertSpec {
   name: string
   check: (snap: Snap, params: JsonObject, info: JsonObject) => boolean | readonly AlertMatch[]
+  /**
+   * A threshold check: `params[param]` is its limit and it fires `above` or `below` it. An active
+   * alert of it with a `deadband` holds until the check no longer fires at the limit moved back
+   * by the deadband (limit − deadband for `above`, + for `below`).
+   */
+  hysteresis?: { param: string, sense: 'above' | 'below' }
 }
 
 /** One entry of a snapshot's `raw_errors`. */
@@ -66,6 +73,26 @@ function sameAlert (a: Alert, b: Alert): boolean {
   return a.name === b.name && a.deviceTag === b.deviceTag && a.message === b.message
 }
 
+/** The identity of an alert within its thing: name, device and message. */
+export function alertKey (a: Pick<Alert, 'name' | 'deviceTag' | 'message'>): string {
+  return `${a.name}\u0000${a.deviceTag ?? ''}\u0000${a.message ?? ''}`
+}
+
+function matchesOf (found: boolean | readonly AlertMatch[]): readonly AlertMatch[] {
+  return found === true ? [{}] : found === false ? [] : found
+}
+
+/** The matches of a threshold spec that still hold within the deadband (active ones only, by key). */
+function heldMatches (spec: AlertSpec, snap: Snap, params: JsonObject, info: JsonObject, deadband: number): AlertMatch[] {
+  const h = spec.hysteresis
+  const limit = h === undefined ? undefined : params[h.param]
+  if (h === undefined || typeof limit !== 'number' || !(deadband > 0)) return []
+  const moved = { ...params, [h.param]: h.sense === 'above' ? limit - deadband : limit + deadband }
+  // the reading is compared with the moved limit; the alert still names the configured one
+  return matchesOf(spec.check(snap, moved, info))
+    .map((m) => m.metadata?.threshold === undefined ? m : { ...m, metadata: { ...m.metadata, threshold: limit } })
+}
+
 export interface AlertInput {
   snap: Snap | null
   /** `last.err` of the collection (describes a missing snapshot). */
@@ -76,6 +103,10 @@ export interface AlertInput {
   /** The thing's previous alerts, whose identities persist. */
   prev: readonly Alert[] | null | undefined
   now: number
+  /** Keys (alertKey) of the active alerts: a threshold alert among them holds within its deadband. */
+  holding?: ReadonlySet<string>
+  /** The deadband of an alert (its configuration over the layer's defaults); absent: the configured `deadband`. */
+  deadbandOf?: (name: string) => number
 }
 
 /** The alerts of one collection, identities carried over from `prev`. */
@@ -98,9 +129,14 @@ export function evaluateAlerts (input: AlertInput): Alert[] {
       const c = conf[spec.name]
       if (!c) continue
       try {
-        const found = spec.check(snap, c.params ?? {}, input.info)
-        const matches: readonly AlertMatch[] = found === true ? [{}] : found === false ? [] : found
+        const matches = matchesOf(spec.check(snap, c.params ?? {}, input.info))
         for (const m of matches) out.push(make(spec.name, c.description ?? spec.name, c.severity ?? 'medium', now, m.message, m))
+        if (input.holding !== undefined && input.holding.size > 0) {
+          for (const m of heldMatches(spec, snap, c.params ?? {}, input.info, input.deadbandOf?.(spec.name) ?? c.deadband ?? 0)) {
+            const held = make(spec.name, c.description ?? spec.name, c.severity ?? 'medium', now, m.message, m)
+            if (input.holding.has(alertKey(held))) out.push(held)
+          }
+        }
       } catch (err) {
         out.push(make(spec.name, `alert check ${spec.name} failed`, 'medium', now, (err as Error).message))
       }

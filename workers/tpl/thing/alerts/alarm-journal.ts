@@ -1,0 +1,72 @@
+/**
+ * What alarm management writes down: every transition is an entry of the `thing-alerts` log
+ * (`{ts, transition, by, why?, activeMs?, thingId, uuid, name, severity, deviceTag?}`, told
+ * apart from the entries of alerts that started by `transition`) and a line of the worker's
+ * log — warn for an alert that becomes active (or active again), info for the rest.
+ */
+import type { Logger } from '../../../core/types'
+import type { TimeLogs } from '../logs/time-log'
+import { ALERTS_LOG } from '../logs/log-names'
+import type { Alert, JsonObject } from '../types'
+import type { Transition } from './alarm-machine'
+
+const LOUD = new Set(['active', 'returned', 're-alarmed', 'flood'])
+
+/** The log entry of a transition (`thingId` null: the rack's own, e.g. a flood). */
+export function transitionEntry (thingId: string | null, t: Transition): JsonObject {
+  const a = t.alert
+  return {
+    ts: t.ts,
+    transition: t.transition,
+    by: t.by,
+    ...(t.why !== undefined ? { why: t.why } : {}),
+    ...(t.activeMs !== undefined ? { activeMs: t.activeMs } : {}),
+    thingId,
+    uuid: a.uuid,
+    name: a.name,
+    severity: a.severity,
+    ...(a.deviceTag !== undefined ? { deviceTag: a.deviceTag } : {}),
+    ...(a.message !== undefined ? { message: a.message } : {})
+  }
+}
+
+export class AlarmJournal {
+  /** The newest time an entry was appended at. */
+  private lastTs = 0
+
+  constructor (private readonly logs: () => TimeLogs, private readonly logger: () => Logger) {}
+
+  /**
+   * Appends at `ts`, or just after the newest entry when that is later: the log keeps entries
+   * of one millisecond apart only when they come in time order, and things are collected (and
+   * acted on) concurrently, each at its own time.
+   */
+  private async append (ts: number, entry: unknown): Promise<void> {
+    this.lastTs = Math.max(ts, this.lastTs)
+    await this.logs().append(ALERTS_LOG, this.lastTs, entry)
+  }
+
+  /** An alert first shown: the entry getHistoricalLogs answers by default. */
+  async started (thingId: string, alert: Alert): Promise<void> {
+    await this.append(alert.createdAt, { ...alert, thingId })
+  }
+
+  async transitions (thingId: string | null, list: readonly Transition[]): Promise<void> {
+    for (const t of list) {
+      const entry = transitionEntry(thingId, t)
+      const line = {
+        thingId,
+        name: t.alert.name,
+        severity: t.alert.severity,
+        uuid: t.alert.uuid,
+        deviceTag: t.alert.deviceTag,
+        transition: t.transition,
+        by: t.by,
+        why: t.why
+      }
+      if (LOUD.has(t.transition)) this.logger().warn(line, `alert ${t.transition}`)
+      else this.logger().info(line, `alert ${t.transition}`)
+      await this.append(t.ts, entry)
+    }
+  }
+}
