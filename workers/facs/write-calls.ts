@@ -6,10 +6,16 @@
  * The reply is bounded like a listing: `offset`/`limit` page the targets (in the order the query
  * picks them) and a page is cut at a whole call once its JSON would pass `maxReplyBytes`; a cut
  * or limited page says where the next one starts (`nextOffset`).
+ *
+ * Each call carries a `preview` (unless the request says `preview: false`): what the action
+ * would write on that thing, from a fresh read (`{writes: [{unit, register, from, to, meaning,
+ * noop}], …}`), or `{error}` when the thing could not be read within the read budget. Previews
+ * start while the budget lasts; later ones answer `{error: 'ERR_THING_READ_TIMEOUT'}`.
  */
+import { errorCode } from '../core/errors'
 import { Facility } from './facility'
 
-export interface WriteCall { id: string, tags: string[] }
+export interface WriteCall { id: string, tags: string[], preview?: unknown }
 
 export interface WriteCallsRequest {
   query?: Record<string, unknown>
@@ -18,6 +24,8 @@ export interface WriteCallsRequest {
   rackActionId?: string
   offset?: number
   limit?: number
+  /** false: no previews (only the targets and votes). */
+  preview?: boolean
 }
 
 export interface WriteCallsReply {
@@ -35,6 +43,10 @@ export interface WriteCallTargets {
   cap: (calls: WriteCall[]) => WriteCall[]
   /** Throws the action's validation error for thing `id`. */
   validate: (id: string, action: string, params: unknown[]) => Promise<unknown>
+  /** What the action would write on thing `id` (null: no preview for it); throws when the thing cannot be read. */
+  preview?: (id: string, action: string, params: unknown[]) => Promise<unknown>
+  /** How long previews may start for (ms). */
+  previewBudgetMs?: () => number
 }
 
 /** Targets validated at once. */
@@ -74,7 +86,37 @@ export class WriteCallsFacility extends Facility {
       }
     }
     await Promise.all(Array.from({ length: Math.min(VALIDATION_CONCURRENCY, things.length) }, worker))
-    const end = offset + things.length
-    return { reqVotes: votes, calls: things.map(({ id, tags }) => ({ id, tags })), ...(end < all.length ? { nextOffset: end } : {}) }
+    let calls: WriteCall[] = things.map(({ id, tags }) => ({ id, tags }))
+    if (req.preview !== false && this.targets.preview) {
+      await this.previews(calls, req.action, req.params ?? [], this.targets.preview)
+      // previews make calls larger: cut again at a whole call
+      calls = this.targets.cap(calls)
+    }
+    const end = offset + calls.length
+    return { reqVotes: votes, calls, ...(end < all.length ? { nextOffset: end } : {}) }
+  }
+
+  /** Adds each call's preview, VALIDATION_CONCURRENCY at a time while the budget lasts. */
+  private async previews (
+    calls: WriteCall[], action: string, params: unknown[], preview: NonNullable<WriteCallTargets['preview']>
+  ): Promise<void> {
+    const deadline = Date.now() + (this.targets.previewBudgetMs?.() ?? 8000)
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < calls.length) {
+        const call = calls[next++]
+        if (Date.now() >= deadline) {
+          call.preview = { error: 'ERR_THING_READ_TIMEOUT' }
+          continue
+        }
+        try {
+          const p = await preview(call.id, action, params)
+          if (p !== null) call.preview = p
+        } catch (err) {
+          call.preview = { error: errorCode(err) }
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(VALIDATION_CONCURRENCY, calls.length) }, worker))
   }
 }

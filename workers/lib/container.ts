@@ -1,92 +1,25 @@
 import { errorCode, WrkError } from '../core/errors'
-import {
-  BaseContainer,
-  type BaseContainerOptions,
-  type CoolingFanThresholds,
-  type SocketCommand
-} from '../tpl/container/base-container'
-import { authResponse, bytesToRegisters, registersToBytes } from './auth'
+import { BaseContainer, type CoolingFanThresholds, type SocketCommand } from '../tpl/container/base-container'
+import type { ActionRun } from '../tpl/thing/actions/action-run'
+import type { JsonObject } from '../tpl/thing/types'
+import type { MicroBTContainerOptions } from './container-options'
+import { CONTROL_CONF_DEFAULTS, setpointRanges } from './control/conf'
+import { ContainerControl, type ControlAction } from './control/container-control'
+import { DeviceWriter, type Credentials, type RegisterWrite } from './control/device-writer'
+import { controlSettings } from './control/options'
+import { socketTargets } from './control/plan'
+import { checkSetpointRanges } from './control/setpoints'
 import { ModbusTcpClient } from './modbus/client'
 import type { ModbusClient, ModbusClientOptions, RequestOptions } from './modbus/types'
 import {
-  AUTH_CHALLENGE,
-  AUTH_RESPONSE,
-  CDU_CONTROL,
-  CDU_UNIT,
-  PDU_COUNT,
-  SOCKETS_PER_PDU,
-  SOCKET_CONTROL,
-  SplitMemory,
-  RegisterImage,
-  UNIT_IDS,
-  decodeSnapshot,
-  isContainerVendor,
-  listedParts,
-  pduUnit,
-  planReads,
-  snapshotRanges,
-  socketControlRegister,
-  type ContainerSnapshot,
-  type ContainerVendor,
-  type ReadRequest,
-  type UnitId
+  CDU_CONTROL, CDU_UNIT, PDU_COUNT, SOCKETS_PER_PDU, SOCKET_CONTROL, SplitMemory, RegisterImage, UNIT_IDS, decodeSnapshot,
+  containerVendors, isContainerVendor, listedParts, pduUnit, planReads, snapshotRanges, socketControlRegister,
+  type ContainerSnapshot, type ContainerVendor, type ReadRequest, type UnitId
 } from './registers'
 import { CycleOutcome, UnitBreaker } from './unit-breaker'
+import { FIRST_CONTACT_RETRIES, FLOOD, TIMEOUT, failureKind, isUnitFatal, readAttempts, type ReadPhase } from './read-attempts'
 
-export interface MicroBTContainerOptions extends Omit<BaseContainerOptions, 'limits'> {
-  /** Controller host. Without address, port, username and password the thing stays unconnected. */
-  address?: string
-  port?: number
-  username?: string
-  password?: string
-  vendor: ContainerVendor
-  /** Per-request timeout (ms); client default 2000. */
-  timeout?: number
-  /**
-   * Resends of a read that timed out, lost its connection or got a transient exception (04,
-   * 05, 06, 0A, 0B; ./modbus/errors.ts `exceptionResend`), and of a control write that got no
-   * acknowledgement (same unit, register and value; the writes set absolute values). Default 4
-   * (`DEFAULT_RETRY`). A read sent before its unit answered in the snapshot gets at most 2 while
-   * resends have not paid off lately (see `readOptions`), so a unit that stops answering on a
-   * clean link costs 3 attempts, the last two once the other units are read, or one when most
-   * units go silent at once on a clean link (an outage: one timeout each); a unit that failed every attempt in a snapshot gets one attempt without
-   * retries in the following snapshots until it answers again (./unit-breaker.ts), and at most
-   * one round of the window of such dead units is asked per snapshot, in turn, so dead units
-   * cost about one timeout per snapshot however many they are.
-   */
-  retry?: number
-  /** Minimum reconnect backoff (ms); client default 250. */
-  retryInterval?: number
-  /** Requests pipelined on the connection; client default 4. */
-  maxInFlight?: number
-  /** Merge read ranges at most this many registers apart (default 0: only touching ranges). */
-  maxGap?: number
-  /** Registers per read request, 1…125 (default 125). */
-  maxRegsPerRequest?: number
-  /**
-   * Consecutive timeouts after which the client replaces the socket. Default: (units + 1) ×
-   * (min(retry, 2) + 1), so that units that are absent behind a healthy link (each times out at
-   * most three times per snapshot before it answers, see `readOptions`) never reset the link
-   * for the others, and a silent link is still replaced as soon as with the former default.
-   */
-  halfOpenAfterTimeouts?: number
-  /** Use this client instead of creating one (tests, benchmarks). It stays the caller's: close() does not close it. */
-  client?: ModbusClient
-  /** Creates the client on first use; default `new ModbusTcpClient(opts)`. */
-  clientFactory?: (opts: ModbusClientOptions) => ModbusClient
-}
-
-/** One FC06 write. `reg` is the 1-based register number. */
-interface RegisterWrite {
-  unit: UnitId
-  reg: number
-  value: number
-}
-
-interface Credentials {
-  username: string
-  password: string
-}
+export type { MicroBTContainerOptions } from './container-options'
 
 /**
  * Resends per request by default. 4: on a link that loses 15 % of attempts (10 % dropped, 5 %
@@ -96,44 +29,9 @@ interface Credentials {
  */
 export const DEFAULT_RETRY = 4
 
-/**
- * Retries of a read sent before its unit answered in this snapshot, while resends have not
- * paid off lately (`readOptions`): the first snapshot after a unit stops answering on a clean
- * link costs it 1 + 2 attempts whatever `retry` is, as with the former default.
- */
-const FIRST_CONTACT_RETRIES = 2
-
-/** The device flooded the link (./modbus/flood.ts): the whole snapshot fails with it. */
-const FLOOD = 'ERR_MODBUS_FLOOD'
-const TIMEOUT = 'ERR_MODBUS_TIMEOUT'
-
-/**
- * Where a read stands in a snapshot: the CDU's `probe` (alone, first), the `first` reads of every
- * unit (concurrent), or a `deferred` unit asked again after its first contact met a timeout.
- */
-type ReadPhase = 'probe' | 'first' | 'deferred'
-
-/**
- * How a read failed: the unit did not answer any attempt (a timeout, a gateway's 0A/0B), it
- * answered refusing the request (another exception, a malformed reply), or the link failed.
- */
-function failureKind (code: string): 'unreachable' | 'answered' | 'link' {
-  if (code === TIMEOUT || code === 'ERR_MODBUS_EXCEPTION_0A' || code === 'ERR_MODBUS_EXCEPTION_0B') return 'unreachable'
-  if (code.startsWith('ERR_MODBUS_EXCEPTION_') || code === 'ERR_MODBUS_MALFORMED_REPLY') return 'answered'
-  return 'link'
-}
-
-/** After these, the remaining requests of the unit are skipped for this snapshot. */
-function isUnitFatal (code: string): boolean {
-  return failureKind(code) !== 'answered'
-}
-
 const EXCEPTION_ILLEGAL_ADDRESS = 'ERR_MODBUS_EXCEPTION_02'
-const EXCEPTION_DEVICE_FAILURE = 'ERR_MODBUS_EXCEPTION_04'
+/** Reads of a control action: ahead of queued polls. */
 const HIGH: RequestOptions = { priority: 'high' }
-/** A unit whose breaker is open: one attempt. */
-const SINGLE_ATTEMPT: RequestOptions = { retries: 0 }
-const FIRST_CONTACT: RequestOptions = { retries: FIRST_CONTACT_RETRIES }
 
 /**
  * A MicroBT container (Kehua or Wonderint controller) over Modbus TCP: plans and decodes
@@ -151,13 +49,14 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
   #client: ModbusClient | null
   private readonly injectedClient: boolean
   private closed = false
-  private authenticatedOn: number | null = null
-  private writeChain: Promise<void> = Promise.resolve()
+  private readonly writer: DeviceWriter
+  private readonly control: ContainerControl
+  private readonly controlConf: NonNullable<MicroBTContainerOptions['control']>
   private readonly retry: number
   private readonly breaker = new UnitBreaker()
   /** `recovered()` when the previous snapshot started. */
   private recoveredMark = 0
-  /** Deferred first contacts (`readOptions`) that were answered when asked again. */
+  /** Deferred first contacts (`readAttempts`) that were answered when asked again. */
   private deferredRecovered = 0
   private readonly maxGap: number
   private readonly maxRegs: number | undefined
@@ -174,7 +73,7 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
       limits: { pduCount: PDU_COUNT, socketsPerPdu: SOCKETS_PER_PDU }
     })
     if (!isContainerVendor(opts.vendor)) {
-      throw new WrkError('ERR_CONTAINER_VENDOR_INVALID', 'vendor must be kehua or wonderint')
+      throw new WrkError('ERR_CONTAINER_VENDOR_INVALID', `vendor must be one of ${containerVendors().join(', ')}`)
     }
     this.vendor = opts.vendor
     this.address = typeof opts.address === 'string' && opts.address.length > 0 ? opts.address : null
@@ -189,7 +88,7 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     this.retry = retries
     this.clientOptions = {
       retries,
-      // a silent unit costs at most FIRST_CONTACT_RETRIES + 1 attempts before it answers (readOptions)
+      // a silent unit costs at most FIRST_CONTACT_RETRIES + 1 attempts before it answers (readAttempts)
       halfOpenAfterTimeouts: opts.halfOpenAfterTimeouts ?? (UNIT_IDS.length + 1) * (Math.min(retries, FIRST_CONTACT_RETRIES) + 1),
       ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
       ...(opts.retryInterval !== undefined ? { backoffMinMs: opts.retryInterval } : {}),
@@ -199,6 +98,22 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     this.maxGap = opts.maxGap ?? 0
     this.maxRegs = opts.maxRegsPerRequest
     this.plan = this.buildPlan() // validates maxGap / maxRegsPerRequest
+    this.writer = new DeviceWriter({
+      client: () => this.obtainClient(),
+      credentials: () => this.#credentials,
+      retry: retries,
+      seen: () => this.markSeen(),
+      logger: this.logger
+    })
+    this.controlConf = opts.control ?? (() => CONTROL_CONF_DEFAULTS)
+    this.control = new ContainerControl({
+      vendor: this.vendor,
+      reader: { read: (unit, start, count) => this.readFresh(unit, start, count) },
+      write: (writes) => this.controlWrite(() => this.writer.write(writes)),
+      conf: this.controlConf,
+      inletMaxC: opts.inletMaxC ?? (() => null),
+      logger: this.logger
+    })
   }
 
   /** Units that get a single attempt per snapshot until they answer again (circuit breaker open). */
@@ -312,7 +227,8 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     client: ModbusClient, units: ReadonlyArray<[UnitId, readonly ReadRequest[]]>, image: RegisterImage,
     failures: Map<UnitId, string>, cycle: CycleOutcome, phase: ReadPhase
   ): Promise<void> {
-    const settled = await Promise.allSettled(units.map(([unit, requests]) => this.readUnit(client, unit, requests, image, failures, cycle, phase)))
+    const reads = units.map(([unit, requests]) => this.readUnit(client, unit, requests, image, failures, cycle, phase))
+    const settled = await Promise.allSettled(reads)
     for (const r of settled) if (r.status === 'rejected') throw r.reason
   }
 
@@ -321,7 +237,7 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
    * this snapshot they go one at a time, so a unit that is absent costs the attempts of one
    * request: after a timeout, a gateway exception (0A/0B) or a link error its remaining requests
    * are skipped. Once it answered, the rest go at once (a lost request then delays only itself).
-   * How many attempts each request gets: `readOptions`. Other units are read concurrently and
+   * How many attempts each request gets: `readAttempts`. Other units are read concurrently and
    * are not affected.
    */
   private async readUnit (
@@ -341,7 +257,9 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     client: ModbusClient, unit: UnitId, req: ReadRequest, image: RegisterImage,
     failures: Map<UnitId, string>, cycle: CycleOutcome, phase: ReadPhase
   ): Promise<boolean> {
-    const opts = this.readOptions(client, unit, cycle, phase)
+    const resendsPaidOff = this.recovered(client) > this.recoveredMark
+    const answered = cycle.answered.has(unit)
+    const opts = readAttempts({ answered, breakerOpen: this.breaker.isOpen(unit), resendsPaidOff, retry: this.retry, phase })
     try {
       const values = await client.readHoldingRegisters(unit, req.address, req.count, opts)
       // a unit asked again after its first contact timed out: our resend paid off
@@ -376,48 +294,16 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     return (client.stats.recovered ?? 0) + this.deferredRecovered
   }
 
-  /**
-   * The retries of a read of `unit` (undefined: the client's, i.e. `retry`):
-   * - once the unit answered in this snapshot: `retry`;
-   * - before that, while its breaker is open: none (one attempt per snapshot for a dead unit);
-   * - before that, when resends have paid off on this link since the previous snapshot started
-   *   (`recovered` grew): `retry`, the link loses requests and a first request needs the whole
-   *   budget like any other;
-   * - otherwise (a clean link) at most FIRST_CONTACT_RETRIES (2): a unit that misses three
-   *   attempts in a row there is more likely dead than unlucky. The CDU's probe gets them from
-   *   the client; the other units' first reads (`first`) only after a transient exception, not
-   *   after a timeout: a unit that meets a timeout is `deferred` and asked again once the others
-   *   are read (`deferred`: the rest of the budget), unless the snapshot sees a mass outage
-   *   (`readSnapshot`).
-   */
-  private readOptions (client: ModbusClient, unit: UnitId, cycle: CycleOutcome, phase: ReadPhase): RequestOptions | undefined {
-    if (cycle.answered.has(unit)) return undefined
-    if (this.breaker.isOpen(unit)) return SINGLE_ATTEMPT
-    if (this.recovered(client) > this.recoveredMark) return undefined
-    const budget = Math.min(this.retry, FIRST_CONTACT_RETRIES)
-    if (phase === 'deferred') return { retries: Math.max(0, budget - 1) }
-    if (phase === 'first' && budget > 0) return { retries: budget, timeoutRetries: 0 }
-    return budget < this.retry ? FIRST_CONTACT : undefined
-  }
-
   // ---- Writes ----------------------------------------------------------------------------
 
   protected async applySwitchSocket (commands: readonly SocketCommand[]): Promise<void> {
     // One write per socket at most, in first-mentioned order, with the last command's state.
-    const writes = new Map<string, RegisterWrite>()
-    for (const cmd of commands) {
-      const pdus = cmd.pdu === 'all' ? range(1, PDU_COUNT) : [cmd.pdu]
-      const sockets = cmd.socket === 'all' ? range(1, SOCKETS_PER_PDU) : [cmd.socket]
-      const value = cmd.enabled ? SOCKET_CONTROL.on : SOCKET_CONTROL.off
-      for (const pdu of pdus) {
-        for (const socket of sockets) writes.set(`${pdu}:${socket}`, { unit: pduUnit(pdu), reg: socketControlRegister(socket), value })
-      }
-    }
-    await this.write([...writes.values()])
+    await this.writer.write([...socketTargets(commands).values()].map(({ pdu, socket, on }): RegisterWrite =>
+      ({ unit: pduUnit(pdu), reg: socketControlRegister(socket), value: on ? SOCKET_CONTROL.on : SOCKET_CONTROL.off })))
   }
 
   protected async applySwitchContainer (enabled: boolean): Promise<void> {
-    await this.write([{ unit: CDU_UNIT, reg: CDU_CONTROL.systemMainControl, value: enabled ? CDU_CONTROL.on : CDU_CONTROL.off }])
+    await this.writer.write([{ unit: CDU_UNIT, reg: CDU_CONTROL.systemMainControl, value: enabled ? CDU_CONTROL.on : CDU_CONTROL.off }])
   }
 
   /** Same register as the container switch: the main control switches the cooling system. */
@@ -433,94 +319,58 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     add(CDU_CONTROL.fanRunningSpeedThreshold, t.runningSpeed)
     add(CDU_CONTROL.fanStartTemperatureThreshold, t.startTemp)
     add(CDU_CONTROL.fanStopTemperatureThreshold, t.stopTemp)
-    await this.write(writes)
+    await this.writer.write(writes)
   }
 
-  /** Writes in order, one control operation at a time (a concurrent one would spend the challenge). */
-  private async write (writes: readonly RegisterWrite[]): Promise<void> {
+  // ---- Guarded actions (the RPC path: ./control/container-control.ts) -----------------------
+
+  /**
+   * The argument checks, plus the control options after the argument (`{batchSize, …}`, an
+   * approval trailer `{actionId, user}` ignored) and the vendor's setpoint ranges.
+   */
+  override validateWriteAction (action: string, ...args: unknown[]): 1 {
+    super.validateWriteAction(action, ...args)
+    this.checkAction(action, args)
+    return 1
+  }
+
+  private checkAction (action: string, args: readonly unknown[]): ControlAction {
+    const a = this.toAction(action, args)
+    controlSettings(args[1], this.controlConf())
+    if (a.method === 'setCoolingFanThreshold') checkSetpointRanges(a.arg, setpointRanges(this.controlConf(), this.vendor))
+    return a
+  }
+
+  private toAction (action: string, args: readonly unknown[]): ControlAction {
+    switch (action) {
+      case 'switchSocket': return { method: action, arg: this.validateArgs(action, args) }
+      case 'switchContainer':
+      case 'switchCoolingSystem': return { method: action, arg: this.validateArgs(action, args) }
+      case 'setCoolingFanThreshold': return { method: action, arg: this.validateArgs(action, args) }
+      default: throw new WrkError('ERR_WRITE_ACTION_NOT_SUPPORTED', `write action ${action} is not supported`)
+    }
+  }
+
+  /** A write action through the guards: fresh read, no-ops skipped, staged power-ups, dry runs. */
+  async runAction (method: string, params: readonly unknown[], run: ActionRun): Promise<JsonObject> {
+    super.validateWriteAction(method, ...params)
+    return await this.control.run(this.checkAction(method, params), params[1], run)
+  }
+
+  /** What `method` would write, from a fresh read (nothing is written). */
+  async previewAction (method: string, params: readonly unknown[]): Promise<JsonObject> {
+    super.validateWriteAction(method, ...params)
+    return await this.control.preview(this.checkAction(method, params), params[1])
+  }
+
+  /** A read of a control action (1-based registers), ahead of queued polls. */
+  private async readFresh (unit: UnitId, start: number, count: number): Promise<number[]> {
     const client = this.obtainClient()
-    const run = this.writeChain.then(() => this.writeAuthenticated(client, writes))
-    this.writeChain = run.catch(() => {})
-    await run
-  }
-
-  /**
-   * Authenticates when the connection is new, then writes. A write without acknowledgement is
-   * resent by the client to the same unit and register, up to `retry` times, on the same
-   * connection; it succeeds only when acknowledged. If the link is replaced before a write was
-   * sent, or (with `retry` > 0) while it was on the wire, the operation reconnects once,
-   * authenticates again and goes on with that write.
-   */
-  private async writeAuthenticated (client: ModbusClient, writes: readonly RegisterWrite[]): Promise<void> {
-    let next = 0
-    let reconnects = 0
-    for (;;) {
-      const connectionId = await client.connect()
-      const pinned: RequestOptions = { ...HIGH, connectionId, retries: this.retry }
-      try {
-        let justAuthenticated = false
-        if (this.authenticatedOn !== connectionId) {
-          await this.authenticate(client, connectionId)
-          justAuthenticated = true
-        }
-        while (next < writes.length) {
-          const w = writes[next]
-          try {
-            await client.writeRegister(w.unit, w.reg - 1, w.value, pinned)
-          } catch (err) {
-            if (errorCode(err) !== EXCEPTION_DEVICE_FAILURE) throw err
-            if (justAuthenticated) {
-              this.authenticatedOn = null
-              throw new WrkError('ERR_AUTH_FAILED', 'the controller refused a write right after authentication')
-            }
-            // the controller may have dropped the session: authenticate again and retry this write once
-            await this.authenticate(client, connectionId)
-            justAuthenticated = true
-            continue
-          }
-          this.markSeen()
-          justAuthenticated = false
-          next++
-        }
-        return
-      } catch (err) {
-        const code = errorCode(err)
-        const resendable = code === 'ERR_MODBUS_CONNECTION_CHANGED' || (code === 'ERR_MODBUS_CONNECTION_CLOSED' && this.retry > 0)
-        if (resendable && reconnects++ === 0) continue
-        throw err
-      }
-    }
-  }
-
-  /**
-   * Challenge (unit 1, 301–304) → response (305–320, FC16), pinned to one connection. Never logs
-   * secrets. The response is never resent as such (the controller issues a new challenge after a
-   * success, so a repeated response would be refused): when its acknowledgement is lost, the
-   * whole exchange is repeated with a fresh challenge, up to `retry` times.
-   */
-  private async authenticate (client: ModbusClient, connectionId: number): Promise<void> {
-    this.authenticatedOn = null
-    const credentials = this.#credentials
-    if (credentials === null) throw new WrkError('ERR_THING_NOT_CONNECTED', 'no credentials')
-    const pinned: RequestOptions = { ...HIGH, connectionId }
-    for (let attempt = 0; ; attempt++) {
-      const challenge = await client.readHoldingRegisters(
-        CDU_UNIT, AUTH_CHALLENGE.start - 1, AUTH_CHALLENGE.end - AUTH_CHALLENGE.start + 1, pinned)
-      const response = bytesToRegisters(authResponse(registersToBytes(challenge), credentials.username, credentials.password))
-      try {
-        await client.writeRegisters(CDU_UNIT, AUTH_RESPONSE.start - 1, response, { ...pinned, retries: 0 })
-        break
-      } catch (err) {
-        const code = errorCode(err)
-        if (code.startsWith('ERR_MODBUS_EXCEPTION_')) {
-          throw new WrkError('ERR_AUTH_FAILED', 'the controller rejected the authentication')
-        }
-        if (code !== 'ERR_MODBUS_TIMEOUT' || attempt >= this.retry) throw err
-      }
-    }
+    await client.connect()
+    const values = await client.readHoldingRegisters(unit, start - 1, count, { ...HIGH, retries: this.retry })
+    if (values.length !== count) throw new WrkError('ERR_MODBUS_MALFORMED_REPLY', 'register count mismatch')
     this.markSeen()
-    this.authenticatedOn = connectionId
-    this.logger.debug({ connectionId }, 'authenticated')
+    return values
   }
 
   override async close (): Promise<void> {
@@ -528,12 +378,8 @@ export class MicroBTContainer extends BaseContainer<ContainerSnapshot> {
     this.closed = true
     const client = this.#client
     this.#client = null
-    this.authenticatedOn = null
+    this.writer.reset()
     // a component closes only what it created
     if (client !== null && !this.injectedClient) await client.close()
   }
-}
-
-function range (from: number, to: number): number[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => from + i)
 }

@@ -6,12 +6,22 @@ import { z } from 'zod'
 import { WrkError, errorCode } from '../../core/errors'
 import { defineMethod, type RpcKind, type RpcMethod } from '../../rpc/method'
 import { stripActionContext } from './action-context'
+import { ActionJournal } from './actions/action-journal'
+import { runGuarded, type RunFlags } from './actions/guarded-call'
+import { isGuarded } from './actions/action-run'
 import type { RackParts } from './rack-parts'
 import type { RegistryMethods } from './registry/registry-methods'
 import { schemas, type Req } from './schemas'
 import { mapLimit, withTimeout } from '../../core/async'
 import { errorSnap } from './base-thing'
 import type { ThingState } from './types'
+
+/** What a guarded write may answer besides the controller's codes. */
+const ACTION_ERRORS = ['ERR_DRY_RUN_UNSUPPORTED', 'ERR_ACTION_RUNNING'] as const
+
+function flagsOf (req: { dryRun?: boolean, background?: boolean }): RunFlags {
+  return { ...(req.dryRun === true ? { dryRun: true } : {}), ...(req.background === true ? { background: true } : {}) }
+}
 
 /** The controller's argument check of a write action (MiningOS `validateWriteAction`). */
 const VALIDATE = 'validateWriteAction'
@@ -24,7 +34,12 @@ export interface ApplyReport {
 }
 
 export class ControllerCalls {
-  constructor (private readonly rack: RackParts, private readonly things: RegistryMethods) {}
+  /** Staged and background control actions (`getActions`); the rack opens and closes it. */
+  readonly journal: ActionJournal
+
+  constructor (private readonly rack: RackParts, private readonly things: RegistryMethods) {
+    this.journal = new ActionJournal(() => this.rack.logger)
+  }
 
   private isDeclared (method: string): boolean {
     return this.rack.hooks.readMethods().includes(method) || this.rack.hooks.writeMethods().includes(method)
@@ -36,11 +51,19 @@ export class ControllerCalls {
     return typeof method === 'string' && this.rack.hooks.readMethods().includes(method) ? 'read' : 'write'
   }
 
-  /** Calls `method` on the thing's controller with `params`, without an approval trailer. */
-  private async call (state: ThingState, method: string, params: readonly unknown[]): Promise<unknown> {
+  /**
+   * Calls `method` on the thing's controller with `params`, without an approval trailer. A write
+   * on a guarded controller goes through its `runAction` (./actions/guarded-call.ts): dry run,
+   * background, journal.
+   */
+  private async call (state: ThingState, method: string, params: readonly unknown[], flags: RunFlags = {}): Promise<unknown> {
     if (!this.isDeclared(method)) throw new WrkError('ERR_THING_METHOD_NOTFOUND')
     const ctrl = state.ctrl
     if (!ctrl) throw new WrkError('ERR_THING_NOT_INITIALIZED')
+    if (this.kindOf({ method }) === 'write' && isGuarded(ctrl)) {
+      return await runGuarded(ctrl, { thingId: state.record.id, method, params, flags, journal: this.journal, logger: this.rack.logger })
+    }
+    if (flags.dryRun === true) throw new WrkError('ERR_DRY_RUN_UNSUPPORTED', `${method} has no dry run on this thing`)
     const fn = (ctrl as unknown as Record<string, unknown>)[method]
     if (typeof fn !== 'function') throw new WrkError('ERR_THING_METHOD_NOTFOUND')
     return await Promise.resolve(fn.apply(ctrl, stripActionContext(params)))
@@ -52,7 +75,7 @@ export class ControllerCalls {
    * that code. The device call itself goes on and its result is not lost for the loop.
    */
   async queryThing (req: Req<'queryThing'>): Promise<unknown> {
-    const call = this.call(this.rack.registry.get(req.id), req.method, req.params ?? [])
+    const call = this.call(this.rack.registry.get(req.id), req.method, req.params ?? [], flagsOf(req))
     if (this.kindOf(req) !== 'read') return await call
     try {
       return await withTimeout(call, this.rack.thingConf.readBudgetMs, 'ERR_THING_READ_TIMEOUT')
@@ -97,7 +120,7 @@ export class ControllerCalls {
     const failed: Array<{ id: string, code: string }> = []
     await mapLimit(targets, this.rack.thingConf.thingQueryConcurrency, async (state) => {
       try {
-        await this.call(state, req.method, params)
+        await this.call(state, req.method, params, flagsOf(req))
       } catch (err) {
         const code = errorCode(err)
         failed.push({ id: state.record.id, code })
@@ -108,29 +131,50 @@ export class ControllerCalls {
     return req.verbose === true ? { total: targets.length, ok, failed } : ok
   }
 
+  /**
+   * What `method` would write on thing `id` (a guarded controller's preview from a fresh read,
+   * within the read budget); null for a controller without previews.
+   */
+  async preview (id: string, method: string, params: readonly unknown[]): Promise<unknown> {
+    const ctrl = this.rack.registry.get(id).ctrl
+    if (!ctrl) throw new WrkError('ERR_THING_NOT_INITIALIZED')
+    if (!isGuarded(ctrl)) return null
+    const args = stripActionContext(params)
+    return await withTimeout(ctrl.previewAction(method, args), this.rack.thingConf.readBudgetMs, 'ERR_THING_READ_TIMEOUT')
+  }
+
   declarations (): RpcMethod[] {
     const thingErrors = ['ERR_THING_METHOD_NOTFOUND', 'ERR_THING_NOT_INITIALIZED'] as const
+    const controllerErrors = this.rack.hooks.controllerErrors()
     return [
       defineMethod({
         name: 'queryThing',
         kind: (req) => this.kindOf(req),
-        summary: 'Calls a declared controller method of one thing (a write unless it is a read method).',
+        summary: 'Calls a declared controller method of one thing (a write unless it is a read method). ' +
+          'A write with `dryRun: true` answers its preview and writes nothing; with `background: true` it answers ' +
+          '`{success, background, actionId}` at once (progress: `getActions`).',
         params: schemas.queryThing,
         fieldErrors: { id: 'ERR_THING_NOTFOUND', method: 'ERR_THING_METHOD_NOTFOUND', params: 'ERR_PARAMS_INVALID' },
         result: z.unknown().describe('what the controller method returns'),
-        errors: ['ERR_THING_NOTFOUND', ...thingErrors, 'ERR_THING_READ_TIMEOUT', ...this.rack.hooks.controllerErrors()],
+        errors: ['ERR_THING_NOTFOUND', ...thingErrors, 'ERR_THING_READ_TIMEOUT', ...ACTION_ERRORS, ...controllerErrors],
         handler: (req) => this.queryThing(req)
       }),
       defineMethod({
         name: 'applyThings',
         kind: 'write',
-        summary: 'Calls a declared controller method on every thing a query picks (arguments validated first: an invalid call writes nothing and answers its error); answers how many succeeded, or with `verbose` `{total, ok, failed: [{id, code}]}`.',
+        summary: 'Calls a declared controller method on every thing a query picks (arguments validated first: an invalid call ' +
+          'writes nothing and answers its error); answers how many succeeded, or with `verbose` `{total, ok, failed: [{id, code}]}`. ' +
+          '`dryRun`/`background` as for queryThing.',
         params: schemas.applyThings,
         fieldErrors: { method: 'ERR_METHOD_INVALID' },
-        result: z.union([z.number().int(), z.object({ total: z.number().int(), ok: z.number().int(), failed: z.array(z.object({ id: z.string(), code: z.string() })) })]),
-        errors: ['ERR_METHOD_INVALID', 'ERR_THING_METHOD_NOTFOUND', 'ERR_QUERY_INVALID', ...this.rack.hooks.controllerErrors()],
+        result: z.union([
+          z.number().int(),
+          z.object({ total: z.number().int(), ok: z.number().int(), failed: z.array(z.object({ id: z.string(), code: z.string() })) })
+        ]),
+        errors: ['ERR_METHOD_INVALID', 'ERR_THING_METHOD_NOTFOUND', 'ERR_QUERY_INVALID', ...ACTION_ERRORS, ...controllerErrors],
         handler: (req) => this.applyThings(req)
-      })
+      }),
+      ...this.journal.declarations()
     ]
   }
 }

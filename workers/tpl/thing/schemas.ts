@@ -21,6 +21,12 @@ export const MAX_SETTINGS_KEYS = 256
 export const MAX_SETTING_BYTES = 64 * 1024
 export const MAX_SETTINGS_BYTES = 1024 * 1024
 
+/** Whether settings to save hold 1 to MAX_SETTINGS_KEYS keys of at most 256 characters, each value within MAX_SETTING_BYTES. */
+function settingsFit (e: Record<string, unknown>): boolean {
+  return Object.keys(e).length > 0 && Object.keys(e).length <= MAX_SETTINGS_KEYS &&
+    Object.keys(e).every((k) => k.length <= 256) && Object.values(e).every((v) => jsonBytes(v) <= MAX_SETTING_BYTES)
+}
+
 const info = obj.refine((v) => jsonBytes(v) <= MAX_INFO_BYTES, { message: `info is over ${MAX_INFO_BYTES} bytes` })
 const opts = obj.refine((v) => jsonBytes(v) <= MAX_OPTS_BYTES, { message: `opts is over ${MAX_OPTS_BYTES} bytes` })
 const id = z.string().min(1).max(256)
@@ -63,7 +69,13 @@ export const schemas = {
     status: truthy.optional()
   }),
   getThingsCount: z.object({ query: obj.optional() }),
-  queryThing: z.object({ id, method: z.string().min(1), params: z.array(z.unknown()).optional() }),
+  queryThing: z.object({
+    id,
+    method: z.string().min(1),
+    params: z.array(z.unknown()).optional(),
+    dryRun: z.boolean().optional(),
+    background: z.boolean().optional()
+  }),
   applyThings: z.object({
     method: z.string().min(1),
     params: z.array(z.unknown()).optional(),
@@ -71,10 +83,23 @@ export const schemas = {
     sort: sort.optional(),
     offset: count.optional(),
     limit: count.optional(),
-    verbose: z.boolean().optional()
+    verbose: z.boolean().optional(),
+    dryRun: z.boolean().optional(),
+    background: z.boolean().optional()
   }),
-  saveThingComment: z.object({ thingId: id, comment: z.string().min(1).max(10_000), user: z.string().min(1).max(256), pos: z.string().max(256).optional() }),
-  editThingComment: z.object({ thingId: id, id: z.string().optional(), ts: z.number().optional(), comment: z.string().min(1).max(10_000), user: z.string().min(1).max(256) }),
+  saveThingComment: z.object({
+    thingId: id,
+    comment: z.string().min(1).max(10_000),
+    user: z.string().min(1).max(256),
+    pos: z.string().max(256).optional()
+  }),
+  editThingComment: z.object({
+    thingId: id,
+    id: z.string().optional(),
+    ts: z.number().optional(),
+    comment: z.string().min(1).max(10_000),
+    user: z.string().min(1).max(256)
+  }),
   deleteThingComment: z.object({ thingId: id, id: z.string().optional(), ts: z.number().optional(), user: z.string().min(1).max(256) }),
   tailLog: z.object({
     key: z.string().min(1).max(128),
@@ -88,7 +113,7 @@ export const schemas = {
     shouldCalculateAvg: z.boolean().optional()
   }),
   saveWrkSettings: z.object({
-    entries: obj.refine((e) => Object.keys(e).length > 0 && Object.keys(e).length <= MAX_SETTINGS_KEYS && Object.keys(e).every((k) => k.length <= 256) && Object.values(e).every((v) => jsonBytes(v) <= MAX_SETTING_BYTES), {
+    entries: obj.refine((e) => settingsFit(e), {
       message: `1 to ${MAX_SETTINGS_KEYS} keys of at most 256 characters, each value at most ${MAX_SETTING_BYTES} bytes`
     })
   }),
