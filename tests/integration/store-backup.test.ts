@@ -94,6 +94,9 @@ describe('backup and restore with a replica', () => {
       return items.length === 8 && items.some((t) => t.id === 'after-2') && !items.some((t) => t.id.startsWith('later-'))
     }, SYNC_MS, 200)
     expect(await m.call('registerThing', { id: 'after-3', opts: {} })).toBe(1)
+    // new cores: nothing diverged, on either side
+    expect((await m.call<{ diverged: unknown[] }>('getReplicationStatus')).diverged).toEqual([])
+    expect((await r.call<{ replica: { refusing: unknown } }>('getReplicationStatus')).replica.refusing).toBeNull()
     await master.worker.stop()
     await replica.worker.stop()
   })

@@ -4,6 +4,11 @@
  *
  *   mbt-store backup  --rack <rack> [--root <dir>] [--out <file>]   a stopped worker's store
  *   mbt-store restore --rack <rack> [--root <dir>] --file <file>    into a stopped worker's place
+ *   mbt-store reset-replica --rack <rack> [--root <dir>]             a stopped read replica
+ *
+ * `reset-replica` drops a replica's copies of its master (after ERR_REPLICA_DIVERGED: the master's
+ * history went back in time): its store is backed up (its own keys and settings only: copies
+ * are not named bees) and restored, so it keeps its RPC key and copies the master afresh.
  *
  * A running worker is backed up by itself: `mbt-rpc --rack <rack> -m backupStore` (the file
  * goes to `<root>/backups/`). Exit 0 on success, 1 on a failure (its code on stderr), 2 on usage.
@@ -14,7 +19,9 @@ import { errorCode } from '../core/errors'
 import { StoreFacility } from '../facs/store'
 import { backupFileName, restoreBackup, writeBackup } from '../facs/store-backup'
 
-const USAGE = 'usage: mbt-store backup --rack <rack> [--root <dir>] [--out <file>]\n       mbt-store restore --rack <rack> [--root <dir>] --file <file>\n'
+const USAGE = 'usage: mbt-store backup --rack <rack> [--root <dir>] [--out <file>]\n' +
+  '       mbt-store restore --rack <rack> [--root <dir>] --file <file>\n' +
+  '       mbt-store reset-replica --rack <rack> [--root <dir>]\n'
 
 export interface StoreCliIo { stdout: (text: string) => void, stderr: (text: string) => void }
 
@@ -37,24 +44,26 @@ export function rackStoreDir (root: string, rack: string): string {
 export async function runStoreCli (argv: string[], io: StoreCliIo): Promise<number> {
   const [command, ...rest] = argv
   const f = flags(rest)
-  if ((command !== 'backup' && command !== 'restore') || f === null || typeof f.rack !== 'string' || !/^[A-Za-z0-9._-]+$/.test(f.rack)) {
+  if ((command !== 'backup' && command !== 'restore' && command !== 'reset-replica') || f === null || typeof f.rack !== 'string' || !/^[A-Za-z0-9._-]+$/.test(f.rack)) {
     io.stderr(USAGE)
     return 2
   }
   const root = path.resolve(f.root ?? '.')
   const dir = rackStoreDir(root, f.rack)
   try {
-    if (command === 'backup') {
-      const out = f.out ?? path.join(root, 'backups', backupFileName(f.rack))
+    if (command === 'backup' || command === 'reset-replica') {
+      const out = command === 'backup' && f.out !== undefined ? f.out : path.join(root, 'backups', backupFileName(f.rack))
       await mkdir(path.dirname(out), { recursive: true, mode: 0o700 })
       const store = new StoreFacility(dir)
       await store.ready()
+      let summary
       try {
-        const summary = await writeBackup(store, out)
-        io.stdout(`${JSON.stringify(summary)}\n`)
+        summary = await writeBackup(store, out)
       } finally {
         await store.close()
       }
+      // a replica's store again, without its copies (the old one is kept aside, renamed)
+      io.stdout(`${JSON.stringify(command === 'backup' ? summary : await restoreBackup(out, dir))}\n`)
       return 0
     }
     if (typeof f.file !== 'string') {

@@ -2,17 +2,21 @@
  * The rack's side of read replicas (worker.md §10): on a master, the replication facility
  * (when `replicaDiscoveryKey` is set), the ReplicaSource that announces its cores, and
  * `getReplicaConf`; on a replica (`--slave`), the ReplicaView that copies the master and the
- * refusals of what only the master can answer.
+ * refusals of what only the master can answer. On both, `getReplicationStatus`: the peers and
+ * the copies refused because they diverged (a restored master, a replica ahead of it).
  */
 import HyperDHT from 'hyperdht'
+import { z } from 'zod'
 import { parseBootstrap, type NetConfig, type NetFacility } from '../../../facs/net'
 import { ReplicationFacility } from '../../../facs/replication'
+import type { Divergence } from '../../../facs/replication-heads'
 import type { Bee, StoreFacility } from '../../../facs/store'
 import { WrkError } from '../../../core/errors'
-import type { RpcKind } from '../../../rpc/method'
+import { defineMethod, type RpcKind, type RpcMethod } from '../../../rpc/method'
 import type { Logger } from '../../../core/types'
 import { ReplicaSource, type ReplicaConf } from './replica-source'
-import { ReplicaView, parseReplicaSettings, type ReplicaParts, type ReplicaSettings } from './replica'
+import { ReplicaView, type ReplicaParts } from './replica'
+import { parseReplicaSettings, type ReplicaSettings } from './replica-settings'
 import { openMainDb, type SecretOpts } from '../registry/secret-opts'
 import type { ThingConf } from '../thing-conf'
 import type { TimeLogs, LogMeta } from '../logs/time-log'
@@ -20,7 +24,30 @@ import type { TimeLogs, LogMeta } from '../logs/time-log'
 /** On a read replica: what needs the device, answered by the master only. */
 const MASTER_ONLY = new Set(['queryThing', 'getWriteCalls'])
 /** On a read replica: answered before the master's data arrived. */
-const REPLICA_ALWAYS = new Set(['ping', 'echo', 'getInstanceId'])
+const REPLICA_ALWAYS = new Set(['ping', 'echo', 'getInstanceId', 'getReplicationStatus'])
+
+const DIVERGENCE = z.object({
+  peer: z.string(),
+  discoveryKey: z.string(),
+  localLength: z.number(),
+  writer: z.boolean(),
+  peerLength: z.number(),
+  reason: z.enum(['fork', 'writer-behind']),
+  by: z.enum(['local', 'peer']),
+  at: z.number()
+})
+
+/** `getReplicationStatus`. */
+export interface ReplicationStatus {
+  role: 'master' | 'replica'
+  /** Whether this rack replicates at all (a master needs `replicaDiscoveryKey`). */
+  enabled: boolean
+  peers: number
+  /** Cores refused to a peer because its copy and this one are two histories (newest last). */
+  diverged: Divergence[]
+  /** On a replica: whether it serves reads, and the divergence that stops it (ERR_REPLICA_DIVERGED). */
+  replica: { masterRpcKey: string, ready: boolean, connected: boolean, refusing: Divergence | null } | null
+}
 
 /** What replication needs of the rack (read at call time). */
 export interface ReplicationHost {
@@ -59,20 +86,73 @@ export class RackReplication {
       // the swarm key is the rpcClientKey: the allow lists that admit a replica's RPC admit its copy
       keyPair: async () => HyperDHT.keyPair(await this.host.store.getSeed('dht')),
       allow: (key) => this.view ? this.view.allowsPeer(key) : this.host.net.accessOf(key) !== null,
-      logger: this.host.logger
+      logger: this.host.logger,
+      ondiverged: (d) => this.view?.onDiverged(d)
     })
     return this.facility
   }
 
   /**
    * A code that refuses a request before its handler runs: on a read replica, writes and device
-   * calls (ERR_SLAVE_BLOCK), and reads before the master's data arrived (ERR_REPLICA_NOT_READY).
+   * calls (ERR_SLAVE_BLOCK), reads before the master's data arrived (ERR_REPLICA_NOT_READY) and
+   * reads of a copy the master's history diverged from (ERR_REPLICA_DIVERGED).
    */
   refusal (method: string, kind: RpcKind): string | null {
     if (!this.isReplica) return null
     if (kind === 'write' || MASTER_ONLY.has(method)) return 'ERR_SLAVE_BLOCK'
-    if (!REPLICA_ALWAYS.has(method) && !this.view?.ready) return 'ERR_REPLICA_NOT_READY'
+    if (REPLICA_ALWAYS.has(method)) return null
+    if (this.view?.diverged) return 'ERR_REPLICA_DIVERGED'
+    if (!this.view?.ready) return 'ERR_REPLICA_NOT_READY'
     return null
+  }
+
+  status (): ReplicationStatus {
+    const facility = this.facility?.opened === true ? this.facility : null
+    const { peers, diverged } = facility?.status() ?? { peers: 0, diverged: [] }
+    const settings = this.settings.replica
+    const master = this.view?.replicaConf?.swarmPublicKey
+    return {
+      role: this.isReplica ? 'replica' : 'master',
+      enabled: this.facility !== null,
+      peers,
+      diverged,
+      replica: this.isReplica && settings
+        ? {
+            masterRpcKey: settings.masterRpcKey,
+            ready: this.view?.ready === true,
+            connected: facility !== null && typeof master === 'string' && facility.connectedTo(Buffer.from(master, 'hex')),
+            refusing: this.view?.diverged ?? null
+          }
+        : null
+    }
+  }
+
+  /** `/healthz` of a replica that refuses reads (null: nothing to say). */
+  health (): { ok: false, reason: string, code: string, since: number } | null {
+    const d = this.view?.diverged
+    return d ? { ok: false, reason: 'the master\'s history diverged from the copy here (mbt-store reset-replica)', code: 'ERR_REPLICA_DIVERGED', since: d.at } : null
+  }
+
+  declarations (): RpcMethod[] {
+    return [defineMethod({
+      name: 'getReplicationStatus',
+      kind: 'read',
+      summary: 'Replication peers and the copies refused because they diverged (a restored master, a replica ahead of it).',
+      result: z.object({
+        role: z.enum(['master', 'replica']),
+        enabled: z.boolean(),
+        peers: z.number(),
+        diverged: z.array(DIVERGENCE),
+        replica: z.object({
+          masterRpcKey: z.string(),
+          ready: z.boolean(),
+          connected: z.boolean(),
+          refusing: DIVERGENCE.nullable()
+        }).nullable()
+      }),
+      errors: [],
+      handler: () => this.status()
+    })]
   }
 
   /** The master's main bee (credentials moved out of it) and the source that announces its cores. */

@@ -155,7 +155,9 @@ export class ReplicaSource implements BeeStore {
   }
 
   /** `getReplicaConf`. */
-  async conf (rackId: string, replicaDiscoveryKey: string | null, swarmPublicKey: string | null, meta: Bee<LogMeta>, maxHeight: number): Promise<ReplicaConf> {
+  async conf (
+    rackId: string, replicaDiscoveryKey: string | null, swarmPublicKey: string | null, meta: Bee<LogMeta>, maxHeight: number
+  ): Promise<ReplicaConf> {
     await this.loading
     const keys: Record<string, string> = { [MAIN_CORE]: this.db.core.key.toString('hex') }
     for await (const e of meta.createReadStream()) {

@@ -10,19 +10,28 @@
  *    master's swarm key (the only peer it accepts).
  * 3. Each time the copy grows, one pass applies what changed (Hyperbee diffs since the last
  *    pass): things, active alerts, log metadata and the announced log cores. The log
- *    generations a read can reach are opened and downloaded too; older ones are cleared.
+ *    generations a read can reach are opened and downloaded too (./replica-log-copies.ts).
  * 4. `last` of a thing: `snap`, `err` and `ts` of the newest entry of its `thing-5m-<id>` log
  *    (the master stores one every `storeSnapItvMs`), `alerts` = its active alerts as the master
  *    evaluated them at its latest collection (written when they change).
+ * 5. A master whose history went back in time under the same keys (its store folder copied
+ *    back) is found when the heads are compared on connecting (facs/replication-heads.ts): the
+ *    copy is not touched, reads answer ERR_REPLICA_DIVERGED until an operator resets the copy
+ *    (`mbt-store reset-replica`); the refusal is kept in the replica's store, so a restart does
+ *    not serve the diverged copy either.
  *
  * Nothing here writes to a replicated core: they are opened without a key pair.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Bee, BeeStore, StoreFacility } from '../../../facs/store'
+import type { Bee, StoreFacility } from '../../../facs/store'
 import type { ReplicationFacility } from '../../../facs/replication'
+import type { Divergence } from '../../../facs/replication-heads'
 import { WrkError, errorCode } from '../../../core/errors'
 import type { Logger } from '../../../core/types'
 import { LOG_CORES_SUB, MAIN_CORE, PUBLISHED_SUB, type LogCore, type PublishedRack, type ReplicaConf } from './replica-source'
+import { parseReplicaConf, type ReplicaSettings } from './replica-settings'
+import { ReplicaLogCopies } from './replica-log-copies'
+import { ReplicaDivergence } from './replica-divergence'
 import { ThingRegistry } from '../registry/registry'
 import { thingLogKey } from '../logs/log-names'
 import { THING_CONF_DEFAULTS } from '../thing-conf'
@@ -30,18 +39,7 @@ import { StatTimeLogs } from '../logs/stat-log'
 import { logBeeName, parseLogBeeName, type LogMeta, type TimeLogs } from '../logs/time-log'
 import type { Alert, JsonObject, Snap, ThingRecord } from '../types'
 
-export interface ReplicaSettings {
-  /** RPC key of the master (`replicaRpcPublicKey`). */
-  masterRpcKey: string
-  /** The replica's own `replicaDiscoveryKey`; null = the master's. */
-  discoveryKey: string | null
-  /** Longest pause between two `getReplicaConf` attempts while the master is away. */
-  retryMaxMs: number
-  /** How often the configuration is asked again once known. */
-  refreshItvMs: number
-  /** Bound of a read of a block that is not copied yet. */
-  readTimeoutMs: number
-}
+export { parseReplicaConf, parseReplicaSettings, type ReplicaSettings } from './replica-settings'
 
 /** What the replica hands the rack once it knows the master's rack. */
 export interface ReplicaParts {
@@ -64,7 +62,6 @@ export interface ReplicaHost {
   adopt: (parts: ReplicaParts) => void
 }
 
-const HEX64 = /^[0-9a-f]{64}$/i
 const CONF_KEY = 'replica:conf'
 const ASK_TIMEOUT_MS = 10_000
 /** Appends that come together are applied in one pass. */
@@ -72,32 +69,9 @@ const PASS_DEBOUNCE_MS = 1
 /** A pass that failed (e.g. a block not copied yet) is tried again after this. */
 const RETRY_PASS_MS = 1000
 
-function hexOrNull (v: unknown): string | null {
-  return typeof v === 'string' && HEX64.test(v) ? v.toLowerCase() : null
-}
-
-/** A `getReplicaConf` answer, checked. */
-export function parseReplicaConf (value: unknown): ReplicaConf {
-  const v = (value !== null && typeof value === 'object' ? value : {}) as Record<string, unknown>
-  const keys = (v.metaDiscoveryKeys !== null && typeof v.metaDiscoveryKeys === 'object' ? v.metaDiscoveryKeys : {}) as Record<string, unknown>
-  const main = hexOrNull(keys[MAIN_CORE])
-  if (main === null || typeof v.rackId !== 'string') throw new WrkError('ERR_REPLICA_CONF_INVALID', 'getReplicaConf answered no main core key')
-  const metaDiscoveryKeys: Record<string, string> = {}
-  for (const [k, key] of Object.entries(keys)) if (hexOrNull(key) !== null) metaDiscoveryKeys[k] = String(key).toLowerCase()
-  return { rackId: v.rackId, replicaDiscoveryKey: hexOrNull(v.replicaDiscoveryKey), swarmPublicKey: hexOrNull(v.swarmPublicKey), metaDiscoveryKeys }
-}
-
-/** A log generation the master has not announced (yet): it reads as empty. */
-const EMPTY_BEE = {
-  core: { length: 0 },
-  async get () { return null },
-  async peek () { return null },
-  async * createReadStream () {}
-} as unknown as Bee
-
 interface StoredSnap { ts?: number, err?: string | null, snap?: Snap | null }
 
-export class ReplicaView implements BeeStore {
+export class ReplicaView {
   private conf: ReplicaConf | null = null
   private db: Bee | null = null
   private parts: ReplicaParts | null = null
@@ -106,11 +80,8 @@ export class ReplicaView implements BeeStore {
   private keptConfText: string | undefined
   /** Version of the main bee the last pass applied. */
   private version = 0
-  private readonly logCores = new Map<string, string>()
-  private readonly metaCur = new Map<string, number>()
-  /** Bee name → the replicated generation (opening or open). */
-  private readonly opened = new Map<string, Promise<Bee>>()
-  private readonly openedByLog = new Map<string, Set<number>>()
+  /** The divergence from the master found (reads refused), if any. */
+  private readonly divergence: ReplicaDivergence
   /** Thing id → `<generation>@<length>` of its snapshot log when `last` was read. */
   private readonly lastSeen = new Map<string, string>()
   private passing: Promise<void> | null = null
@@ -119,9 +90,12 @@ export class ReplicaView implements BeeStore {
   private retryTimer: NodeJS.Timeout | null = null
   private readonly closing = new AbortController()
   private loop: Promise<void> | null = null
-  private onAppend = (): void => this.schedule()
+  private readonly copies: ReplicaLogCopies
 
-  constructor (private readonly host: ReplicaHost, private readonly settings: ReplicaSettings) {}
+  constructor (private readonly host: ReplicaHost, private readonly settings: ReplicaSettings) {
+    this.copies = new ReplicaLogCopies({ ...host, readTimeoutMs: settings.readTimeoutMs, onAppend: () => this.schedule() })
+    this.divergence = new ReplicaDivergence(host.store, host.logger, settings.masterRpcKey)
+  }
 
   /** Whether the master's rack is known (reads are served from then on). */
   get ready (): boolean {
@@ -131,6 +105,11 @@ export class ReplicaView implements BeeStore {
   /** The configuration in use (what this replica answers to `getReplicaConf`). */
   get replicaConf (): ReplicaConf | null {
     return this.conf
+  }
+
+  /** The divergence from the master (reads answer ERR_REPLICA_DIVERGED), or null. */
+  get diverged (): Divergence | null {
+    return this.divergence.current
   }
 
   /** Whether a Hyperswarm peer may connect: only the master. */
@@ -146,6 +125,7 @@ export class ReplicaView implements BeeStore {
     if (cached?.value?.masterRpcKey === this.settings.masterRpcKey) {
       try {
         await this.attach(parseReplicaConf(cached.value.conf))
+        if (this.db) await this.divergence.restore(this.conf?.metaDiscoveryKeys[MAIN_CORE] ?? '', this.db.core.length)
         // what was copied before is served from the start
         await this.runPass()
       } catch (err) {
@@ -180,6 +160,7 @@ export class ReplicaView implements BeeStore {
         if (this.conf?.metaDiscoveryKeys[MAIN_CORE] !== conf.metaDiscoveryKeys[MAIN_CORE]) {
           if (this.conf) this.host.logger.warn('replica: the master has a new main core (its store was replaced); copying it afresh')
           await this.attach(conf)
+          await this.divergence.forget()
         } else {
           this.conf = conf
           this.join(conf)
@@ -219,38 +200,28 @@ export class ReplicaView implements BeeStore {
     const db = await this.host.store.openByKey(Buffer.from(conf.metaDiscoveryKeys[MAIN_CORE], 'hex'), this.settings.readTimeoutMs)
     this.db = db
     this.conf = conf
-    this.follow(db)
+    this.copies.follow(db)
     this.join(conf)
     if (conf.swarmPublicKey !== null) this.host.replication.joinPeer(Buffer.from(conf.swarmPublicKey, 'hex'))
     this.schedule()
   }
 
-  private follow (bee: Bee): void {
-    bee.core.download({ start: 0, end: -1 })
-    this.host.replication.add(bee.core)
-    bee.core.on('append', this.onAppend)
-  }
-
   private async detach (): Promise<void> {
-    const bees = [...this.opened.values()]
-    this.opened.clear()
-    this.openedByLog.clear()
-    for (const opening of bees) await this.release(await opening.catch(() => null))
-    if (this.db) await this.release(this.db)
+    await this.copies.reset()
+    await this.copies.release(this.db)
     this.db = null
     this.parts = null
     this.publishedText = ''
     this.version = 0
-    this.logCores.clear()
-    this.metaCur.clear()
     this.lastSeen.clear()
   }
 
-  private async release (bee: Bee | null): Promise<void> {
-    if (!bee) return
-    bee.core.off('append', this.onAppend)
-    this.host.replication.remove(bee.core)
-    await this.host.store.closeRemote(bee)
+  /** A copy here and the master's core are two histories (facs/replication-heads.ts): reads are refused. */
+  onDiverged (d: Divergence): void {
+    const db = this.db
+    const mainKey = this.conf?.metaDiscoveryKeys[MAIN_CORE]
+    if (d.writer || !db || mainKey === undefined || this.closing.signal.aborted) return
+    this.divergence.found(d, mainKey, db.core.length)
   }
 
   // ---- passes --------------------------------------------------------------------------------
@@ -310,7 +281,7 @@ export class ReplicaView implements BeeStore {
         const state = registry.applyReplicated(id, d.left?.value ?? null)
         if (!state) {
           this.lastSeen.delete(id)
-          await this.dropLog(thingLogKey(id))
+          await this.copies.dropLog(thingLogKey(id))
         } else if (!known) {
           const active = await alerts.get(id)
           state.last = { ...state.last, alerts: Array.isArray(active?.value) ? active.value : state.last.alerts }
@@ -327,18 +298,16 @@ export class ReplicaView implements BeeStore {
         const name = (d.left ?? d.right)?.key
         const parsed = name === undefined ? null : parseLogBeeName(name)
         if (!name || !parsed) continue
-        if (d.left && typeof d.left.value?.key === 'string' && HEX64.test(d.left.value.key)) this.logCores.set(name, d.left.value.key)
-        else this.logCores.delete(name)
+        this.copies.announce(name, d.left?.value ?? null)
         touched.add(parsed[0])
       }
       for await (const d of (snap.sub('meta_logs') as Bee<LogMeta>).createDiffStream(from)) {
         const key = (d.left ?? d.right)?.key
         if (key === undefined) continue
-        if (d.left && typeof d.left.value?.cur === 'number') this.metaCur.set(key, d.left.value.cur)
-        else this.metaCur.delete(key)
+        this.copies.setCurrent(key, d.left && typeof d.left.value?.cur === 'number' ? d.left.value.cur : null)
         touched.add(key)
       }
-      for (const log of touched) await this.ensureWindow(log)
+      for (const log of touched) await this.copies.ensureWindow(log, this.maxHeight)
       this.version = snap.version
       await this.refreshLast()
     } finally {
@@ -349,7 +318,7 @@ export class ReplicaView implements BeeStore {
   private adopt (db: Bee, rack: PublishedRack, thingConf: JsonObject, text: string): void {
     const registry = this.parts?.registry ?? new ThingRegistry(db.sub('things') as Bee<ThingRecord>, this.host.thingType(), this.host.thingTags())
     // the master's layout: stat logs per timeframe (and per tag, from an older store)
-    const logs = new StatTimeLogs(this, db.sub('meta_logs') as Bee<LogMeta>, {
+    const logs = new StatTimeLogs(this.copies, db.sub('meta_logs') as Bee<LogMeta>, {
       maxLength: Number(thingConf.logRotateMaxLength ?? THING_CONF_DEFAULTS.logRotateMaxLength),
       keepCount: Number(thingConf.logKeepCount ?? THING_CONF_DEFAULTS.logKeepCount),
       cacheMeta: false
@@ -364,61 +333,6 @@ export class ReplicaView implements BeeStore {
     return this.parts?.logs.maxHeight ?? 5
   }
 
-  /** Opens the generations of `log` a read can reach; clears the ones that fell out of reach. */
-  private async ensureWindow (log: string): Promise<void> {
-    const cur = this.metaCur.get(log)
-    const open = this.openedByLog.get(log) ?? new Set<number>()
-    const low = cur === undefined ? Infinity : Math.max(0, cur - this.maxHeight + 1)
-    for (const gen of [...open]) if (gen < low) await this.closeGeneration(log, gen, true)
-    if (cur === undefined) return
-    for (let gen = low; gen <= cur; gen++) {
-      const name = logBeeName(log, gen)
-      if (!this.opened.has(name) && this.logCores.has(name)) await this.openLog(name).catch((err: unknown) => this.host.logger.debug({ err, log: name }, 'replica: log core not opened'))
-    }
-  }
-
-  private openLog (name: string): Promise<Bee> {
-    const existing = this.opened.get(name)
-    if (existing) return existing
-    const key = this.logCores.get(name)
-    const parsed = parseLogBeeName(name)
-    if (key === undefined || !parsed) return Promise.resolve(EMPTY_BEE)
-    const opening = this.host.store.openByKey(Buffer.from(key, 'hex'), this.settings.readTimeoutMs).then((bee) => {
-      if (this.opened.get(name) !== opening) {
-        void this.host.store.closeRemote(bee)
-        return EMPTY_BEE
-      }
-      this.follow(bee)
-      return bee
-    })
-    this.opened.set(name, opening)
-    const gens = this.openedByLog.get(parsed[0]) ?? new Set<number>()
-    gens.add(parsed[1])
-    this.openedByLog.set(parsed[0], gens)
-    opening.catch(() => {
-      if (this.opened.get(name) === opening) this.opened.delete(name)
-      gens.delete(parsed[1])
-    })
-    return opening
-  }
-
-  private async closeGeneration (log: string, gen: number, clear: boolean): Promise<void> {
-    const name = logBeeName(log, gen)
-    const opening = this.opened.get(name)
-    this.opened.delete(name)
-    this.openedByLog.get(log)?.delete(gen)
-    const bee = await opening?.catch(() => null)
-    if (!bee || bee === EMPTY_BEE) return
-    if (clear && bee.core.length > 0) await bee.core.clear(0, bee.core.length).catch(() => {})
-    await this.release(bee)
-  }
-
-  /** A forgotten thing's log: its copies are closed (the data stays on disk, like the master's). */
-  private async dropLog (log: string): Promise<void> {
-    for (const gen of [...(this.openedByLog.get(log) ?? [])]) await this.closeGeneration(log, gen, false)
-    this.openedByLog.delete(log)
-  }
-
   /** `last` of the things whose snapshot log grew since it was read. */
   private async refreshLast (): Promise<void> {
     const parts = this.parts
@@ -426,12 +340,10 @@ export class ReplicaView implements BeeStore {
     for (const state of parts.registry.all()) {
       const id = state.record.id
       const log = thingLogKey(id)
-      const cur = this.metaCur.get(log)
+      const cur = this.copies.current(log)
       if (cur === undefined) continue
-      const opening = this.opened.get(logBeeName(log, cur))
-      if (!opening) continue
-      const bee = await opening.catch(() => null)
-      if (!bee || bee === EMPTY_BEE) continue
+      const bee = await this.copies.openCopy(logBeeName(log, cur))
+      if (!bee) continue
       const seen = `${cur}@${bee.core.length}`
       if (this.lastSeen.get(id) === seen) continue
       try {
@@ -441,53 +353,6 @@ export class ReplicaView implements BeeStore {
       } catch (err) {
         this.host.logger.debug({ err, thingId: id }, 'replica: newest snapshot not readable yet')
       }
-    }
-  }
-
-  // ---- BeeStore: the replicated log generations, for the time logs -----------------------------
-
-  async getBee<T = unknown> (name: string): Promise<Bee<T>> {
-    return await this.openLog(name) as Bee<T>
-  }
-
-  async closeBee (name: string): Promise<void> {
-    const parsed = parseLogBeeName(name)
-    if (parsed) await this.closeGeneration(parsed[0], parsed[1], false)
-  }
-
-  async clearBee (name: string): Promise<void> {
-    const parsed = parseLogBeeName(name)
-    if (parsed) await this.closeGeneration(parsed[0], parsed[1], true)
-  }
-}
-
-/** The replication settings of base.thing.json, checked (the replica's only with `--slave`). */
-export function parseReplicaSettings (conf: JsonObject, slave: boolean): { discoveryKey: string | null, replica: ReplicaSettings | null } {
-  const invalid = (what: string): WrkError => new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: ${what}`)
-  const key = (name: string): string | null => {
-    const v = conf[name]
-    if (v === undefined || v === null || v === '') return null
-    if (typeof v !== 'string' || !HEX64.test(v)) throw invalid(`${name} must be 64 hex characters`)
-    return v.toLowerCase()
-  }
-  const ms = (name: string, fallback: number, min: number): number => {
-    const v = conf[name]
-    if (v === undefined) return fallback
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw invalid(`${name} must be an integer ≥ ${min}`)
-    return v
-  }
-  const discoveryKey = key('replicaDiscoveryKey')
-  if (!slave) return { discoveryKey, replica: null }
-  const masterRpcKey = key('replicaRpcPublicKey')
-  if (masterRpcKey === null) throw invalid('a replica (--slave) needs replicaRpcPublicKey, the RPC key of its master')
-  return {
-    discoveryKey,
-    replica: {
-      masterRpcKey,
-      discoveryKey,
-      retryMaxMs: ms('replicaRetryMaxMs', 30_000, 100),
-      refreshItvMs: ms('refreshReplicaConfItvMs', 30_000, 100),
-      readTimeoutMs: ms('replicaReadTimeoutMs', 3000, 100)
     }
   }
 }
