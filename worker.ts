@@ -75,7 +75,8 @@ async function main (): Promise<void> {
     debug: argv.debug,
     root: path.resolve(argv.root ?? (path.basename(__dirname) === 'dist' ? path.dirname(__dirname) : __dirname))
   }
-  process.title = `${argv.wtype}-${process.pid}`
+  // `<wtype>-<rack>` (ps names the rack; the pid is in its own column), as issue 28 asks over worker.md's `<wtype>-<pid>`
+  process.title = `${argv.wtype}-${argv.rack}`
   // Everything the worker creates is private to its user (the store holds credentials); the
   // status file is widened again on purpose (WrkBase.saveStatus).
   process.umask(0o077)

@@ -43,6 +43,7 @@ import { MBT_STAT_SPEC } from '../workers/lib/stats'
 import type { ThingState } from '../workers/tpl/thing/types'
 import WrkContainerRackKehua from '../workers/kehua.rack.container.wrk'
 import { benchRoot } from './root'
+import { startMockProc, type MockProc } from './mock-procs'
 import { machine, numberFlag, procCpuMs, procRssMb, quantile, round, sortedCopy, stringFlag, table, writeResult } from './proc'
 import { runLoad, type LoadResult } from './rpc-load'
 
@@ -273,28 +274,6 @@ function child (args: string[], nodeArgs: string[] = []): Child {
     send: (line) => { proc.stdin?.write(line + '\n') },
     onMessage: (fn) => { listeners.push(fn) }
   }
-}
-
-interface MockProc { proc: ChildProcess, ports: number[] }
-
-/** One mock process serving `count` Kehua containers on ephemeral ports. */
-async function startMockProc (dir: string, index: number, first: number, count: number): Promise<MockProc> {
-  const file = path.join(dir, `bulk-${index}.json`)
-  await writeFile(file, JSON.stringify(Array.from({ length: count }, (_, i) => ({ type: 'Kehua', port: 0, id: String(first + i), seed: first + i + 1 }))))
-  const proc = spawn(process.execPath, [path.join(DIST, 'mock', 'server.js'), '--bulk', file], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const ports: number[] = []
-  const rl = createInterface({ input: proc.stdout as NodeJS.ReadableStream })
-  await new Promise<void>((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`mock process ${index} exited (${String(code)})`)))
-    rl.on('line', (line) => {
-      const m = /listening on [^:]+:(\d+)/.exec(line)
-      if (m) ports.push(Number(m[1]))
-      if (ports.length === count) resolve()
-    })
-  })
-  rl.close()
-  proc.stdout?.resume()
-  return { proc, ports }
 }
 
 const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))

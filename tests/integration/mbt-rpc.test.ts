@@ -9,7 +9,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmodSync, closeSync, existsSync, openSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import HyperDHT from 'hyperdht'
 import RPC from '@hyperswarm/rpc'
@@ -26,10 +26,11 @@ const KEHUA = 'wrk-container-rack-kehua'
 interface CliResult { code: number | null, stdout: string, stderr: string, ms: number }
 
 /** Runs the built CLI with piped stdio (so stdout is not a terminal); `stdinFd`: standard input from that file instead. */
-function mbtRpc (args: string[], opts: { cwd?: string, stdin?: string, stdinFd?: number, timeoutMs?: number } = {}): Promise<CliResult> {
+function mbtRpc (args: string[], opts: { cwd?: string, stdin?: string, stdinFd?: number, timeoutMs?: number, env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` before the tests`)
   const started = Date.now()
-  const proc = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, stdio: [opts.stdinFd ?? 'pipe', 'pipe', 'pipe'] })
+  const env = { ...process.env, MBT_RPC_SEED: '', MBT_RPC_SEED_FILE: '', ...opts.env }
+  const proc = spawn(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO_ROOT, env, stdio: [opts.stdinFd ?? 'pipe', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   proc.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d })
@@ -104,7 +105,63 @@ describe('mbt-rpc against a running worker', () => {
     expect(r.stderr).toMatch(/^ERR_THING_NOTFOUND\b/)
     const unknown = await mbtRpc(['--bn', bn, '-s', status.rpcPublicKey, '-m', 'noSuchMethod'])
     expect(unknown.code).toBe(1)
-    expect(unknown.stderr).toMatch(/^ERR_\w+/)
+    expect(unknown.stdout).toBe('')
+    expect(unknown.stderr).toMatch(/^ERR_METHOD_INVALID: the worker serves no method noSuchMethod; valid methods: ping, echo, .*\blistThings\b.*\bgetLinkHealth\b/)
+  })
+
+  it('next to a worker no --bn is needed: --rack and --status-file take the bootstrap the worker wrote, or its config', async () => {
+    const byRack = await mbtRpc(['--root', root, '--rack', `${KEHUA}-cli`, '-m', 'getInstanceId'])
+    expect(byRack.stderr).toBe('')
+    expect(JSON.parse(byRack.stdout)).toBe(status.instanceId)
+    const byFile = await mbtRpc(['--status-file', statusFile, '-m', 'getInstanceId'])
+    expect(JSON.parse(byFile.stdout)).toBe(status.instanceId)
+    // a status file of an older worker (no dhtBootstrap): config/facs/net.config.json of its root
+    const { dhtBootstrap: _gone, ...older } = JSON.parse(readFileSync(statusFile, 'utf8')) as Record<string, unknown>
+    writeFileSync(path.join(root, 'status', 'older-cli.json'), JSON.stringify(older))
+    const byConfig = await mbtRpc(['--root', root, '--rack', 'older-cli', '-m', 'getInstanceId'])
+    expect(byConfig.stderr).toBe('')
+    expect(JSON.parse(byConfig.stdout)).toBe(status.instanceId)
+  })
+
+  it('--table (the default on a terminal for listThings): one line per thing under a count line, within 80 columns', async () => {
+    const r = await mbtRpc(['--status-file', statusFile, '-m', 'listThings', '--table'])
+    expect(r.stderr).toBe('')
+    const lines = r.stdout.trimEnd().split('\n')
+    expect(lines[0]).toMatch(/^1 thing: 1 (unknown|offline); [01] failing$/)
+    expect(lines[1]).toMatch(/^ID +CODE +CONTAINER +STATUS +kW +ALERTS +ERROR +AGE$/)
+    expect(lines[2]).toMatch(/MBT-KEHUA-0001 +bay-1 /)
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(80)
+    let out = ''
+    expect(await run(['--status-file', statusFile, '-m', 'listThings'], { stdout: (t) => { out += t }, stderr: () => {}, isTTY: true })).toBe(0)
+    expect(out.split('\n')[1]).toMatch(/^ID +CODE/)
+    // a method without a table: JSON, and a note on stderr
+    const none = await mbtRpc(['--status-file', statusFile, '-m', 'getInstanceId', '--table'])
+    expect(JSON.parse(none.stdout)).toBe(status.instanceId)
+    expect(none.stderr).toMatch(/no table for getInstanceId/)
+  })
+
+  it('a reader that goes away (| head -c 10) ends it quietly with 0', async () => {
+    const file = path.join(root, 'big.json')
+    // ~800 kB of reply, far more than a pipe holds (strings are bounded to 64 KiB each)
+    writeFileSync(file, JSON.stringify({ pad: Array.from({ length: 8000 }, () => 'x'.repeat(100)) }))
+    const script = `set -o pipefail; ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} --status-file ${JSON.stringify(statusFile)} -m echo -f ${JSON.stringify(file)} | head -c 10`
+    // not spawnSync: the test's DHT bootstrap node runs in this process
+    const sh = spawn('bash', ['-c', script], { env: { ...process.env, MBT_RPC_SEED: '' } })
+    let stdout = ''
+    let stderr = ''
+    sh.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+    sh.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    const code = await new Promise<number | null>((resolve) => sh.on('exit', resolve))
+    expect(stderr).toBe('')
+    expect(stdout).toBe('{"pad":["x')
+    expect(code).toBe(0)
+  })
+
+  it('--version prints the package version', async () => {
+    const r = await mbtRpc(['--version'])
+    expect(r.code).toBe(0)
+    const version = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version
+    expect(r.stdout).toBe(`mbt-rpc ${version}\n`)
   })
 
   it('--status-file reads the key from the worker\'s status file', async () => {
@@ -186,7 +243,8 @@ describe('mbt-rpc usage errors: exit 2, nothing sent', () => {
   it('--rack with a missing status file lists the status files that are there', async () => {
     const r = await mbtRpc(['--root', root, '--rack', `${KEHUA}-nope`, '-m', 'ping'])
     expect(r.code).toBe(2)
-    expect(r.stderr).toContain(`status files in ${path.join(root, 'status')}: ${KEHUA}-cli`)
+    expect(r.stderr).toContain(`status files in ${path.join(root, 'status')}: `)
+    expect(r.stderr).toContain(`${KEHUA}-cli`)
   })
 
   it('--help prints the usage and exits 0', async () => {
@@ -209,8 +267,25 @@ describe('mbt-rpc --ds (a stable client key for an allow list)', () => {
     const refused = await mbtRpc(['--bn', bn, '-s', rpcPublicKey, '-m', 'ping', '-t', '3000'])
     expect(refused.code).toBe(1)
     expect(refused.stderr).toMatch(/^ERR_RPC_/)
+    // the seed kept out of argv: a 0600 file (--seed-file or MBT_RPC_SEED_FILE), or MBT_RPC_SEED
+    const seedFile = path.join(allowRoot, 'client.seed')
+    writeFileSync(seedFile, seed.toString('hex') + '\n', { mode: 0o600 })
+    chmodSync(seedFile, 0o600)
+    const byFile = await mbtRpc(['--bn', bn, '-s', rpcPublicKey, '--seed-file', seedFile, '-m', 'ping', '-d', '{"f":1}'])
+    expect(byFile.stderr).toBe('')
+    expect(byFile.stdout).toBe('{"f":1}\n')
+    const byEnvFile = await mbtRpc(['--bn', bn, '-s', rpcPublicKey, '-m', 'ping', '-d', '{"e":1}'], { env: { MBT_RPC_SEED_FILE: seedFile } })
+    expect(byEnvFile.stdout).toBe('{"e":1}\n')
+    const byEnv = await mbtRpc(['--bn', bn, '-s', rpcPublicKey, '-m', 'ping', '-d', '{"v":1}'], { env: { MBT_RPC_SEED: seed.toString('hex') } })
+    expect(byEnv.stdout).toBe('{"v":1}\n')
+    chmodSync(seedFile, 0o644)
+    const open = await mbtRpc(['--bn', bn, '-s', rpcPublicKey, '--seed-file', seedFile, '-m', 'ping'])
+    expect(open.code).toBe(2)
+    expect(open.stdout).toBe('')
+    expect(open.stderr).toContain(`seed file ${seedFile} is open to group or others (mode 0644); a seed is a secret: chmod 600 ${seedFile}`)
+    expect(open.stderr).not.toContain(seed.toString('hex'))
     expect(await w.stop()).toBe(0)
-  }, 30_000)
+  }, 60_000)
 })
 
 /** Every character a terminal could act on: C0 but newline, DEL, C1. */

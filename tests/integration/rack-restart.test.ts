@@ -209,7 +209,8 @@ describe.each(CASES)('$vendor worker process', ({ vendor, mockType, prefix }) =>
     // a refused authentication is an error, and its password stays out of replies and logs
     const wrongPassword = 'Wr0ng-pw-7c1d'
     expect(await rpc.call('registerThing', { id: 'c-4', opts: { ...mockOpts(mock), password: wrongPassword } })).toBe(1)
-    expect(await rpc.error('queryThing', { id: 'c-4', method: 'switchContainer', params: [true] })).toBe('ERR_AUTH_FAILED')
+    // (switching off: the container runs, so this write is not a no-op skipped before authenticating)
+    expect(await rpc.error('queryThing', { id: 'c-4', method: 'switchContainer', params: [false] })).toBe('ERR_AUTH_FAILED')
     expect(await worker.stop('SIGTERM')).toBe(0)
     rpc.expectNoReplyContains(MOCK_PASSWORD, MOCK_USER, wrongPassword)
     const output = worker.stdout() + worker.stderr()

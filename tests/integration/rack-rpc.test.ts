@@ -634,7 +634,8 @@ describe('settings and configuration', () => {
   })
 
   it('getWrkExtData', async () => {
-    expect(await rpc.call('getWrkExtData')).toEqual({ vendor: 'kehua', thingType: 'container-mbt-kehua', things: await rpc.count() })
+    const version = (JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version
+    expect(await rpc.call('getWrkExtData')).toEqual({ vendor: 'kehua', thingType: 'container-mbt-kehua', things: await rpc.count(), version })
   })
 })
 

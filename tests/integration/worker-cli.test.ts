@@ -18,7 +18,8 @@ import {
   type DHTNodeAddress,
   type RpcClient,
   type SpawnedWorker,
-  type WorkerStatus
+  type WorkerStatus,
+  waitFor
 } from '../helpers'
 
 const KEHUA = 'wrk-container-rack-kehua'
@@ -167,6 +168,16 @@ describe('a running worker', () => {
     expect(status.instanceId).toMatch(UUID)
   })
 
+  it('says its version in the start log and the status file, with where its DHT is and its collection summary', () => {
+    const version = (JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version
+    const started = parseLogLines(worker.stdout()).find((l) => l.msg === 'worker started')
+    expect(started).toMatchObject({ version })
+    const full = JSON.parse(readFileSync(worker.statusFile, 'utf8')) as Record<string, unknown>
+    expect(full).toMatchObject({ version, pid: worker.proc.pid, things: 0, failing: 0, lastCollectionAt: null })
+    expect(full.dhtBootstrap).toEqual(bootstrap.map((b) => `${b.host}:${b.port}`))
+    expect(typeof full.statusAt).toBe('number')
+  })
+
   it('creates its store under <root>/store/<rack>-db', () => {
     const dir = path.join(root, 'store', 'r1-db')
     expect(existsSync(dir)).toBe(true)
@@ -222,9 +233,9 @@ describe('a running worker', () => {
     expect(worker.proc.exitCode).toBeNull()
   })
 
-  it.runIf(process.platform === 'linux')('sets the process title to <wtype>-<pid>', () => {
+  it.runIf(process.platform === 'linux')('sets the process title to <wtype>-<rack>', () => {
     const pid = worker.proc.pid!
-    const title = `${KEHUA}-${pid}`
+    const title = `${KEHUA}-r1`
     // process.title rewrites argv: `ps -o args` / /proc/<pid>/cmdline show the whole title
     expect(processCmdline(pid)).toBe(title)
     // the kernel's task name (/proc/<pid>/comm, `ps -o comm`) keeps only the first 15 bytes
@@ -237,6 +248,7 @@ describe('a running worker', () => {
     expect(await worker.stop('SIGTERM', 5000)).toBe(0)
     expect(Date.now() - started).toBeLessThan(5000)
     expect(worker.stdout()).toMatch(/worker stopping/)
+    expect(parseLogLines(worker.stdout()).filter((l) => l.msg === 'worker stopped')).toHaveLength(1)
     expect(worker.stderr()).not.toMatch(/natural-exit|unhandled rejection|error while stopping/)
   })
 
@@ -284,7 +296,7 @@ describe('the RPC firewall (r0.allow / r0.allowReadOnly)', () => {
       // upper case on purpose: keys are compared case-insensitively
       net: { r0: { allow: [full.publicKey.toUpperCase()], allowReadOnly: [readOnly.publicKey] } }
     })
-    worker = spawnWorker({ wtype: KEHUA, rack: 'fw', root })
+    worker = spawnWorker({ wtype: KEHUA, rack: 'fw', root, extraArgs: ['--debug'] })
     status = await worker.waitForStatus()
   })
 
@@ -312,7 +324,17 @@ describe('the RPC firewall (r0.allow / r0.allowReadOnly)', () => {
     await expect(stranger.request(status.rpcPublicKey, 'ping', {}, 2000)).rejects.toThrow()
     // the worker is unaffected
     expect(await readOnly.request(status.rpcPublicKey, 'ping', 1)).toBe(1)
+    // and says whom it refused (debug level)
+    const refused = await waitFor(() => parseLogLines(worker.stdout()).find((l) => l.msg?.startsWith('rpc peer refused') === true && l.peer === stranger.publicKey), 5000, 50)
+    expect(refused.peer).toBe(stranger.publicKey)
     await stranger.close()
+  })
+
+  it('a read-only key\'s write is refused and logged at debug with the caller\'s key', async () => {
+    expect(await readOnly.request(status.rpcPublicKey, 'registerThing', { opts: {} })).toBe('[HRPC_ERR]=ERR_PERMISSION_DENIED')
+    // the log line travels on the worker's stdout, the reply over RPC: either may come first
+    const line = await waitFor(() => parseLogLines(worker.stdout()).find((l) => l.msg?.startsWith('rpc write refused') === true) as { caller?: string } | undefined, 5000, 50)
+    expect(line.caller).toBe(readOnly.publicKey)
   })
 
   it('stops with code 0 on SIGTERM (the CLI\'s own exit path)', async () => {

@@ -1,335 +1,35 @@
 /**
- * What `mbt-rpc` (./mbt-rpc.ts) and the demo (mock/demo.ts) share: the command line of
- * hp-rpc-cli (`-s -m -d -f -t --bn --ds`, plus `--status-file` and `--rack`), the server key
- * from a flag or a worker's status file, one request on the shared RPC client
- * (workers/rpc/client.ts: opens the channel first, retries the connect, sends the request
- * once), the reply printed pretty or raw, and the copyable command line of a request.
- *
- * Exit codes of `run`: 0 reply, 1 `[HRPC_ERR]=<code>` reply or no reply (code on stderr),
- * 2 usage error (nothing is sent).
- *
- * What a server sends is untrusted: before it reaches a terminal, control characters (C0, DEL,
- * C1 — so every ESC sequence —, bidi overrides, line separators) are printed escaped, `\u001b`
- * (escapeControls). Files read (`-f`, `--status-file`, `-f -`) are bounded: regular files only
- * (never a FIFO, device or folder, which could block or never end), at most MAX_INPUT_BYTES.
+ * `mbt-rpc` (./mbt-rpc.ts) without the process, and what the demo (mock/demo.ts) shares with it:
+ * one request on the shared RPC client (workers/rpc/client.ts: opens the channel first, retries
+ * the connect, sends the request once), the reply printed (./output.ts, ./table.ts), and the
+ * copyable command line of a request. The command line: ./args.ts and ./usage.ts (flags, exit
+ * codes); the key, bootstrap and seed: ./sources.ts; untrusted text and bounded files: ./input.ts.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, readdirSync, statSync, type Stats } from 'node:fs'
-import path from 'node:path'
-import { parseArgs } from 'node:util'
 import { meaningOf } from '../lib/error-catalogue'
 import { errorCode } from '../core/errors'
+import { packageVersion } from '../core/version'
 import { RpcClient } from '../rpc/client'
 import { encodeRequest, errorCodeOfReply, parseReply } from '../rpc/codec'
-import { DEFAULT_MAX_REQUEST_BYTES } from '../rpc/limits'
+import { parseCommandLine, type ParsedArgs } from './args'
+import { escapeControls } from './input'
+import { formatFailure, formatReply } from './output'
+import { isLoopback } from './sources'
+import { tableOf } from './table'
+import { DEFAULT_TIMEOUT_MS, EXIT_OK, EXIT_RPC_ERROR, EXIT_USAGE, USAGE, UsageError } from './usage'
 
-export const DEFAULT_TIMEOUT_MS = 15_000
-export const EXIT_OK = 0
-export const EXIT_RPC_ERROR = 1
-export const EXIT_USAGE = 2
-/** Bound of a file the CLI reads (a request, a status file, standard input): the worker's request limit. */
-export const MAX_INPUT_BYTES = DEFAULT_MAX_REQUEST_BYTES
-/** Characters of a server's error code printed before it is cut (codes are short names). */
-export const MAX_CODE_CHARS = 200
-
-export const USAGE = `Usage: mbt-rpc (-s <key> | --status-file <file> | --rack <wtype>-<rack> [--root <dir>])
-               -m <method> [-d <json> | -f <file>] [-t <ms>] [--bn <host:port>]… [--ds <hex seed>]
-
-Sends one JSON request to a worker over HyperDHT RPC and prints the reply.
-
-  -s, --server <key>      the worker's RPC public key (64 hex characters)
-      --status-file <f>   read the key (rpcPublicKey) from a worker's status file
-      --rack <name>       shortcut for --status-file <root>/status/<name>.json,
-                          e.g. --rack wrk-container-rack-kehua-shelf-1
-      --root <dir>        the worker's root for --rack (default: the current directory)
-  -m, --method <name>     RPC method, e.g. listThings (docs/rpc.md)
-  -d, --data <json>       request as JSON text (default {})
-  -f, --file <file>       request read from a JSON file ("-" = standard input);
-                          a regular file of at most 1 MiB
-  -t, --timeout <ms>      bound on the whole request, connecting included (default ${DEFAULT_TIMEOUT_MS})
-      --bn <host:port>    DHT bootstrap node; repeat it or give a comma list
-                          (default: the public HyperDHT bootstrap nodes)
-      --ds <hex>          32-byte seed (64 hex characters) of this client's key pair,
-                          for workers with an allow list (r0.allow)
-      --pretty, --raw     force pretty (indented) or raw JSON output
-                          (default: pretty on a terminal, raw when piped)
-  -h, --help              this text
-
-Exit status: 0 reply printed; 1 the worker answered [HRPC_ERR]=<code>, or no reply
-(the code is printed on stderr); 2 usage error.`
-
-/** A command-line mistake: printed with the usage hint, exit 2, nothing sent. */
-export class UsageError extends Error {
-  constructor (message: string) {
-    super(message)
-    this.name = 'UsageError'
-  }
-}
-
-export interface CliRequest {
-  key: string
-  method: string
-  data: unknown
-  timeoutMs: number
-  /** `host:port` strings; absent = the public bootstrap nodes. */
-  bootstrap?: string[]
-  seed?: Buffer
-  /** undefined: by the terminal. */
-  pretty?: boolean
-}
-
-export type ParsedArgs = { help: true } | ({ help: false } & CliRequest)
-
-const HEX64 = /^[0-9a-f]{64}$/i
-/** A status file name stem: `<wtype>-<rack>` (no path separators, no leading dot). */
-const STATUS_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
-
-// ---------------------------------------------------------------------------------------------
-// Untrusted text and bounded input
-
-/** C0, DEL, C1, the bidi embeddings/overrides/isolates and U+2028/U+2029. */
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+export { DEFAULT_TIMEOUT_MS, EXIT_OK, EXIT_RPC_ERROR, EXIT_USAGE, USAGE, UsageError } from './usage'
+export { parseCommandLine, type CliRequest, type ParsedArgs } from './args'
+export { InputRefused, MAX_INPUT_BYTES, escapeControls, readInputFile, readStdinBounded } from './input'
+export { isLoopback, keyFromStatusFile, parseBootstrap, readWorkerStatus, statusFileOfRack } from './sources'
+export { MAX_CODE_CHARS, formatFailure, formatReply } from './output'
+export { meaningOf }
 
 /**
- * `text` safe for a terminal: each control character as `\uXXXX` (ESC → `\u001b`), except
- * those in `keep` (e.g. the newlines of indented JSON). Inside a JSON string this spelling means
- * the same character, so escaped JSON stays the same JSON.
+ * A client for the CLI and the demo, on a DHT node of its own, destroyed by `close()`. With
+ * loopback bootstrap nodes (a local testnet, the demo) the node binds 127.0.0.1 and says it is
+ * not firewalled: on loopback every node is reachable, and a firewalled client's first connect
+ * to a freshly started worker stalls (~13 s) where a reachable one opens at once.
  */
-export function escapeControls (text: string, keep = ''): string {
-  return text.replace(CONTROL, (c) => keep.includes(c) ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-}
-
-/** A file the CLI refuses to read (not a regular file, too large); the message completes "file X is …". */
-export class InputRefused extends Error {
-  constructor (readonly reason: string) {
-    super(reason)
-    this.name = 'InputRefused'
-  }
-}
-
-function kindOf (st: Stats): string {
-  if (st.isDirectory()) return 'a directory'
-  if (st.isFIFO()) return 'a FIFO (named pipe)'
-  if (st.isCharacterDevice()) return 'a character device'
-  if (st.isBlockDevice()) return 'a block device'
-  if (st.isSocket()) return 'a socket'
-  return 'not a regular file'
-}
-
-function tooLarge (maxBytes: number): InputRefused {
-  return new InputRefused(`larger than ${maxBytes} bytes (the worker's request limit)`)
-}
-
-/** Reads from `fd` until its end, failing past `maxBytes`. */
-function readBounded (fd: number, maxBytes: number): Buffer {
-  const chunks: Buffer[] = []
-  let total = 0
-  const buf = Buffer.alloc(64 * 1024)
-  for (;;) {
-    let n: number
-    try {
-      n = readSync(fd, buf, 0, buf.length, null)
-    } catch (err) {
-      // a non-blocking standard input with nothing yet: wait a little, read again
-      if ((err as NodeJS.ErrnoException).code === 'EAGAIN') {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10)
-        continue
-      }
-      throw err
-    }
-    if (n === 0) break
-    total += n
-    if (total > maxBytes) throw tooLarge(maxBytes)
-    chunks.push(Buffer.from(buf.subarray(0, n)))
-  }
-  return Buffer.concat(chunks, total)
-}
-
-/**
- * A regular file's text, at most `maxBytes`: a FIFO, a device, a socket or a folder is refused
- * before it is opened (opening a FIFO waits for a writer, a device may never end), and again
- * after (it may have been swapped meanwhile). Errno failures are thrown as they are; the others
- * as InputRefused.
- */
-export function readInputFile (file: string, maxBytes = MAX_INPUT_BYTES): string {
-  const before = statSync(file)
-  if (!before.isFile()) throw new InputRefused(`${kindOf(before)}, not a regular file`)
-  if (before.size > maxBytes) throw tooLarge(maxBytes)
-  const fd = openSync(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0))
-  try {
-    const st = fstatSync(fd)
-    if (!st.isFile()) throw new InputRefused(`${kindOf(st)}, not a regular file`)
-    // read up to the bound whatever the size said (files of /proc say 0, a file may grow)
-    return readBounded(fd, maxBytes).toString('utf8')
-  } finally {
-    closeSync(fd)
-  }
-}
-
-/** Standard input (`-f -`), at most `maxBytes`: a pipe is fine, an endless one is cut off. */
-export function readStdinBounded (maxBytes = MAX_INPUT_BYTES): string {
-  return readBounded(0, maxBytes).toString('utf8')
-}
-
-/** Why reading failed, for "cannot read …": the errno code, or the refusal. */
-function readFailure (what: string, err: unknown): string {
-  if (err instanceof InputRefused) {
-    const hint = what.startsWith('file ') ? ' (give a regular file, or -f - for standard input)' : ''
-    return `${what} is ${err.reason}${hint}`
-  }
-  return `cannot read ${what} (${(err as NodeJS.ErrnoException).code ?? String(err)})`
-}
-
-// ---------------------------------------------------------------------------------------------
-// Command line
-
-/** `--bn` values (repeated, or comma lists) → `host:port` strings. */
-export function parseBootstrap (values: readonly string[]): string[] {
-  const nodes = values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '')
-  for (const node of nodes) {
-    const m = /^(.+):(\d{1,5})$/.exec(node)
-    if (m === null || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new UsageError(`--bn ${node}: expected host:port`)
-  }
-  if (nodes.length === 0) throw new UsageError('--bn: expected host:port')
-  return nodes
-}
-
-/** Whether every bootstrap node is on this machine (then the client's DHT node binds 127.0.0.1). */
-export function isLoopback (bootstrap: readonly string[]): boolean {
-  return bootstrap.every((b) => /^(127\.\d+\.\d+\.\d+|localhost|\[?::1\]?):\d+$/.test(b))
-}
-
-/** `rpcPublicKey` of a worker's status file (`status/<wtype>-<rack>.json`). */
-export function keyFromStatusFile (file: string): string {
-  let text: string
-  try {
-    text = readInputFile(file)
-  } catch (err) {
-    if (err instanceof InputRefused) throw new UsageError(readFailure(`status file ${file}`, err))
-    const dir = path.dirname(file)
-    let hint = ''
-    try {
-      const names = readdirSync(dir).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5))
-      if (names.length > 0) hint = `; status files in ${dir}: ${names.join(', ')}`
-    } catch { /* no such folder: nothing to list */ }
-    throw new UsageError(`${readFailure(`status file ${file}`, err)}${hint}`)
-  }
-  let status: unknown
-  try {
-    status = JSON.parse(text)
-  } catch {
-    throw new UsageError(`status file ${file} is not JSON`)
-  }
-  const key = (status as { rpcPublicKey?: unknown } | null)?.rpcPublicKey
-  if (typeof key !== 'string' || !HEX64.test(key)) throw new UsageError(`status file ${file} has no rpcPublicKey`)
-  return key.toLowerCase()
-}
-
-/** Path of the status file `--rack <name>` stands for. */
-export function statusFileOfRack (name: string, root = process.cwd()): string {
-  if (!STATUS_NAME.test(name)) throw new UsageError(`--rack ${name}: expected <wtype>-<rack>, e.g. wrk-container-rack-kehua-shelf-1`)
-  return path.join(root, 'status', `${name}.json`)
-}
-
-function readData (opts: { data?: string, file?: string }, readStdin: () => string): unknown {
-  if (opts.data !== undefined && opts.file !== undefined) throw new UsageError('give either -d or -f, not both')
-  let text: string
-  let what: string
-  if (opts.file !== undefined) {
-    what = opts.file === '-' ? 'standard input' : `file ${opts.file}`
-    try {
-      text = opts.file === '-' ? readStdin() : readInputFile(opts.file)
-    } catch (err) {
-      throw new UsageError(readFailure(what, err))
-    }
-  } else if (opts.data !== undefined) {
-    what = '-d'
-    text = opts.data
-  } else {
-    return {}
-  }
-  if (text.trim() === '') return {}
-  try {
-    return JSON.parse(text) as unknown
-  } catch (err) {
-    throw new UsageError(`${what} is not JSON: ${(err as Error).message}`)
-  }
-}
-
-/** The command line (without node and the script) → what to send. Throws `UsageError`. */
-export function parseCommandLine (argv: readonly string[], opts: { cwd?: string, readStdin?: () => string } = {}): ParsedArgs {
-  let values: Record<string, string | string[] | boolean | undefined>
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        server: { type: 'string', short: 's' },
-        method: { type: 'string', short: 'm' },
-        data: { type: 'string', short: 'd' },
-        file: { type: 'string', short: 'f' },
-        timeout: { type: 'string', short: 't' },
-        bn: { type: 'string', multiple: true },
-        ds: { type: 'string' },
-        'status-file': { type: 'string' },
-        rack: { type: 'string' },
-        root: { type: 'string' },
-        pretty: { type: 'boolean' },
-        raw: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' }
-      }
-    }))
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
-  if (values.help === true) return { help: true }
-  const str = (name: string): string | undefined => values[name] as string | undefined
-
-  const sources = (['server', 'status-file', 'rack'] as const).filter((n) => str(n) !== undefined)
-  if (sources.length === 0) throw new UsageError('no server key: give -s <key>, --status-file <file> or --rack <wtype>-<rack>')
-  if (sources.length > 1) throw new UsageError(`give one of -s, --status-file, --rack (got ${sources.map((n) => `--${n}`).join(', ')})`)
-  if (str('root') !== undefined && str('rack') === undefined) throw new UsageError('--root only goes with --rack')
-  let key: string
-  const server = str('server')
-  if (server !== undefined) {
-    if (!HEX64.test(server)) throw new UsageError('-s: a server key is 64 hex characters')
-    key = server.toLowerCase()
-  } else {
-    const rack = str('rack')
-    const file = rack !== undefined
-      ? statusFileOfRack(rack, path.resolve(opts.cwd ?? process.cwd(), str('root') ?? '.'))
-      : path.resolve(opts.cwd ?? process.cwd(), str('status-file') as string)
-    key = keyFromStatusFile(file)
-  }
-
-  const method = str('method')
-  if (method === undefined || method.trim() === '') throw new UsageError('missing -m <method>')
-  const data = readData({ data: str('data'), file: str('file') }, opts.readStdin ?? (() => readStdinBounded()))
-
-  let timeoutMs = DEFAULT_TIMEOUT_MS
-  const timeout = str('timeout')
-  if (timeout !== undefined) {
-    timeoutMs = Number(timeout)
-    if (!/^\d+$/.test(timeout) || timeoutMs < 1 || timeoutMs > 3_600_000) throw new UsageError('-t: a timeout in ms, 1…3600000')
-  }
-  const bn = values.bn as string[] | undefined
-  const bootstrap = bn === undefined ? undefined : parseBootstrap(bn)
-  const ds = str('ds')
-  if (ds !== undefined && !HEX64.test(ds)) throw new UsageError('--ds: a seed is 64 hex characters (32 bytes)')
-  if (values.pretty === true && values.raw === true) throw new UsageError('give either --pretty or --raw')
-  const pretty = values.pretty === true ? true : values.raw === true ? false : undefined
-
-  return { help: false, key, method, data, timeoutMs, bootstrap, seed: ds === undefined ? undefined : Buffer.from(ds, 'hex'), pretty }
-}
-
-/**
- * The shared client on a DHT node of its own, destroyed by `close()`. With loopback bootstrap
- * nodes (a local testnet, the demo) the node binds 127.0.0.1 and says it is not firewalled:
- * on loopback every node is reachable, and a firewalled client's first connect to a freshly
- * started worker stalls (~13 s) where a reachable one opens at once.
- */
-/** A client for the CLI and the demo; on a loopback bootstrap its node binds 127.0.0.1 and is reachable. */
 export function createClient (opts: { bootstrap?: string[], seed?: Buffer } = {}): RpcClient {
   const loopback = opts.bootstrap !== undefined && isLoopback(opts.bootstrap)
   return new RpcClient({ bootstrap: opts.bootstrap, seed: opts.seed, ...(loopback ? { host: '127.0.0.1', firewalled: false } : {}) })
@@ -340,8 +40,22 @@ export type Outcome =
   /** `reply`: the worker answered `[HRPC_ERR]=code`; `transport`: no usable reply. */
   | { ok: false, kind: 'reply' | 'transport', code: string, message: string }
 
-/** One request, sent once; never throws. */
-export async function callRpc (client: RpcClient, key: string, method: string, data: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<Outcome> {
+/** The methods a MicroBT worker of this version serves (for the answer to an unknown method). */
+function knownMethods (): string[] {
+  try {
+    // loaded only here: it builds a worker's method table (not needed for any other reply)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { microbtDeclarations } = require('./rpc-reference') as typeof import('./rpc-reference')
+    return microbtDeclarations().map((d) => d.name)
+  } catch {
+    return []
+  }
+}
+
+/** One request, sent once; never throws. A method the worker does not serve is ERR_METHOD_INVALID, with the valid ones. */
+export async function callRpc (
+  client: RpcClient, key: string, method: string, data: unknown, timeoutMs = DEFAULT_TIMEOUT_MS
+): Promise<Outcome> {
   try {
     const text = await client.requestRaw(key, method, encodeRequest(data), timeoutMs)
     const value = parseReply(text)
@@ -349,36 +63,13 @@ export async function callRpc (client: RpcClient, key: string, method: string, d
     if (code !== null) return { ok: false, kind: 'reply', code, message: meaningOf(code) }
     return { ok: true, value, text }
   } catch (err) {
+    if ((err as { code?: unknown } | null)?.code === 'UNKNOWN_METHOD') {
+      const known = knownMethods()
+      const valid = known.length > 0 ? `; valid methods: ${known.join(', ')}` : ''
+      return { ok: false, kind: 'reply', code: 'ERR_METHOD_INVALID', message: `the worker serves no method ${method}${valid}` }
+    }
     return { ok: false, kind: 'transport', code: errorCode(err), message: err instanceof Error ? err.message : String(err) }
   }
-}
-
-export { meaningOf }
-
-/**
- * A reply for stdout: indented JSON, or the text as the worker sent it — both with control
- * characters escaped (the same JSON: in valid JSON text they can only be in strings, or be
- * whitespace: a carriage return is printed as a space).
- */
-export function formatReply (outcome: { value: unknown, text: string }, pretty: boolean): string {
-  return pretty ? escapeControls(JSON.stringify(outcome.value, null, 2), '\n') : escapeControls(outcome.text.replace(/\r/g, ' '), '\n\t')
-}
-
-/** A server's error code for one line: control characters escaped, cut past MAX_CODE_CHARS. */
-function printableCode (code: string): string {
-  const cut = code.length > MAX_CODE_CHARS ? `${code.slice(0, MAX_CODE_CHARS)}… (${code.length} characters)` : code
-  return escapeControls(cut)
-}
-
-/** The stderr line(s) of a failed request: the code first (what the server sent is escaped). */
-export function formatFailure (outcome: { kind: 'reply' | 'transport', code: string, message: string }): string {
-  const code = printableCode(outcome.code)
-  const message = escapeControls(outcome.message)
-  if (outcome.kind === 'reply') return message === '' ? code : `${code}: ${message}`
-  const hint = /TIMEOUT|CONNECT/.test(outcome.code)
-    ? '\nhint: is the worker running, is --bn its DHT bootstrap (r0.dhtOpts), and is this client allowed (r0.allow, --ds)?'
-    : ''
-  return `${code}: ${message}${hint}`
 }
 
 /** A word for a POSIX shell: as it is when safe, else single-quoted. */
@@ -418,17 +109,19 @@ export function mbtRpcCommand (o: CommandOptions): string {
 export interface CliIo {
   stdout: (text: string) => void
   stderr: (text: string) => void
-  /** Whether stdout is a terminal (pretty output). */
+  /** Whether stdout is a terminal (pretty output, tables). */
   isTTY: boolean
   cwd?: string
   readStdin?: () => string
+  /** Where MBT_RPC_SEED / MBT_RPC_SEED_FILE are read (the process's environment for the command). */
+  env?: NodeJS.ProcessEnv
 }
 
 /** `mbt-rpc` without the process: parses `argv`, sends the request, prints; resolves with the exit code. */
 export async function run (argv: readonly string[], io: CliIo): Promise<number> {
   let args: ParsedArgs
   try {
-    args = parseCommandLine(argv, { cwd: io.cwd, readStdin: io.readStdin })
+    args = parseCommandLine(argv, { cwd: io.cwd, readStdin: io.readStdin, env: io.env })
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
     // the message may quote a file's text or name: escaped like a server's
@@ -439,6 +132,10 @@ export async function run (argv: readonly string[], io: CliIo): Promise<number> 
     io.stdout(USAGE + '\n')
     return EXIT_OK
   }
+  if (args.version === true) {
+    io.stdout(`mbt-rpc ${packageVersion()}\n`)
+    return EXIT_OK
+  }
   const client = createClient({ bootstrap: args.bootstrap, seed: args.seed })
   try {
     const outcome = await callRpc(client, args.key, args.method, args.data, args.timeoutMs)
@@ -446,7 +143,10 @@ export async function run (argv: readonly string[], io: CliIo): Promise<number> 
       io.stderr(formatFailure(outcome) + '\n')
       return EXIT_RPC_ERROR
     }
-    io.stdout(formatReply(outcome, args.pretty ?? io.isTTY) + '\n')
+    const wantTable = args.table === true || (args.table === undefined && args.pretty === undefined && io.isTTY)
+    const table = wantTable ? tableOf(args.method, args.data, outcome.value) : null
+    if (args.table === true && table === null) io.stderr(`mbt-rpc: no table for ${escapeControls(args.method)}: printing JSON\n`)
+    io.stdout((table ?? formatReply(outcome, args.pretty ?? io.isTTY)) + '\n')
     return EXIT_OK
   } finally {
     await client.close()

@@ -20,6 +20,7 @@ export const TPL_ERRORS: ErrorCatalogue = {
   ERR_REPLICA_NOT_READY: 'a read replica that has not received its master\'s data yet (the master has not been reached since it started with an empty copy)',
   ERR_REPLICA_CONF_INVALID: 'getReplicaConf answered something that is not a replica configuration (logged by a replica)',
   ERR_REPLICA_NOT_SERVED: 'the master serves no replicas: it has no replicaDiscoveryKey (logged by a replica)',
+  ERR_REPLICA_DIVERGED: 'the master\'s history went back in time under the same key (its store folder was copied back): a read replica refuses reads until an operator resets its copy (docs/operations.md); logged by a master refusing a peer\'s diverged copy',
   ERR_INTERNAL: 'an unexpected failure (logged with its stack)',
   ERR_METHOD_INVALID: 'unknown method (in-process calls) or an invalid applyThings method',
   ERR_RPC_TIMEOUT: 'an outgoing RPC request got no reply within its timeout (connecting included)',
@@ -79,6 +80,10 @@ export const TPL_ERRORS: ErrorCatalogue = {
   ERR_QUERY_INVALID: 'a query operator that is not allowed, a $regex RE2 cannot run (back-references, lookarounds, over 256 characters or 128 RE2 instructions), or a query over its caps (256 operators, 16 $regex, 1000 $in/$nin/$all values, 32 levels)',
   ERR_FIELDS_INVALID: 'a projection that is not field inclusion/exclusion',
   ERR_INVALID_REQUEST_TYPE: 'getThingConf requestType is not nextAvailableCode',
+  ERR_ALERT_NOTFOUND: 'an alert method named a uuid no alert of the rack has (pending, active, latched, shelved, suppressed or out of service); nothing was changed',
+  ERR_ALERT_STATE_INVALID: 'acknowledgeAlerts named a pending alert (not active yet); nothing was changed',
+  ERR_ALERT_SHELVE_TOO_LONG: 'shelveAlerts asked for longer than alarms.maxShelveMs (8 h by default); nothing was changed',
+  ERR_ALERT_NOT_RESETTABLE: 'resetAlerts named an alert that is not a latched alert whose condition cleared; nothing was changed',
   ERR_ENTRIES_INVALID: 'saveWrkSettings entries is not a non-empty object',
   // logs and history
   ERR_INFO_HISTORY_LOG_TYPE_INVALID: 'getHistoricalLogs logType is missing or not alerts/info',
@@ -94,5 +99,9 @@ export const TPL_ERRORS: ErrorCatalogue = {
   ERR_SWITCH_SOCKET_ENABLED_INVALID: 'enabled is not a boolean',
   ERR_SWITCH_CONTAINER_ENABLED_INVALID: 'switchContainer enabled is not a boolean',
   ERR_SWITCH_COOLING_SYSTEM_ENABLED_INVALID: 'switchCoolingSystem enabled is not a boolean',
-  ERR_COOLING_FAN_THRESHOLD_INVALID: 'setCoolingFanThreshold values out of range or inconsistent'
+  ERR_COOLING_FAN_THRESHOLD_INVALID: 'setCoolingFanThreshold values out of range or inconsistent',
+  // guarded control actions (template)
+  ERR_DRY_RUN_UNSUPPORTED: 'dryRun on a thing whose controller has no previews; nothing was written',
+  ERR_ACTION_RUNNING: 'an action with that actionId is still running on the thing; nothing was written',
+  ERR_ACTION_NOTFOUND: 'getActions named an actionId the journal does not hold'
 }

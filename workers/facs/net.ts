@@ -6,7 +6,9 @@ import type { Logger } from '../core/types'
 import type { KeySpec } from '../core/config-keys'
 
 /** The keys of `r0` (facs/net.config.json) the worker reads. */
-export const NET_CONF_KEYS: KeySpec = { allow: true, allowReadOnly: true, maxRequestBytes: true, dhtOpts: { bootstrap: true, host: true, port: true } }
+export const NET_CONF_KEYS: KeySpec = {
+  allow: true, allowReadOnly: true, maxRequestBytes: true, dhtOpts: { bootstrap: true, host: true, port: true }
+}
 
 export interface NetConfig {
   /** Hex public keys with full access; absent → every peer may call (a warning is logged). */
@@ -77,7 +79,11 @@ export class NetFacility extends Facility {
     this.client = new RpcClient({ dht: this.dht })
     this.rpc = new RPC({ dht: this.dht, keyPair: HyperDHT.keyPair(await this.seeds.rpc()) })
     this.server = this.rpc.createServer({
-      firewall: (remotePublicKey: Buffer) => this.accessOf(remotePublicKey) === null
+      firewall: (remotePublicKey: Buffer) => {
+        const refused = this.accessOf(remotePublicKey) === null
+        if (refused) this.logger.debug({ peer: remotePublicKey.toString('hex') }, 'rpc peer refused: its key is in neither r0.allow nor r0.allowReadOnly')
+        return refused
+      }
     })
     if (!this.full) this.logger.warn('facs/net.config.json has no r0.allow list: every peer may call this worker')
     await this.server.listen()

@@ -1,20 +1,27 @@
 import { z } from 'zod'
 import { WrkContainerRack } from '../tpl/container/rack.container.wrk'
 import type { WorkerContext } from '../tpl/wrk-base'
-import type { JsonObject, ThingRecord, ThingState } from '../tpl/thing/types'
+import type { JsonObject, Snap, ThingRecord, ThingState } from '../tpl/thing/types'
 import { WrkError } from '../core/errors'
 import { isDeviceAddress } from '../tpl/thing/dhcp/address'
 import type { AlertSpec } from '../tpl/thing/alerts/engine'
 import type { StatSpec } from '../tpl/thing/stats/stats'
 import { MBT_ALERT_SPECS } from './alerts'
+import { MBT_ALARM_DEFAULTS } from './alarm-defaults'
+import type { AlarmDefaults } from '../tpl/thing/alerts/alarm-conf'
 import { MBT_STAT_SPEC } from './stats'
 import { MicroBTContainer, type MicroBTContainerOptions } from './container'
 import { MAX_READ_REGISTERS } from './modbus/frame'
+import { CONTROL_CONF_DEFAULTS, CONTROL_CONF_KEYS, parseControlConf, type ControlConf } from './control/conf'
 import type { KeySpec } from '../core/config-keys'
 import type { MetricValue } from '../tpl/thing/rack-metrics'
+import type { RpcMethod } from '../rpc/method'
+import { packageVersion } from '../core/version'
+import { RackLinks } from './rack-links'
 
 export type { ContainerVendor as Vendor } from './registers/types'
 import type { ContainerVendor as Vendor } from './registers/types'
+import { registerProfile, type RegisterProfile } from './registers/profiles'
 
 /** Connection options of a MicroBT container thing; other keys are kept as given. */
 const OPTS_SCHEMA = z.object({
@@ -47,7 +54,8 @@ const MBT_METRIC_VALUES: readonly MetricValue[] = [
 const MBT_CONTROLLER_ERRORS = [
   'ERR_AUTH_FAILED', 'ERR_AUTH_CHALLENGE_INVALID', 'ERR_THING_NOT_CONNECTED', 'ERR_THING_CLOSED',
   'ERR_MODBUS_TIMEOUT', 'ERR_MODBUS_NOT_CONNECTED', 'ERR_MODBUS_CONNECTION_CLOSED', 'ERR_MODBUS_CONNECTION_CHANGED',
-  'ERR_MODBUS_MALFORMED_REPLY', 'ERR_MODBUS_FLOOD', 'ERR_MODBUS_EXCEPTION_<hex>'
+  'ERR_MODBUS_MALFORMED_REPLY', 'ERR_MODBUS_FLOOD', 'ERR_MODBUS_EXCEPTION_<hex>',
+  'ERR_CONTROL_OPTIONS_INVALID', 'ERR_CONTROL_GUARD_TRIPPED', 'ERR_CONTROL_FORCE_REQUIRED', 'ERR_SETPOINT_CHANGE_TOO_LARGE'
 ] as const
 
 /** Per-container Modbus settings from base.thing.json `container`. */
@@ -68,9 +76,18 @@ const CONTAINER_CONF_SCHEMA = z.object({
  */
 export class WrkContainerRackMbt extends WrkContainerRack {
   private containerConf: z.infer<typeof CONTAINER_CONF_SCHEMA> = {}
+  /** base.thing.json `control`: guarded control actions (./control/conf.ts). */
+  private controlConf: ControlConf = CONTROL_CONF_DEFAULTS
+  /** Link health per thing (./rack-links.ts). */
+  private readonly links = new RackLinks()
 
-  constructor (ctx: WorkerContext, readonly vendor: Vendor) {
+  /** The vendor's name (`kehua`), its register profile's. */
+  readonly vendor: Vendor
+
+  /** `profile`: the vendor's register profile, handed in by the vendor worker (and registered here). */
+  constructor (ctx: WorkerContext, readonly profile: RegisterProfile) {
     super(ctx)
+    this.vendor = registerProfile(profile).name
   }
 
   override getThingType (): string {
@@ -94,6 +111,10 @@ export class WrkContainerRackMbt extends WrkContainerRack {
     return MBT_ALERT_SPECS
   }
 
+  override alarmDefaults (): AlarmDefaults {
+    return MBT_ALARM_DEFAULTS
+  }
+
   override statSpec (): StatSpec | null {
     return MBT_STAT_SPEC
   }
@@ -107,7 +128,8 @@ export class WrkContainerRackMbt extends WrkContainerRack {
   }
 
   override thingConfKeys (): KeySpec {
-    return { ...super.thingConfKeys(), container: Object.fromEntries(Object.keys(CONTAINER_CONF_SCHEMA.shape).map((k) => [k, true])) }
+    const containerKeys: KeySpec = Object.fromEntries(Object.keys(CONTAINER_CONF_SCHEMA.shape).map((k) => [k, true]))
+    return { ...super.thingConfKeys(), container: containerKeys, control: CONTROL_CONF_KEYS }
   }
 
   protected override init (): void {
@@ -115,6 +137,7 @@ export class WrkContainerRackMbt extends WrkContainerRack {
     const parsed = CONTAINER_CONF_SCHEMA.safeParse(this.thingConf.container ?? {})
     if (!parsed.success) throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: invalid container settings (${parsed.error.issues[0]?.path.join('.')})`)
     this.containerConf = parsed.data
+    this.controlConf = parseControlConf(this.thingConf.control)
   }
 
   override validateThingOpts (opts: JsonObject): void {
@@ -139,12 +162,29 @@ export class WrkContainerRackMbt extends WrkContainerRack {
       retry: opts.retry ?? this.containerConf.retry,
       retryInterval: opts.retryInterval,
       vendor: this.vendor,
-      logger: this.logger.child({ thingId: state.record.id })
+      logger: this.logger.child({ thingId: state.record.id }),
+      control: () => this.controlConf,
+      inletMaxC: () => { const t = this.alerts.source.conf()?.water_max_inlet_temp_warn?.params?.temp; return typeof t === 'number' ? t : null },
+      clientFactory: this.links.clientFactory(state)
     }
     state.ctrl = new MicroBTContainer(options)
   }
 
   protected override async getWrkExtData (_req: unknown): Promise<unknown> {
-    return { vendor: this.vendor, thingType: this.getThingType(), things: this.registry.size }
+    return { vendor: this.vendor, thingType: this.getThingType(), things: this.registry.size, version: packageVersion() }
+  }
+
+  /** A collected snapshot that misses units names each with its reason (./rack-links.ts). */
+  override async collectThingSnap (state: ThingState): Promise<Snap> {
+    return this.links.withUnitErrors(state, await super.collectThingSnap(state))
+  }
+
+  protected override declareRpc (): RpcMethod[] {
+    return [...super.declareRpc(), this.links.declaration((id) => this.registry.get(id))]
+  }
+
+  protected override async onStart (): Promise<void> {
+    await super.onStart()
+    if (this.metrics && !this.isReplica) this.metrics.addText(() => this.links.metricsText(this.registry.all()))
   }
 }

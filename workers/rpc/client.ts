@@ -72,7 +72,12 @@ export class RpcClient {
       this.dht = opts.dht
       this.ownsDht = false
     } else {
-      this.dht = new HyperDHT({ bootstrap: opts.bootstrap, host: opts.host, keyPair: HyperDHT.keyPair(opts.seed), ...(opts.firewalled === false ? { firewalled: false } : {}) })
+      this.dht = new HyperDHT({
+        bootstrap: opts.bootstrap,
+        host: opts.host,
+        keyPair: HyperDHT.keyPair(opts.seed),
+        ...(opts.firewalled === false ? { firewalled: false } : {})
+      })
       this.ownsDht = true
     }
     // Given a dht, @hyperswarm/rpc never destroys it; ours is destroyed in close().

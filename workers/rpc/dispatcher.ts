@@ -93,7 +93,7 @@ export class RpcDispatcher {
       this.ports.observe?.(method, code)
       if (kind === 'write') this.audit(method, req, callerKey, code)
       if (code === 'ERR_INTERNAL') this.ports.logger().error({ err, method }, 'rpc method failed')
-      else this.ports.logger().debug({ method, code }, 'rpc method refused')
+      else this.ports.logger().debug({ method, code, caller: callerKey }, code === 'ERR_PERMISSION_DENIED' ? 'rpc write refused: the caller\'s key is read-only' : 'rpc method refused')
       return encodeError(code)
     }
   }

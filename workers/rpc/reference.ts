@@ -27,7 +27,9 @@ function params (decl: RpcMethod): JsonSchema[] {
 }
 
 /** An OpenRPC document of every method; errors carry the ERR_* code as their message. */
-export function openRpcDocument (info: { title: string, version: string, description: string }, decls: RpcMethod[], catalogue: ErrorCatalogue): JsonSchema {
+export function openRpcDocument (
+  info: { title: string, version: string, description: string }, decls: RpcMethod[], catalogue: ErrorCatalogue
+): JsonSchema {
   return {
     openrpc: '1.2.6',
     info,

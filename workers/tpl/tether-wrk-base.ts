@@ -16,6 +16,10 @@ import { SchedulerFacility } from '../facs/scheduler'
 import { z } from 'zod'
 import { RpcDispatcher } from '../rpc/dispatcher'
 import { defineMethod, type RpcKind, type RpcMethod } from '../rpc/method'
+import { packageVersion } from '../core/version'
+
+/** How often the status file is refreshed with the layer's summary (`statusSummary`). */
+export const STATUS_REFRESH_MS = 30_000
 
 /** The keys of common.json. */
 const COMMON_KEYS: KeySpec = { dir_log: true, debug: true, metrics: METRICS_CONF_KEYS }
@@ -47,6 +51,7 @@ export class TetherWrkBase extends WrkBase {
   })
 
   private declared = false
+  private stoppedLogged = false
 
   /** The methods this layer declares (a layer above adds its own to `super.declareRpc()`). */
   protected declareRpc (): RpcMethod[] {
@@ -147,17 +152,51 @@ export class TetherWrkBase extends WrkBase {
     for (const decl of this.table.seal()) {
       this.net.respond(decl.name, (payload, caller) => this.rpc.serve(decl.name, payload, caller))
     }
+    const version = packageVersion()
     this.saveStatus({
       rpcPublicKey: this.net.rpcPublicKey.toString('hex'),
       rpcClientKey: this.net.rpcClientKey.toString('hex'),
-      instanceId: this.instanceId
+      instanceId: this.instanceId,
+      // where mbt-rpc --rack/--status-file finds this worker's DHT (null: the public bootstrap nodes)
+      dhtBootstrap: this.netConf.dhtOpts?.bootstrap?.map((b) => typeof b === 'string' ? b : `${b.host}:${b.port}`) ?? null,
+      version,
+      pid: process.pid,
+      startedAt: Date.now(),
+      ...this.statusSummary(),
+      statusAt: Date.now()
     })
-    this.logger.info({ rpcPublicKey: this.net.rpcPublicKey.toString('hex'), storeDir: this.storeDir }, 'worker started')
+    this.interval.add('statusFile', () => this.refreshStatus(), STATUS_REFRESH_MS)
+    this.logger.info({ version, rpcPublicKey: this.net.rpcPublicKey.toString('hex'), storeDir: this.storeDir }, 'worker started')
+  }
+
+  /** What the status file tells besides the keys, refreshed every STATUS_REFRESH_MS (a layer above: its collection). */
+  protected statusSummary (): JsonObject {
+    return {}
+  }
+
+  /** Rewrites the status file with the current summary and `statusAt`; a failure is logged, the worker goes on. */
+  refreshStatus (): void {
+    try {
+      this.saveStatus({ ...this.statusSummary(), statusAt: Date.now() })
+    } catch (err) {
+      this.logger.warn({ err, file: this.statusFile }, 'status file not refreshed')
+    }
   }
 
   protected override async onStop (): Promise<void> {
     this.logger?.info('worker stopping')
+    this.interval?.clear('statusFile')
     await super.onStop()
+  }
+
+  /** Stops the worker (WrkBase.stop), then logs "worker stopped" once. */
+  override async stop (): Promise<void> {
+    const wasStarted = this.isStarted
+    await super.stop()
+    if (wasStarted && !this.stoppedLogged) {
+      this.stoppedLogged = true
+      this.logger?.info({ instanceId: this.instanceId }, 'worker stopped')
+    }
   }
 
   /** Declares further RPC methods (before start; later it throws ERR_RPC_REGISTER_AFTER_START). */

@@ -15,6 +15,8 @@ declare module 'hyperdht' {
   class HyperDHT extends EventEmitter {
     constructor (opts?: DHTOptions)
     static keyPair (seed?: Buffer): KeyPair
+    /** A bootstrap node of a private DHT on `host:port` (host: the IPv4 address others reach it at). */
+    static bootstrapper (port: number, host: string, opts?: DHTOptions): HyperDHT
     readonly defaultKeyPair: KeyPair
     readonly destroyed: boolean
     ready (): Promise<void>
@@ -169,7 +171,9 @@ declare module 'corestore' {
     /** Discovery keys of every core stored here. */
     list (namespace?: Buffer): AsyncIterable<Buffer>
     /** The storage engine: the names (aliases) of the cores created by name in a namespace. */
-    readonly storage: { createAliasStream: (namespace: Buffer) => AsyncIterable<{ alias: { name: string, namespace: Buffer }, discoveryKey: Buffer }> }
+    readonly storage: {
+      createAliasStream: (namespace: Buffer) => AsyncIterable<{ alias: { name: string, namespace: Buffer }, discoveryKey: Buffer }>
+    }
     namespace (name: string): Corestore
     replicate (isInitiator: boolean | object, opts?: object): NodeJS.ReadWriteStream
     ready (): Promise<void>

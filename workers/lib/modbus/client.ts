@@ -137,7 +137,9 @@ export class ModbusTcpClient implements ModbusClient {
     if (!Number.isInteger(firstTransactionId) || firstTransactionId < 1 || firstTransactionId > 0xffff) throw invalidArgs('firstTransactionId must be 1..65535')
     const logger = opts.logger ?? silentLogger
 
-    this.stats = { requests: 0, responses: 0, timeouts: 0, lateReplies: 0, exceptions: 0, reconnects: 0, floods: 0, maxInFlight, retries: 0, recovered: 0 }
+    this.stats = {
+      requests: 0, responses: 0, timeouts: 0, lateReplies: 0, exceptions: 0, reconnects: 0, floods: 0, maxInFlight, retries: 0, recovered: 0
+    }
     // The connection reports to the pipeline; the pipeline sends through the connection.
     this.connection = new ModbusConnection(
       { host: opts.host, port: opts.port, connectTimeoutMs, halfOpenAfterTimeouts, backoffMinMs, backoffMaxMs, logger },
@@ -150,7 +152,8 @@ export class ModbusTcpClient implements ModbusClient {
         lost: (reason) => this.pipeline.connectionLost(reason),
         flooded: (err) => this.pipeline.flooded(err)
       })
-    this.pipeline = new RequestPipeline({ window, firstTransactionId, busyRetryDelayMs: backoffMinMs, logger }, this.stats, this.connection)
+    const pipelineSettings = { window, firstTransactionId, busyRetryDelayMs: backoffMinMs, logger, unitObserver: opts.unitObserver }
+    this.pipeline = new RequestPipeline(pipelineSettings, this.stats, this.connection)
   }
 
   get connected (): boolean {
@@ -234,6 +237,8 @@ export class ModbusTcpClient implements ModbusClient {
         timeoutRetries = opts.timeoutRetries
       }
     }
-    return this.pipeline.submit({ fc, unit, address, arg, frame, high, pin, retries, timeoutMs, ...(timeoutRetries !== undefined ? { timeoutRetries } : {}) })
+    return this.pipeline.submit({
+      fc, unit, address, arg, frame, high, pin, retries, timeoutMs, ...(timeoutRetries !== undefined ? { timeoutRetries } : {})
+    })
   }
 }

@@ -80,7 +80,9 @@ export class FloodGuard {
   }
 
   report (): FloodReport {
-    return { unsolicitedFrames: this.frames, junkBytes: this.junk, attemptsSent: this.sent + this.prevSent, windowMs: this.settings.windowMs }
+    return {
+      unsolicitedFrames: this.frames, junkBytes: this.junk, attemptsSent: this.sent + this.prevSent, windowMs: this.settings.windowMs
+    }
   }
 
   private over (): boolean {

@@ -65,7 +65,9 @@ export function encodeWriteSingleRegisterRequest (transactionId: number, unitId:
 }
 
 /** FC16 request (13 + 2n bytes). Negative int16 values are written as two's complement. */
-export function encodeWriteMultipleRegistersRequest (transactionId: number, unitId: number, address: number, values: readonly number[]): Buffer {
+export function encodeWriteMultipleRegistersRequest (
+  transactionId: number, unitId: number, address: number, values: readonly number[]
+): Buffer {
   const n = values.length
   const buf = Buffer.allocUnsafe(13 + 2 * n)
   writeHeader(buf, transactionId, unitId, FC_WRITE_MULTIPLE_REGISTERS)

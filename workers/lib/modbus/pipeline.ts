@@ -8,7 +8,7 @@ import createDebug from 'debug'
 import { ModbusError, ModbusExceptionError, closedError, exceptionResend } from './errors'
 import type { FrameVerdict } from './connection'
 import { EXCEPTION_FLAG, FC_READ_HOLDING_REGISTERS, checkWriteReplyData, decodeReadHoldingRegistersData } from './frame'
-import type { ModbusLogger, ModbusTcpClientStats } from './types'
+import type { ModbusLogger, ModbusTcpClientStats, UnitObserver } from './types'
 import { InFlightWindow, type SampleKind, type WindowChange, type WindowSettings } from './window'
 
 const debug = createDebug('mbt:modbus')
@@ -40,6 +40,7 @@ export interface PipelineSettings {
   /** Wait before a read answered 05, 06 or 0A is resent (ms; at most the request's timeout). */
   busyRetryDelayMs: number
   logger: ModbusLogger
+  unitObserver?: UnitObserver | undefined
 }
 
 /** One request, as validated and encoded by the client. */
@@ -167,6 +168,7 @@ export class RequestPipeline {
   private readonly timedOutTids = new Set<number>()
   /** Per unit id: whether its latest settled attempt was answered (window policy input). */
   private readonly unitAnswering = new Map<number, boolean>()
+  private readonly observer: UnitObserver | undefined
 
   constructor (settings: PipelineSettings, stats: ModbusTcpClientStats, link: Link) {
     this.stats = stats
@@ -176,18 +178,17 @@ export class RequestPipeline {
     this.windowSettings = settings.window
     this.window = new InFlightWindow(settings.window)
     this.lastTid = settings.firstTransactionId - 1
+    this.observer = settings.unitObserver
   }
 
   submit (req: PipelineRequest): Promise<RequestResult> {
     const link = this.link
     if (link.closed) return Promise.reject(closedError())
     if (!link.connected && link.refusal != null) return Promise.reject(link.refusal)
-    if (req.pin !== 0 && (!link.connected || req.pin !== link.id)) return Promise.reject(changedError(req.pin, link.connected ? link.id : -1))
-    const promise = new Promise<RequestResult>((resolve, reject) => {
-      const p = new Pending(req, resolve, reject, this.onTimer)
-      if (p.high) this.highQ.push(p)
-      else this.normalQ.push(p)
-    })
+    const live = link.connected ? link.id : -1
+    if (req.pin !== 0 && (!link.connected || req.pin !== live)) return Promise.reject(changedError(req.pin, live))
+    const queue = req.high ? this.highQ : this.normalQ
+    const promise = new Promise<RequestResult>((resolve, reject) => queue.push(new Pending(req, resolve, reject, this.onTimer)))
     if (link.connected) this.pump()
     else link.ensureConnecting()
     return promise
@@ -211,6 +212,7 @@ export class RequestPipeline {
       p.timer.refresh()
       this.inflight.set(tid, p)
       this.stats.requests++
+      this.observer?.sent(p.unit, p)
       this.link.write(p.frame)
     }
   }
@@ -248,6 +250,7 @@ export class RequestPipeline {
     }
     this.inflight.delete(tid)
     this.stats.responses++
+    this.observer?.answered(p.unit, p, (fc & EXCEPTION_FLAG) !== 0 && data.length === 1 ? data[0] : null)
     this.unitAnswering.set(p.unit, true)
     this.windowChanged(this.window.answered(p.sample))
     if ((fc & EXCEPTION_FLAG) !== 0) {
@@ -363,10 +366,12 @@ export class RequestPipeline {
       case 'trial':
         this.logger.debug({ maxInFlight: 1, host, port, pipelinedTimeoutRate: change.pipelinedTimeoutRate }, 'modbus: pipelined requests time out; trying requests one at a time')
         break
-      case 'suspended':
-        this.logger.warn({ maxInFlight: 1, reason: change.reason, host, port, pipelinedTimeoutRate: change.pipelinedTimeoutRate, serialTimeoutRate: change.trialTimeoutRate, restoreAfterReplies: change.restoreAfterReplies },
+      case 'suspended': {
+        const { reason, pipelinedTimeoutRate, trialTimeoutRate: serialTimeoutRate, restoreAfterReplies } = change
+        this.logger.warn({ maxInFlight: 1, reason, host, port, pipelinedTimeoutRate, serialTimeoutRate, restoreAfterReplies },
           'modbus: pipelining suspended for this connection target')
         break
+      }
       case 'restored':
         if (change.after === 'replies') this.logger.info({ maxInFlight: this.window.size, host, port }, 'modbus: pipelining restored after clean replies')
         else this.logger.debug({ maxInFlight: this.window.size, host, port }, 'modbus: requests sent alone time out as often; window kept')
@@ -396,6 +401,7 @@ export class RequestPipeline {
     this.timedOutTids.add(p.tid)
     if (this.timedOutTids.size > MAX_REMEMBERED_TIMEOUTS) this.timedOutTids.delete(this.timedOutTids.values().next().value as number)
     this.stats.timeouts++
+    this.observer?.timedOut(p.unit, p)
     debug('timeout tid=%d unit=%d fc=%d', p.tid, p.unit, p.fc)
     this.unitAnswering.set(p.unit, false)
     const change = this.window.timedOut(p.sample)
@@ -416,6 +422,7 @@ export class RequestPipeline {
     p.retriesLeft--
     p.resent = true
     this.stats.retries++
+    this.observer?.resent(p.unit)
   }
 
   /** A read answered with a transient exception: resent at once, or after `delayMs`. */

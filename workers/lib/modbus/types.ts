@@ -34,6 +34,20 @@ export interface ModbusClientOptions {
   /** TCP connect timeout (ms). Default = timeoutMs. */
   connectTimeoutMs?: number
   logger?: ModbusLogger
+  /** Told of every attempt per unit (link health, ../link-health.ts); never changes what is sent. */
+  unitObserver?: UnitObserver
+}
+
+/**
+ * What the pipeline reports per Modbus unit: each attempt sent, the reply that settles it (with its
+ * exception code, else null) or its timeout, and each resend. `request` identifies the request
+ * (the same object for all its attempts), so that the observer can time each attempt.
+ */
+export interface UnitObserver {
+  sent: (unit: number, request: object) => void
+  answered: (unit: number, request: object, exception: number | null) => void
+  timedOut: (unit: number, request: object) => void
+  resent: (unit: number) => void
 }
 
 export interface RequestOptions {

@@ -83,7 +83,10 @@ export abstract class BaseThing<TSnap extends { success: true }> {
     return this.seenAt
   }
 
-  /** The result of the most recently started collection that has finished (a slower, older one never replaces it), or null before the first. */
+  /**
+   * The result of the most recently started collection that has finished (a slower, older one never replaces it),
+   * or null before the first.
+   */
   get lastSnap (): ThingSnap<TSnap> | null {
     return this.last
   }

@@ -9,6 +9,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { valueAt } from './stats/stats'
 import type { ThingState } from './types'
+import type { SnapshotObserver } from './snapshot-loop'
 
 /** A value of a thing's last snapshot worth a series (e.g. `container_power_watts` ← `stats.power_w`). */
 export interface MetricValue {
@@ -26,11 +27,18 @@ function labelsOf (state: ThingState): Record<Label, string> {
   return { thing: r.id, code: r.code, container: typeof r.info.container === 'string' ? r.info.container : '' }
 }
 
-export class RackMetrics {
+export class RackMetrics implements SnapshotObserver {
   private readonly rounds: Counter
   private readonly roundSeconds: Histogram
+  private readonly snapSeconds: Histogram<'outcome'>
+  private readonly missedIntervals: Counter
+  private readonly storeSeconds: Histogram<'op'>
 
-  constructor (registry: Registry, things: () => readonly ThingState[], values: readonly MetricValue[]) {
+  /** `alertStates`: every alert of the rack as `[severity, state]` (alarm management, hidden states included). */
+  constructor (
+    registry: Registry, things: () => readonly ThingState[], values: readonly MetricValue[],
+    alertStates?: () => Iterable<readonly [string, string]>
+  ) {
     const perThing = (name: string, help: string, value: (s: ThingState) => number | null, extra: readonly string[] = []): void => {
       const g: Gauge<string> = new Gauge({
         name,
@@ -75,8 +83,49 @@ export class RackMetrics {
         for (const [severity, n] of by) alerts.set({ severity }, n)
       }
     })
+    if (alertStates) {
+      const byState = new Gauge({
+        name: 'alerts_state',
+        help: 'Alerts of the rack by severity and state (pending, active-/cleared-(un)acknowledged, shelved, out-of-service, suppressed)',
+        labelNames: ['severity', 'state'],
+        registers: [registry],
+        collect () {
+          byState.reset()
+          const by = new Map<string, number>()
+          for (const [severity, state] of alertStates()) by.set(`${severity}\u0000${state}`, (by.get(`${severity}\u0000${state}`) ?? 0) + 1)
+          for (const [key, n] of by) byState.set({ severity: key.split('\u0000')[0], state: key.split('\u0000')[1] }, n)
+        }
+      })
+    }
     this.rounds = new Counter({ name: 'collection_rounds_total', help: 'Collection rounds run', registers: [registry] })
     this.roundSeconds = new Histogram({ name: 'collection_round_seconds', help: 'Duration of a collection round (every thing collected once)', buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [registry] })
+    this.snapSeconds = new Histogram({
+      name: 'snapshot_duration_seconds',
+      help: 'Duration of one thing\'s collection (its snapshot), by outcome (ok or error)',
+      labelNames: ['outcome'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry]
+    })
+    this.missedIntervals = new Counter({ name: 'snapshot_missed_intervals_total', help: 'Collection ticks a thing missed because its previous collection was still running', registers: [registry] })
+    this.storeSeconds = new Histogram({
+      name: 'store_write_seconds',
+      help: 'Latency of the store writes of the collection (op snapshot_log: one thing-5m append)',
+      labelNames: ['op'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [registry]
+    })
+  }
+
+  collected (seconds: number, ok: boolean): void {
+    this.snapSeconds.observe({ outcome: ok ? 'ok' : 'error' }, seconds)
+  }
+
+  missed (count: number): void {
+    this.missedIntervals.inc(count)
+  }
+
+  stored (seconds: number): void {
+    this.storeSeconds.observe({ op: 'snapshot_log' }, seconds)
   }
 
   round (seconds: number): void {

@@ -14,6 +14,7 @@ import { WriteCallsFacility } from '../../facs/write-calls'
 import { writeCallsMethod } from './write-call-method'
 import { MININGOS_NET_CONF_KEYS, MiningOsNetFacility, parseMiningOsNetConf } from '../../facs/miningos-net'
 import { AlertBook } from './alerts/alert-book'
+import { NO_ALARM_DEFAULTS, alarmBeesOf, alertDeclarations, type AlarmDefaults } from './alerts/alarm-rpc'
 import type { AlertConf, AlertSpec } from './alerts/engine'
 import { ThingComments } from './comments'
 import { ControllerCalls } from './controller-calls'
@@ -39,7 +40,7 @@ import { THING_CONF_DEFAULTS, THING_CONF_KEYS, parseThingConf, type ThingConf } 
 import type { KeySpec } from '../../core/config-keys'
 import type { TimeLogs, LogMeta } from './logs/time-log'
 import { KeyedLock, mapLimit } from '../../core/async'
-import type { Alert, JsonObject, Snap, ThingRecord, ThingState } from './types'
+import type { JsonObject, Snap, ThingRecord, ThingState } from './types'
 import { SERVED_DURING_RESTORE, StartGate } from './start-gate'
 
 export abstract class WrkThingRack extends TetherWrkBase implements RackParts, RackHooks {
@@ -51,7 +52,10 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
   readonly controllers = new ThingControllers(this)
   readonly snapshots = new SnapshotLoop(this, this.controllers)
   readonly things = new RegistryMethods(this, this.controllers)
-  readonly alerts: AlertBook = new AlertBook(this, { conf: () => this.alertConf(), specs: () => this.alertSpecs() })
+  readonly alerts: AlertBook = new AlertBook(this, {
+    conf: () => this.alertConf(), specs: () => this.alertSpecs(), defaults: () => this.alarmDefaults()
+  })
+
   readonly stats = new StatTicks(this, () => this.statSpec())
   private readonly rollups = new Rollups(this)
   private readonly settings = new WrkSettings(this, { thingType: () => this.getThingType(), alertConf: () => this.configuredAlerts() })
@@ -76,7 +80,7 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
     return [
       ...super.declareRpc(),
       ...this.afterRestore([
-        ...this.alerts.declarations(),
+        ...alertDeclarations(this, this.alerts),
         writeCallsMethod(() => this.writeCalls, this.controllerErrors()),
         ...this.things.declarations(() => this.net.rpcPublicKey.toString('hex')),
         ...this.calls.declarations(),
@@ -88,10 +92,16 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
           name: 'getReplicaConf',
           kind: 'read',
           summary: 'Where a read replica finds this rack\'s data: main and log core keys, replication topic, swarm key.',
-          result: z.object({ rackId: z.string(), replicaDiscoveryKey: z.string().nullable(), swarmPublicKey: z.string().nullable(), metaDiscoveryKeys: z.record(z.string(), z.string()) }),
+          result: z.object({
+            rackId: z.string(),
+            replicaDiscoveryKey: z.string().nullable(),
+            swarmPublicKey: z.string().nullable(),
+            metaDiscoveryKeys: z.record(z.string(), z.string())
+          }),
           errors: [],
           handler: () => this.replication.replicaConf(this.logs)
         }),
+        ...this.replication.declarations(),
         defineMethod({ name: 'rackReboot', kind: 'write', summary: 'Replies 1, then stops the worker (the CLI exits 1 so a supervisor restarts it).', result: z.literal(1), errors: [], handler: () => this.rackReboot() })
       ])
     ]
@@ -129,39 +139,26 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
   abstract getThingType (): string
 
   /** Snapshot values worth a series on the metrics endpoint (./rack-metrics.ts). */
-  metricValues (): readonly MetricValue[] {
-    return []
-  }
+  metricValues (): readonly MetricValue[] { return [] }
 
   /** The keys of base.thing.json this worker reads (unknown ones are warned about at start). */
-  thingConfKeys (): KeySpec {
-    return THING_CONF_KEYS
-  }
+  thingConfKeys (): KeySpec { return THING_CONF_KEYS }
+
+  /** Alarm management defaults of the device type (per-alert settings, inhibition rules). */
+  alarmDefaults (): AlarmDefaults { return NO_ALARM_DEFAULTS }
 
   /** Tags every thing of this worker carries (besides the `t-<type>` ones). */
-  getThingTags (): string[] {
-    return []
-  }
+  getThingTags (): string[] { return [] }
 
-  selectThingInfo (_record: ThingRecord): JsonObject {
-    return {}
-  }
+  selectThingInfo (_record: ThingRecord): JsonObject { return {} }
 
-  readMethods (): readonly string[] {
-    return ['getSnap']
-  }
+  readMethods (): readonly string[] { return ['getSnap'] }
 
-  writeMethods (): readonly string[] {
-    return []
-  }
+  writeMethods (): readonly string[] { return [] }
 
-  controllerErrors (): readonly string[] {
-    return []
-  }
+  controllerErrors (): readonly string[] { return [] }
 
-  secretOptKeys (): readonly string[] {
-    return []
-  }
+  secretOptKeys (): readonly string[] { return [] }
 
   validateThingOpts (_opts: JsonObject): void {}
 
@@ -174,27 +171,20 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
   }
 
   /** Threshold alert checks (raw errors of a snapshot always become alerts). */
-  alertSpecs (): readonly AlertSpec[] {
-    return []
-  }
+  alertSpecs (): readonly AlertSpec[] { return [] }
 
   /** What the stat ticks aggregate per tag. */
-  statSpec (): StatSpec | null {
-    return { alerts_cnt: { op: 'alerts_group_cnt', src: 'last.alerts' } }
-  }
+  statSpec (): StatSpec | null { return { alerts_cnt: { op: 'alerts_group_cnt', src: 'last.alerts' } } }
 
   /** Stat timeframes before `scheduleAddlStatConfigTfs`. */
-  statTimeframes (): readonly Timeframe[] {
-    return THING_TIMEFRAMES
-  }
+  statTimeframes (): readonly Timeframe[] { return THING_TIMEFRAMES }
 
   /** `[action, votes]` the write-call approvals allow. */
   writeActions (): ReadonlyArray<readonly [string, number]> {
-    return [['rackReboot', 2]]
+    return [['rackReboot', 2], ['shelveAlerts', 1], ['setAlertsOutOfService', 1]]
   }
 
-  /** `alerts[<thing type>]` of base.thing.json; absent → this thing type has no alerts. */
-  /** `alerts[<thing type>]` with the run-time `alertParams` applied. */
+  /** `alerts[<thing type>]` with the run-time `alertParams` applied; absent → this thing type has no alerts. */
   private alertConf (): AlertConf | undefined {
     const conf = this.configuredAlerts()
     return conf && withAlertParams(conf, this.settings.alertParams, this.getThingType())
@@ -212,9 +202,7 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
     await this.dhcp.forget(state)
   }
 
-  protected async getWrkExtData (_req: unknown): Promise<unknown> {
-    return {}
-  }
+  protected async getWrkExtData (_req: unknown): Promise<unknown> { return {} }
 
   // ---- lifecycle ---------------------------------------------------------------------------
 
@@ -224,10 +212,13 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
     this.thingConf = parseThingConf(baseThing)
     this.warnUnknownKeys('base.thing.json', baseThing, this.thingConfKeys())
     this.globalConf = this.loadOptionalConf('global.config')
+    this.alerts.configure(this.thingConf)
     this.writeCalls = this.addFacility(new WriteCallsFacility({
       select: async (query) => (await this.things.matching(query)).map((s) => ({ id: s.record.id, tags: s.record.tags })),
       cap: (calls) => capReply(calls),
-      validate: (id, action, params) => this.calls.queryThing({ id, method: 'validateWriteAction', params: [action, ...params] })
+      validate: (id, action, params) => this.calls.queryThing({ id, method: 'validateWriteAction', params: [action, ...params] }),
+      preview: (id, action, params) => this.calls.preview(id, action, params),
+      previewBudgetMs: () => this.thingConf.readBudgetMs
     }))
     this.writeCalls.whitelist(this.writeActions())
     const miningosNet = this.loadConf('facs/miningos-net.config')
@@ -252,7 +243,8 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
     await this.dhcp.open(db.sub('dhcp_leases') as Bee<DhcpLease>, db.sub('dhcp_releases') as Bee<PendingRelease>)
     this.settings.open(db.sub('settings'))
     await this.settings.restoreAlertParams()
-    this.alerts.open(db.sub('alerts_active') as Bee<Alert[]>)
+    this.alerts.open(alarmBeesOf(db))
+    await this.calls.journal.open(db.sub('control_actions'))
     // every log generation the master opens is announced to replicas (ReplicaSource); stat
     // logs are kept one per timeframe, per-tag ones of an older store read too (./stat-log.ts)
     this.logs = new StatTimeLogs(source, db.sub('meta_logs') as Bee<LogMeta>, {
@@ -273,9 +265,11 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
     const served = performance.now()
     let restored: number
     try {
-      await this.restoreThings(db.sub('alerts_active') as Bee<Alert[]>)
+      await this.restoreThings()
       restored = performance.now()
-      if (this.metrics) this.rackMetrics = new RackMetrics(this.metrics.registry, () => this.registry.all(), this.metricValues())
+      const things = (): ThingState[] => this.registry.all()
+      if (this.metrics) this.rackMetrics = new RackMetrics(this.metrics.registry, things, this.metricValues(), () => this.alerts.states())
+      this.snapshots.observer = this.rackMetrics
       this.snapshots.configure()
       // The tick does not wait for slow things: each thing is collected on its own, and a thing
       // still collecting is skipped by the next tick.
@@ -289,7 +283,13 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
       throw err
     }
     this.startGate.open()
-    const startMs = { store: Math.round(opened - started), registry: Math.round(loaded - opened), serve: Math.round(served - loaded), restore: Math.round(restored - served), schedule: Math.round(performance.now() - restored) }
+    const startMs = {
+      store: Math.round(opened - started),
+      registry: Math.round(loaded - opened),
+      serve: Math.round(served - loaded),
+      restore: Math.round(restored - served),
+      schedule: Math.round(performance.now() - restored)
+    }
     this.logger.info({ things: this.registry.size, rackId: this.rackId, replicas: this.replication.facility !== null, startMs }, 'things loaded')
     if (this.registry.size > maxThings || this.registry.statTagCount > maxStatTags) {
       this.logger.warn({ things: this.registry.size, maxThings, statTags: this.registry.statTagCount, maxStatTags }, 'the stored things pass the configured limits: new registrations are refused until some are forgotten')
@@ -301,10 +301,9 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
    * active alerts are read in one pass each (AlertBook.restore per thing would read them one by
    * one); the snapshot logs are read one thing at a time, `thingQueryConcurrency` at once.
    */
-  private async restoreThings (activeAlerts: Bee<Alert[]>): Promise<void> {
+  private async restoreThings (): Promise<void> {
     await this.logs.preloadMeta(thingLogKey(''))
-    const active = new Map<string, Alert[]>()
-    for await (const e of activeAlerts.createReadStream()) if (Array.isArray(e.value)) active.set(e.key, e.value)
+    const active = await this.alerts.load()
     await mapLimit(this.registry.all(), this.thingConf.thingQueryConcurrency, async (state) => {
       await this.controllers.connect(state)
       const alerts = active.get(state.record.id)
@@ -336,7 +335,7 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
     this.registry = parts.registry
     this.logs = parts.logs
     this.settings.open(parts.db.sub('settings'))
-    this.alerts.open(parts.db.sub('alerts_active') as Bee<Alert[]>)
+    this.alerts.open(alarmBeesOf(parts.db))
   }
 
   protected override async onStop (): Promise<void> {
@@ -347,6 +346,7 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
     await this.replication.close()
     // a DHCP attempt in flight ends within its timeout
     await this.dhcp.close()
+    await this.calls.journal.close() // actions still running end `interrupted`
     // Closing the devices first ends in-flight collections quickly instead of waiting them out.
     const things = this.registry?.all() ?? []
     await this.controllers.closeAll(things)
@@ -355,6 +355,7 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
     await super.onStop()
   }
 
+  protected override statusSummary (): JsonObject { return this.isReplica ? {} : this.snapshots.summary() }
   /** One collection cycle of every thing (the interval's job; tests call it directly). */
   async collectSnaps (): Promise<void> {
     if (this.isReplica) return
@@ -372,7 +373,8 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
    */
   protected override health (): Health {
     const base = super.health()
-    if (!base.ok || this.isReplica) return base
+    if (!base.ok) return base
+    if (this.isReplica) return this.replication.health() ?? base
     const bound = Math.max(3 * this.thingConf.collectSnapsItvMs, this.thingConf.collectSnapTimeoutMs + this.thingConf.collectSnapsItvMs)
     const since = this.lastRoundAt === null ? null : Date.now() - this.lastRoundAt
     if (since === null ? Date.now() - this.startedAt > bound : since > bound) {

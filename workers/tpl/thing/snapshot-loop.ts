@@ -30,6 +30,16 @@ function failureCode (snap: Snap): string {
   return typeof msg === 'string' && msg.startsWith('ERR_') ? msg : 'ERR_THING_OFFLINE'
 }
 
+/** Told of each collection, each tick's missed things and each store write of a snapshot (e.g. metrics). */
+export interface SnapshotObserver {
+  /** One thing collected in `seconds` (`ok`: a snapshot without error). */
+  collected: (seconds: number, ok: boolean) => void
+  /** Things a tick skipped because their previous collection was still running (a missed interval each). */
+  missed: (count: number) => void
+  /** One `thing-5m` append took `seconds`. */
+  stored: (seconds: number) => void
+}
+
 interface StoredSnap { ts?: number, err?: string | null, snap?: Snap | null, collectMs?: number }
 
 /**
@@ -62,6 +72,8 @@ export class SnapshotLoop {
   private lanes: Lanes
   /** How long each thing's last collection took (restored from its newest stored entry at start). */
   private readonly durations = new WeakMap<ThingState, number>()
+  /** Told of collections, missed intervals and store writes (the rack's metrics), when set. */
+  observer: SnapshotObserver | null = null
 
   constructor (private readonly rack: RackParts, private readonly controllers: ThingControllers) {
     this.lanes = new Lanes(rack.thingConf.thingQueryConcurrency)
@@ -99,17 +111,25 @@ export class SnapshotLoop {
     } catch (err) {
       this.rack.logger.warn({ err, thingId: state.record.id }, 'could not restore last snapshot')
     }
-    if (this.rack.thingConf.storeSnapItvMs >= CLOSE_SNAP_LOG_FROM_MS) await this.rack.logs.release(thingLogKey(state.record.id)).catch(() => {})
+    if (this.rack.thingConf.storeSnapItvMs >= CLOSE_SNAP_LOG_FROM_MS) {
+      await this.rack.logs.release(thingLogKey(state.record.id)).catch(() => {})
+    }
   }
 
   /** One collection cycle; resolves when this cycle's collections are done. */
   async collectSnaps (): Promise<void> {
-    const runs = this.rack.registry.all().filter((s) => !s.collecting).map((state) => {
+    const all = this.rack.registry.all()
+    const idle = all.filter((s) => !s.collecting)
+    if (idle.length < all.length) this.observer?.missed(all.length - idle.length)
+    const runs = idle.map((state) => {
       state.collecting = true
       const { fast, slow, fresh } = this.lanes
       const collect = async (): Promise<void> => await this.collectThing(state)
       // a new thing waits for a `fresh` slot before it takes a fast one
-      const run = (this.isSlow(state) ? slow.run(collect) : this.durations.has(state) ? fast.run(collect) : fresh.run(async () => await fast.run(collect))).finally(() => {
+      const queued = this.isSlow(state)
+        ? slow.run(collect)
+        : this.durations.has(state) ? fast.run(collect) : fresh.run(async () => await fast.run(collect))
+      const run = queued.finally(() => {
         state.collecting = false
         this.inflight.delete(run)
       })
@@ -117,6 +137,21 @@ export class SnapshotLoop {
       return run
     })
     await Promise.allSettled(runs)
+  }
+
+  /**
+   * What the status file tells of the collection: when a thing was last collected, how many
+   * things there are and how many failed their last collection (it ended with an error code).
+   */
+  summary (): { lastCollectionAt: number | null, things: number, failing: number } {
+    let last: number | null = null
+    let failing = 0
+    const all = this.rack.registry?.all() ?? []
+    for (const s of all) {
+      if (typeof s.last.ts === 'number' && (last === null || s.last.ts > last)) last = s.last.ts
+      if (s.last.err !== null && s.last.err !== undefined) failing++
+    }
+    return { lastCollectionAt: last, things: all.length, failing }
   }
 
   /** Waits for the collections in flight (after the controllers were closed on stop). */
@@ -159,6 +194,7 @@ export class SnapshotLoop {
       const elapsed = Date.now() - ts
       const collectMs = controllers.isClosing ? Math.max(elapsed, this.durations.get(state) ?? 0) : elapsed
       this.durations.set(state, collectMs)
+      if (!controllers.isClosing) this.observer?.collected(elapsed / 1000, err === null)
       debug('snapshot %s %s in %d ms', state.record.id, err ?? 'ok', collectMs)
       const prevAlerts = state.last.alerts
       const alerts = rack.alerts.evaluate(state, snap, err)
@@ -167,7 +203,9 @@ export class SnapshotLoop {
       if (ts - state.lastStoredTs >= rack.thingConf.storeSnapItvMs) {
         state.lastStoredTs = ts
         const key = thingLogKey(state.record.id)
+        const writing = performance.now()
         await rack.logs.append(key, ts, { ts, err, snap, collectMs })
+        this.observer?.stored((performance.now() - writing) / 1000)
         if (rack.thingConf.storeSnapItvMs >= CLOSE_SNAP_LOG_FROM_MS) await rack.logs.release(key)
       }
     } catch (e) {

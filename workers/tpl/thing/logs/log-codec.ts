@@ -43,7 +43,8 @@ const MAX_DECODED_BYTES = 64 * 1024 * 1024
 export function encodeLogValue (json: string): Buffer {
   const text = Buffer.from(json)
   if (text.length < COMPRESS_FROM_BYTES) return text
-  const packed = brotliCompressSync(text, { ...BROTLI_OPTS, params: { ...BROTLI_OPTS.params, [constants.BROTLI_PARAM_SIZE_HINT]: text.length } })
+  const params = { ...BROTLI_OPTS.params, [constants.BROTLI_PARAM_SIZE_HINT]: text.length }
+  const packed = brotliCompressSync(text, { ...BROTLI_OPTS, params })
   const out = Buffer.allocUnsafe(packed.length + 2)
   out[0] = COMPRESSED_MARK
   out[1] = FORMAT_BROTLI

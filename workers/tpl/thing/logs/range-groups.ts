@@ -4,7 +4,9 @@
 import { WrkError } from '../../../core/errors'
 import type { JsonObject } from '../../../core/types'
 
-const RANGE_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, H: 3_600_000, d: 86_400_000, D: 86_400_000, w: 604_800_000, W: 604_800_000 }
+const RANGE_MS: Record<string, number> = {
+  s: 1000, m: 60_000, h: 3_600_000, H: 3_600_000, d: 86_400_000, D: 86_400_000, w: 604_800_000, W: 604_800_000
+}
 
 export function rangeMs (groupRange: string): number {
   const m = /^(\d+)(s|m|h|H|d|D|w|W)$/.exec(groupRange)

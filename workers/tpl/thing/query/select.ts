@@ -31,7 +31,9 @@ export type SortSpec = Record<string, number>
 
 /** mingo's own `$regex` (V8's backtracking RegExp) is not registered: checked queries carry RE2 matchers. */
 const CONTEXT = Context.init({
-  query: { $eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $and, $or, $nor, $not, $exists, $type, $elemMatch, $size, $all, [RE2_REGEX_OP]: re2Regex },
+  query: {
+    $eq, $ne, $gt, $gte, $lt, $lte, $in, $nin, $and, $or, $nor, $not, $exists, $type, $elemMatch, $size, $all, [RE2_REGEX_OP]: re2Regex
+  },
   projection: { $elemMatch: projectElemMatch }
 })
 

@@ -183,7 +183,8 @@ export class RegistryMethods {
     if (kept !== undefined) return [...kept]
     const docs = await this.select({ ...req, limit: req.limit ?? 100 }, states)
     // a page over MAX_REPLY_BYTES is cut at a whole thing: page on with offset
-    const page = capReply(docs.map(({ opts: _opts, last, ...item }) => ({ ...item, rack: this.rack.rackId, ...(req.status ? { last } : {}) })))
+    const items = docs.map(({ opts: _opts, last, ...item }) => ({ ...item, rack: this.rack.rackId, ...(req.status ? { last } : {}) }))
+    const page = capReply(items)
     this.listCache.set(key, states, this.rack.rackId, page)
     return [...page]
   }

@@ -265,7 +265,9 @@ export class ThingRegistry {
    * Registers a thing; the code is reserved while the write is in flight so that two
    * concurrent registrations never get the same code.
    */
-  async register (input: { id?: string, code?: string, opts: JsonObject, info?: JsonObject, tags?: string[], comment?: string, user?: string }): Promise<ThingState> {
+  async register (
+    input: { id?: string, code?: string, opts: JsonObject, info?: JsonObject, tags?: string[], comment?: string, user?: string }
+  ): Promise<ThingState> {
     const id = input.id ?? randomUUID()
     if (this.things.has(id) || this.reservedIds.has(id)) throw new WrkError('ERR_THING_WITH_ID_ALREADY_EXISTS')
     if (this.things.size + this.reservedIds.size >= this.limits.maxThings) throw new WrkError('ERR_THING_LIMIT', `the rack holds at most ${this.limits.maxThings} things`)

@@ -117,7 +117,9 @@ export interface MainDb {
  * on a non-empty `db`) is first copied record by record into a fresh main bee with the secrets
  * moved out; nothing else changes, and the old core's blocks are cleared afterwards.
  */
-export async function openMainDb (store: StoreFacility, secretKeys: readonly string[], logger: Logger, writeTimeoutMs = 10_000): Promise<MainDb> {
+export async function openMainDb (
+  store: StoreFacility, secretKeys: readonly string[], logger: Logger, writeTimeoutMs = 10_000
+): Promise<MainDb> {
   const wrk = await store.getBee<{ name: string }>('wrk')
   const secrets = await openSecrets(store, secretKeys, logger, writeTimeoutMs)
   const layout = await wrk.get(LAYOUT_KEY)
@@ -165,7 +167,9 @@ export async function openMainDb (store: StoreFacility, secretKeys: readonly str
  * before their encryption) has them copied, encrypted, into a fresh bee, and the old core's
  * blocks cleared; keys that no entry uses any more are forgotten.
  */
-async function openSecrets (store: StoreFacility, secretKeys: readonly string[], logger: Logger, writeTimeoutMs: number): Promise<SecretOpts> {
+async function openSecrets (
+  store: StoreFacility, secretKeys: readonly string[], logger: Logger, writeTimeoutMs: number
+): Promise<SecretOpts> {
   const wrk = await store.getBee<{ name: string }>('wrk')
   const sealing = new SecretKeys(store.dir)
   await sealing.load()

@@ -95,7 +95,9 @@ export function group (entries: readonly StatEntry[], src: string, by: string): 
 }
 
 /** `{<group>: {<name>: value, …}}` for several sources. */
-export function groupMultipleStats (entries: readonly StatEntry[], srcs: ReadonlyArray<{ name: string, src: string }>, by: string): JsonObject {
+export function groupMultipleStats (
+  entries: readonly StatEntry[], srcs: ReadonlyArray<{ name: string, src: string }>, by: string
+): JsonObject {
   const out: JsonObject = {}
   for (const e of entries) {
     const k = groupKey(e, by)
