@@ -43,7 +43,10 @@ function readBulk (file: string): Array<z.infer<typeof BulkEntry>> {
   }
   const parsed = BulkFile.safeParse(raw)
   if (!parsed.success) {
-    throw new WrkError('ERR_MOCK_BAD_BULK', `bulk file ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+    throw new WrkError(
+      'ERR_MOCK_BAD_BULK',
+      `bulk file ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`
+    )
   }
   return parsed.data
 }

@@ -108,7 +108,8 @@ function alertsBySeverity (w: DemoWorker): Record<string, number> {
   for (const t of w.things) for (const a of t.last?.alerts ?? []) out[a.severity] = (out[a.severity] ?? 0) + 1
   return out
 }
-const nonZero = (m: Record<string, number> | undefined): string => Object.entries(m ?? {}).filter(([, n]) => n > 0).sort().map(([k, n]) => `${n} ${k}`).join(', ')
+const nonZero = (m: Record<string, number> | undefined): string =>
+  Object.entries(m ?? {}).filter(([, n]) => n > 0).sort().map(([k, n]) => `${n} ${k}`).join(', ')
 
 /**
  * Whether a worker's rack stats (its last tick) say what the table says: the same alerts by
@@ -128,7 +129,9 @@ function table (): string[] {
   for (const w of workers) {
     for (const t of w.things) {
       lines.push(row(t))
-      for (const a of t.last?.alerts ?? []) active.push(fit(`  ${t.code.padEnd(18)} ${a.severity.padEnd(8)} ${a.name}  ${a.description ?? ''}`))
+      for (const a of t.last?.alerts ?? []) {
+        active.push(fit(`  ${t.code.padEnd(18)} ${a.severity.padEnd(8)} ${a.name}  ${a.description ?? ''}`))
+      }
     }
   }
   lines.push('', active.length > 0 ? 'active alerts (listThings {status: 1} → last.alerts):' : 'active alerts: none', ...active)
@@ -202,10 +205,16 @@ function prepareRoot (bootstrap: string): string {
   const root = mkdtempSync(path.join(os.tmpdir(), 'mbt-demo-'))
   mkdirSync(path.join(root, 'config', 'facs'), { recursive: true })
   const write = (name: string, value: unknown): void => writeFileSync(path.join(root, 'config', name), JSON.stringify(value, null, 2))
-  const example = (name: string): Record<string, unknown> => JSON.parse(readFileSync(path.join(ROOT, 'config', `${name}.example`), 'utf8')) as Record<string, unknown>
+  const example = (name: string): Record<string, unknown> =>
+    JSON.parse(readFileSync(path.join(ROOT, 'config', `${name}.example`), 'utf8')) as Record<string, unknown>
   write('common.json', example('common.json'))
   // collect every 2 s and write the rack stats (stat-rtd, normally every 30 s) every 2 s
-  write('base.thing.json', { ...example('base.thing.json'), collectSnapsItvMs: 2000, storeSnapItvMs: 10000, scheduleAddlStatConfigTfs: [['rtd', '*/2 * * * * *']] })
+  write('base.thing.json', {
+    ...example('base.thing.json'),
+    collectSnapsItvMs: 2000,
+    storeSnapItvMs: 10000,
+    scheduleAddlStatConfigTfs: [['rtd', '*/2 * * * * *']]
+  })
   write('facs/net.config.json', { r0: { dhtOpts: { bootstrap: [bootstrap], host: '127.0.0.1' } } })
   return root
 }
@@ -243,23 +252,39 @@ async function main (): Promise<void> {
     const { port } = await mock.start()
     cleanup.push(() => mock.exit())
     const wtype = `wrk-container-rack-${mock.id}`
-    const proc: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'dist', 'worker.js'), '--wtype', wtype, '--env', 'development', '--rack', `demo-${mock.id}`, '--root', root], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const proc: ChildProcess = spawn(process.execPath,
+      [path.join(ROOT, 'dist', 'worker.js'), '--wtype', wtype, '--env', 'development', '--rack', `demo-${mock.id}`, '--root', root],
+      { stdio: ['ignore', 'ignore', 'pipe'] })
     proc.stderr?.setEncoding('utf8').on('data', (text: string) => note(`${wtype}: ${text.trim()}`))
-    cleanup.push(() => new Promise<void>((resolve) => { if (proc.exitCode !== null || proc.signalCode !== null) return resolve(); proc.once('exit', () => resolve()); proc.kill('SIGTERM') }))
+    cleanup.push(() => new Promise<void>((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve()
+      proc.once('exit', () => resolve())
+      proc.kill('SIGTERM')
+    }))
     const statusFile = path.join(root, 'status', `${wtype}-demo-${mock.id}.json`)
-    await waitFor(`${wtype} status file`, () => { if (proc.exitCode !== null) throw new Error(`${wtype} exited with code ${proc.exitCode}`); return existsSync(statusFile) })
-    const w: DemoWorker = { vendor: mock.id, key: keyFromStatusFile(statusFile), name: `${wtype}-demo-${mock.id}`, things: [], stats: undefined }
+    await waitFor(`${wtype} status file`, () => {
+      if (proc.exitCode !== null) throw new Error(`${wtype} exited with code ${proc.exitCode}`)
+      return existsSync(statusFile)
+    })
+    const w: DemoWorker =
+      { vendor: mock.id, key: keyFromStatusFile(statusFile), name: `${wtype}-demo-${mock.id}`, things: [], stats: undefined }
     workers.push(w)
     head(fit(`worker ${w.name}, mock 127.0.0.1:${port}`))
     // the request is a file, so the command can be repeated as printed without showing the password
     const file = path.join(root, `register-${mock.id}.json`)
-    writeFileSync(file, JSON.stringify({ opts: { address: '127.0.0.1', port, username: 'admin', password: 'admin' }, info: { container: `demo-${mock.id}`, pos: '1' }, tags: ['demo'] }), { mode: 0o600 })
-    await step(`register the ${mock.id} container`, cmd(w, 'registerThing', undefined, file), async () => summary(await rpc(w, 'registerThing', JSON.parse(readFileSync(file, 'utf8')))))
+    writeFileSync(file, JSON.stringify({
+      opts: { address: '127.0.0.1', port, username: 'admin', password: 'admin' },
+      info: { container: `demo-${mock.id}`, pos: '1' },
+      tags: ['demo']
+    }), { mode: 0o600 })
+    await step(`register the ${mock.id} container`, cmd(w, 'registerThing', undefined, file),
+      async () => summary(await rpc(w, 'registerThing', JSON.parse(readFileSync(file, 'utf8')))))
   }
 
   const refresh = async (): Promise<void> => {
     await Promise.all(workers.map(async (w) => {
-      const [list, stats] = await Promise.all([rpc(w, 'listThings', { status: 1 }), rpc(w, 'tailLog', { key: 'stat-rtd', tag: 't-container' })])
+      const [list, stats] = await Promise.all([rpc(w, 'listThings', { status: 1 }),
+        rpc(w, 'tailLog', { key: 'stat-rtd', tag: 't-container' })])
       if (list.ok && Array.isArray(list.value)) w.things = list.value as Thing[]
       w.stats = stats.ok ? stats.value : undefined
     }))
@@ -277,7 +302,8 @@ async function main (): Promise<void> {
   const specificOf = (t: Thing): Specific => (t.last?.snap?.stats?.container_specific ?? {}) as Specific
   const socketsOn = (t: Thing): number => (specificOf(t).pdu_data ?? []).flatMap((p) => p.sockets ?? []).filter((s) => s.enabled).length
 
-  await waitFor('a snapshot of every container', () => things().length === workers.length && things().every((t) => t.last?.snap?.stats !== undefined))
+  await waitFor('a snapshot of every container',
+    () => things().length === workers.length && things().every((t) => t.last?.snap?.stats !== undefined))
   await printTable()
   for (const w of workers) {
     const data = { id: w.things[0].id, method: 'getSnap', params: [] }
@@ -292,13 +318,17 @@ async function main (): Promise<void> {
   // the containers tagged "demo" are on both workers: each worker sets its own
   const apply = { method: 'setCoolingFanThreshold', params: [{ startTemp: 38, stopTemp: 32 }], query: { tags: 'demo' } }
   for (const w of workers) {
-    await step(`fan thresholds 38/32 °C: containers tagged "demo" on the ${w.vendor} worker`, cmd(w, 'applyThings', apply), async () => summary(await rpc(w, 'applyThings', apply)))
+    await step(`fan thresholds 38/32 °C: containers tagged "demo" on the ${w.vendor} worker`, cmd(w, 'applyThings', apply),
+      async () => summary(await rpc(w, 'applyThings', apply)))
   }
   const socket = { id: k.things[0].id, method: 'switchSocket', params: [[['1', '1', false]]] }
-  await step(`switch off socket 1 of PDU 1 of ${k.things[0].code}`, cmd(k, 'queryThing', socket), async () => summary(await rpc(k, 'queryThing', socket)))
+  await step(`switch off socket 1 of PDU 1 of ${k.things[0].code}`, cmd(k, 'queryThing', socket),
+    async () => summary(await rpc(k, 'queryThing', socket)))
   const before = socketsOn(k.things[0])
-  const thresholds = (t: Thing): string => `${String(specificOf(t).cdu?.cooling_fan_start_temperature_threshold)}/${String(specificOf(t).cdu?.cooling_fan_stop_temperature_threshold)}`
-  await waitFor('the new thresholds of every container and the socket in a snapshot', () => things().every((t) => thresholds(t) === '38/32') && socketsOn(k.things[0]) < before)
+  const thresholds = (t: Thing): string => `${String(specificOf(t).cdu?.cooling_fan_start_temperature_threshold)}/` +
+    `${String(specificOf(t).cdu?.cooling_fan_stop_temperature_threshold)}`
+  await waitFor('the new thresholds of every container and the socket in a snapshot',
+    () => things().every((t) => thresholds(t) === '38/32') && socketsOn(k.things[0]) < before)
   await printTable()
 
   const thingUrl = `http://127.0.0.1:${controlPort}/thing/${k.vendor}`
@@ -308,19 +338,25 @@ async function main (): Promise<void> {
   }
   const curl = (body: unknown): string => `curl -s -X POST ${thingUrl} -H 'content-type: application/json' -d '${JSON.stringify(body)}'`
   const raise = { state: { systemErrorBits: [ALERT_BIT] } }
-  await step(`raise an alert on the ${k.vendor} mock (system error bit ${ALERT_BIT}: circulating pump fault)`, curl(raise), async () => await post(raise))
+  await step(`raise an alert on the ${k.vendor} mock (system error bit ${ALERT_BIT}: circulating pump fault)`, curl(raise),
+    async () => await post(raise))
   const hasAlert = (): boolean => (k.things[0].last?.alerts ?? []).some((a) => a.name === 'circulating_pump_fault')
   await waitFor('the alert in the next collection', hasAlert)
-  const alerts = { status: 1, query: { 'last.alerts.severity': 'critical' }, fields: { code: 1, 'last.alerts.name': 1, 'last.alerts.severity': 1 } }
-  await step('list the containers with a critical alert', cmd(k, 'listThings', alerts), async () => summary(await rpc(k, 'listThings', alerts)))
-  await step('read the alert history', cmd(k, 'getHistoricalLogs', { logType: 'alerts' }), async () => summary(await rpc(k, 'getHistoricalLogs', { logType: 'alerts' })))
+  const alerts =
+    { status: 1, query: { 'last.alerts.severity': 'critical' }, fields: { code: 1, 'last.alerts.name': 1, 'last.alerts.severity': 1 } }
+  await step('list the containers with a critical alert', cmd(k, 'listThings', alerts),
+    async () => summary(await rpc(k, 'listThings', alerts)))
+  await step('read the alert history', cmd(k, 'getHistoricalLogs', { logType: 'alerts' }),
+    async () => summary(await rpc(k, 'getHistoricalLogs', { logType: 'alerts' })))
   const ack = { query: { name: 'circulating_pump_fault' }, user: 'demo', comment: 'pump checked on site' }
-  await step('acknowledge the alert (alarm management, docs/alerts.md)', cmd(k, 'acknowledgeAlerts', ack), async () => summary(await rpc(k, 'acknowledgeAlerts', ack)))
+  await step('acknowledge the alert (alarm management, docs/alerts.md)', cmd(k, 'acknowledgeAlerts', ack),
+    async () => summary(await rpc(k, 'acknowledgeAlerts', ack)))
   const acked = { query: { name: 'circulating_pump_fault' } }
   await step('list it with its state', cmd(k, 'listAlerts', acked), async () => {
     const listed = await rpc(k, 'listAlerts', acked)
     if (!listed.ok || !Array.isArray(listed.value)) return summary(listed)
-    const states = (listed.value as Array<{ name?: string, state?: string, ackedBy?: string }>).map((a) => `${String(a.name)}: ${String(a.state)} (${String(a.ackedBy)})`)
+    const states = (listed.value as Array<{ name?: string, state?: string, ackedBy?: string }>)
+      .map((a) => `${String(a.name)}: ${String(a.state)} (${String(a.ackedBy)})`)
     return fit(`→ ${states.join(', ')}`)
   })
   await printTable()
@@ -330,7 +366,8 @@ async function main (): Promise<void> {
   await printTable()
   const rtd = { key: 'stat-rtd', tag: 't-container' }
   await waitFor('the first stats tick', () => Array.isArray(k.stats))
-  await step('read the rack stats (one record, rewritten on every tick)', cmd(k, 'tailLog', rtd), async () => summary(await rpc(k, 'tailLog', rtd)))
+  await step('read the rack stats (one record, rewritten on every tick)', cmd(k, 'tailLog', rtd),
+    async () => summary(await rpc(k, 'tailLog', rtd)))
 
   if (ONCE) {
     note('demo finished')

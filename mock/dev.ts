@@ -14,9 +14,15 @@ function run (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): void {
   children.push(child)
 }
 
-run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--watch', '--preserveWatchOutput'])
+run(process.execPath, [
+  path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json', '--watch', '--preserveWatchOutput'
+])
 run(process.execPath, ['dist/mock/server.js', '--type', 'Kehua', '-p', '5020'])
-run(process.execPath, ['--watch-path=dist', 'dist/worker.js', '--wtype', 'wrk-container-rack-kehua', '--env', 'development', '--rack', 'dev'], { DEBUG: process.env.DEBUG ?? 'thing:*,mbt:*' })
+run(
+  process.execPath,
+  ['--watch-path=dist', 'dist/worker.js', '--wtype', 'wrk-container-rack-kehua', '--env', 'development', '--rack', 'dev'],
+  { DEBUG: process.env.DEBUG ?? 'thing:*,mbt:*' }
+)
 
 const stop = (): void => {
   for (const child of children) child.kill('SIGTERM')

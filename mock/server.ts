@@ -201,7 +201,9 @@ class MockContainerServer implements MockServer {
     // applying, so an invalid patch changes nothing.
     validateFaultPatch(fault)
     if (live !== undefined) validateLivePatch(live)
-    if (powerFault !== undefined && typeof powerFault !== 'boolean') throw new WrkError('ERR_MOCK_BAD_FAULT', 'powerFault must be a boolean')
+    if (powerFault !== undefined && typeof powerFault !== 'boolean') {
+      throw new WrkError('ERR_MOCK_BAD_FAULT', 'powerFault must be a boolean')
+    }
     if (state !== undefined || registers !== undefined) {
       this.state.patch({ ...state, registers: [...(state?.registers ?? []), ...(registers ?? [])] })
     }

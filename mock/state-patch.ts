@@ -50,7 +50,9 @@ export function badRegister (unit: number, register: number): WrkError {
 
 export function checkReadFailure (units: ReadonlyMap<number, unknown>, f: ReadFailurePatch): void {
   if (!units.has(f.unit)) throw new WrkError('ERR_MOCK_BAD_FAULT', `failReads: no unit ${f.unit}`)
-  if (!Number.isInteger(f.count) || f.count < 0) throw new WrkError('ERR_MOCK_BAD_FAULT', `failReads: count ${f.count} is not an integer >= 0`)
+  if (!Number.isInteger(f.count) || f.count < 0) {
+    throw new WrkError('ERR_MOCK_BAD_FAULT', `failReads: count ${f.count} is not an integer >= 0`)
+  }
 }
 
 export function checkValue (value: number): void {

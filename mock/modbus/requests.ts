@@ -199,7 +199,10 @@ export class RequestHandler {
     }
     const first = toRegister(address)
     if (!isReadable(unit, first, count)) {
-      throw new ModbusException(MODBUS_EXCEPTION.ILLEGAL_DATA_ADDRESS, `unit ${unit} registers ${first}…${first + count - 1} are not readable`)
+      throw new ModbusException(
+        MODBUS_EXCEPTION.ILLEGAL_DATA_ADDRESS,
+        `unit ${unit} registers ${first}…${first + count - 1} are not readable`
+      )
     }
     const values = this.ctx.state.read(unit, first, count)
     if (unit === CDU_UNIT) {
@@ -222,7 +225,10 @@ export class RequestHandler {
     }
     if (unit === CDU_UNIT && first <= CDU.authResponseLast && last >= CDU.authResponseFirst) {
       if (fc !== 16 || first !== CDU.authResponseFirst || last !== CDU.authResponseLast) {
-        throw new ModbusException(MODBUS_EXCEPTION.ILLEGAL_DATA_VALUE, 'the authentication response is 16 registers written with FC16 at 305')
+        throw new ModbusException(
+          MODBUS_EXCEPTION.ILLEGAL_DATA_VALUE,
+          'the authentication response is 16 registers written with FC16 at 305'
+        )
       }
       this.authenticate(conn, values)
       return

@@ -81,7 +81,9 @@ function checkSpec (signal: LiveSignal, spec: LiveSpec): void {
   }
   if ((spec.amplitude ?? 0) > 0 && spec.periodMs === undefined) throw bad(`${signal}.periodMs is required with an amplitude`)
   const reach = Math.abs(spec.value) + (spec.amplitude ?? 0) + (spec.noise ?? 0)
-  if (reach > LIMIT[signal]) throw bad(`${signal}: |value| + amplitude + noise = ${reach} exceeds ${LIMIT[signal]}, what its registers can show`)
+  if (reach > LIMIT[signal]) {
+    throw bad(`${signal}: |value| + amplitude + noise = ${reach} exceeds ${LIMIT[signal]}, what its registers can show`)
+  }
 }
 
 /** Throws ERR_MOCK_BAD_VALUE unless every entry names a signal and holds a valid spec or null. */

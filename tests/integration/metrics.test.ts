@@ -69,6 +69,9 @@ describe('metrics endpoint', () => {
   })
 
   it('per container and Modbus unit: attempts, timeouts, retries, breaker, reply-time histogram; collection and store series', async () => {
+    // a snapshot is stored after `last` shows it: the first store write may still be under way
+    const stored = /^store_write_seconds_count\{op="snapshot_log"\} [1-9]/m
+    await waitFor(async () => stored.test((await text(`${base}/metrics`)).body), 20_000, 100)
     const { body } = await text(`${base}/metrics`)
     expect(body).toMatch(/^modbus_unit_requests_total\{thing="m1",code="MBT-KEHUA-\d{4}",container="bay-m1",unit="fcdu"\} [1-9]\d*$/m)
     expect(body).toMatch(/^modbus_unit_requests_total\{thing="m1",[^}]*unit="pdu12"\} [1-9]/m)

@@ -44,7 +44,8 @@ export function rackStoreDir (root: string, rack: string): string {
 export async function runStoreCli (argv: string[], io: StoreCliIo): Promise<number> {
   const [command, ...rest] = argv
   const f = flags(rest)
-  if ((command !== 'backup' && command !== 'restore' && command !== 'reset-replica') || f === null || typeof f.rack !== 'string' || !/^[A-Za-z0-9._-]+$/.test(f.rack)) {
+  if ((command !== 'backup' && command !== 'restore' && command !== 'reset-replica') || f === null || typeof f.rack !== 'string' ||
+    !/^[A-Za-z0-9._-]+$/.test(f.rack)) {
     io.stderr(USAGE)
     return 2
   }

@@ -35,8 +35,10 @@ export function renderReference (rpcMd: string, version: string): RpcReference {
 /** config/global.config.json.example: `pduGridLayout` of every MicroBT thing type. */
 export function renderGlobalConfigExample (): string {
   const ctx = { env: 'development' as const, rack: 'docs', root: '.' }
-  const types = [new WrkContainerRackKehua({ ...ctx, wtype: 'wrk-container-rack-kehua' }), new WrkContainerRackWonderint({ ...ctx, wtype: 'wrk-container-rack-wonderint' })]
-    .map((w) => w.getThingType())
+  const types = [
+    new WrkContainerRackKehua({ ...ctx, wtype: 'wrk-container-rack-kehua' }),
+    new WrkContainerRackWonderint({ ...ctx, wtype: 'wrk-container-rack-wonderint' })
+  ].map((w) => w.getThingType())
   return JSON.stringify({ pduGridLayout: Object.fromEntries(types.map((t) => [t, pduGridLayout()])) }, null, 2) + '\n'
 }
 

@@ -47,7 +47,9 @@ export function unknownKeys (conf: JsonObject, spec: KeySpec, prefix = ''): Unkn
     const known = spec[key]
     const path = prefix + key
     if (known === undefined) out.push({ path, suggestion: closest(key, Object.keys(spec)) })
-    else if (known !== true && value !== null && typeof value === 'object' && !Array.isArray(value)) out.push(...unknownKeys(value as JsonObject, known, `${path}.`))
+    else if (known !== true && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      out.push(...unknownKeys(value as JsonObject, known, `${path}.`))
+    }
   }
   return out
 }

@@ -10,17 +10,20 @@ export const TPL_ERRORS: ErrorCatalogue = {
   ERR_FACS_NET_DATA_FORMAT: 'the request is not JSON',
   ERR_REQUEST_TOO_LARGE: 'the request is larger than r0.maxRequestBytes (default 1 MiB)',
   ERR_SETTINGS_TOO_LARGE: 'all settings together would be over 1 MiB; nothing was saved',
-  ERR_PARAMS_INVALID: 'the request is not an object where one is expected, has a prototype key, is nested deeper than 32 levels, has a string over 64 KiB, an array over 10 000 entries or an object over 1000 keys, or a field fails its schema',
+  ERR_PARAMS_INVALID: 'the request is not an object where one is expected, has a prototype key, is nested deeper than 32 levels, has a ' +
+    'string over 64 KiB, an array over 10 000 entries or an object over 1000 keys, or a field fails its schema',
   ERR_PERMISSION_DENIED: 'a write method called with a read-only key',
   ERR_WRK_STOPPING: 'the worker is stopping',
   ERR_BUSY: 'a heavy read (listing things, reading logs) found 2 running and 32 waiting, or waited 4 s for a slot; try again',
   ERR_READ_BUDGET_EXCEEDED: 'a read would examine more than 50 000 entries or run longer than 5 s: narrow start/end or the query',
   ERR_REPLY_TOO_LARGE: 'a reply would be over 12 MiB (the transport closes the channel past 16 MB); nothing was changed by a read',
   ERR_SLAVE_BLOCK: 'a read replica (--slave) refuses writes and device calls (queryThing, getWriteCalls): send them to the master',
-  ERR_REPLICA_NOT_READY: 'a read replica that has not received its master\'s data yet (the master has not been reached since it started with an empty copy)',
+  ERR_REPLICA_NOT_READY: 'a read replica that has not received its master\'s data yet (the master has not been reached since it started ' +
+    'with an empty copy)',
   ERR_REPLICA_CONF_INVALID: 'getReplicaConf answered something that is not a replica configuration (logged by a replica)',
   ERR_REPLICA_NOT_SERVED: 'the master serves no replicas: it has no replicaDiscoveryKey (logged by a replica)',
-  ERR_REPLICA_DIVERGED: 'the master\'s history went back in time under the same key (its store folder was copied back): a read replica refuses reads until an operator resets its copy (docs/operations.md); logged by a master refusing a peer\'s diverged copy',
+  ERR_REPLICA_DIVERGED: 'the master\'s history went back in time under the same key (its store folder was copied back): a read replica ' +
+    'refuses reads until an operator resets its copy (docs/operations.md); logged by a master refusing a peer\'s diverged copy',
   ERR_INTERNAL: 'an unexpected failure (logged with its stack)',
   ERR_METHOD_INVALID: 'unknown method (in-process calls) or an invalid applyThings method',
   ERR_RPC_TIMEOUT: 'an outgoing RPC request got no reply within its timeout (connecting included)',
@@ -43,7 +46,8 @@ export const TPL_ERRORS: ErrorCatalogue = {
   ERR_STORE_NOT_STARTED: 'the store is used before start',
   ERR_STORE_TIMEOUT: 'a store write did not complete within storeTimeoutMs; nothing was changed',
   ERR_STORE_WRITE_FAILED: 'a store write failed; nothing was changed',
-  ERR_BACKUP_INVALID: 'a store backup file that is not one, or is incomplete (mbt-store restore checks the whole file before anything moves)',
+  ERR_BACKUP_INVALID: 'a store backup file that is not one, or is incomplete (mbt-store restore checks the whole file before anything ' +
+    'moves)',
   ERR_VALUE_TOO_LARGE: 'a record or log entry over 1 MiB; refused before anything was written',
   // things
   ERR_THING_NOTFOUND: 'no thing with that id',
@@ -51,7 +55,8 @@ export const TPL_ERRORS: ErrorCatalogue = {
   ERR_THING_CODE_INVALID: 'code does not end in -<1 to 9 digits>',
   ERR_THING_OPTS_INVALID: 'opts fail the worker type\'s checks',
   ERR_THING_INFO_INVALID: 'info is not an object',
-  ERR_THING_TAGS_INVALID: 'tags is not a list of strings, or the thing would have more than maxTagsPerThing tags (64 by default, automatic ones included)',
+  ERR_THING_TAGS_INVALID: 'tags is not a list of strings, or the thing would have more than maxTagsPerThing tags (64 by default, ' +
+    'automatic ones included)',
   ERR_THING_LIMIT: 'the rack already holds maxThings things (10 000 by default); nothing was registered',
   ERR_STAT_TAGS_LIMIT: 'the thing would bring the rack past maxStatTags distinct stat tags (5000 by default); nothing was written',
   ERR_THING_WITH_ID_ALREADY_EXISTS: 'a thing with that id exists',
@@ -73,14 +78,18 @@ export const TPL_ERRORS: ErrorCatalogue = {
   ERR_DHCP_TIMEOUT: 'the DHCP service did not answer within n0.dhcpTimeoutMs',
   ERR_DHCP_REJECTED: 'the DHCP service answered an error (its code is logged)',
   ERR_DHCP_REPLY_INVALID: 'setIp answered something that is not an IP address',
-  ERR_DHCP_ADDRESS_UNUSABLE: 'setIp answered an address no device can have (unspecified, broadcast, multicast, link-local without scope); not used, asked again later',
-  ERR_DHCP_ADDRESS_CONFLICT: 'setIp answered an address another thing of the rack already uses (its lease or opts.address); not used, asked again later',
+  ERR_DHCP_ADDRESS_UNUSABLE: 'setIp answered an address no device can have (unspecified, broadcast, multicast, link-local without ' +
+    'scope); not used, asked again later',
+  ERR_DHCP_ADDRESS_CONFLICT: 'setIp answered an address another thing of the rack already uses (its lease or opts.address); not used, ' +
+    'asked again later',
   ERR_THING_COMMENT_NOTFOUND: 'no comment with that id or ts',
   ERR_COMMENT_ACCESS_DENIED: 'only the author may change a comment',
-  ERR_QUERY_INVALID: 'a query operator that is not allowed, a $regex RE2 cannot run (back-references, lookarounds, over 256 characters or 128 RE2 instructions), or a query over its caps (256 operators, 16 $regex, 1000 $in/$nin/$all values, 32 levels)',
+  ERR_QUERY_INVALID: 'a query operator that is not allowed, a $regex RE2 cannot run (back-references, lookarounds, over 256 characters ' +
+    'or 128 RE2 instructions), or a query over its caps (256 operators, 16 $regex, 1000 $in/$nin/$all values, 32 levels)',
   ERR_FIELDS_INVALID: 'a projection that is not field inclusion/exclusion',
   ERR_INVALID_REQUEST_TYPE: 'getThingConf requestType is not nextAvailableCode',
-  ERR_ALERT_NOTFOUND: 'an alert method named a uuid no alert of the rack has (pending, active, latched, shelved, suppressed or out of service); nothing was changed',
+  ERR_ALERT_NOTFOUND: 'an alert method named a uuid no alert of the rack has (pending, active, latched, shelved, suppressed or out of ' +
+    'service); nothing was changed',
   ERR_ALERT_STATE_INVALID: 'acknowledgeAlerts named a pending alert (not active yet); nothing was changed',
   ERR_ALERT_SHELVE_TOO_LONG: 'shelveAlerts asked for longer than alarms.maxShelveMs (8 h by default); nothing was changed',
   ERR_ALERT_NOT_RESETTABLE: 'resetAlerts named an alert that is not a latched alert whose condition cleared; nothing was changed',

@@ -44,7 +44,10 @@ export class ReadBudget {
   async tick (n = 1): Promise<void> {
     this.scanned += n
     if (this.scanned > this.maxEntries) {
-      throw new WrkError('ERR_READ_BUDGET_EXCEEDED', `the read would examine more than ${this.maxEntries} entries: narrow start/end or the query`)
+      throw new WrkError(
+        'ERR_READ_BUDGET_EXCEEDED',
+        `the read would examine more than ${this.maxEntries} entries: narrow start/end or the query`
+      )
     }
     const now = performance.now()
     if (now - this.started > this.maxMs) {

@@ -31,7 +31,8 @@ export interface Health { ok: boolean, reason: string, [key: string]: unknown }
 export function parseMetricsConf (value: unknown): MetricsConf | null {
   if (value === undefined || value === null) return null
   const v = value as Partial<MetricsConf>
-  const ok = typeof value === 'object' && Number.isInteger(v.port) && (v.port as number) >= 0 && (v.port as number) <= 65535 && (v.host === undefined || (typeof v.host === 'string' && v.host !== ''))
+  const ok = typeof value === 'object' && Number.isInteger(v.port) && (v.port as number) >= 0 && (v.port as number) <= 65535 &&
+    (v.host === undefined || (typeof v.host === 'string' && v.host !== ''))
   if (!ok) throw new WrkError('ERR_CONFIG_INVALID', 'config common.json: metrics must be {port: 0…65535, host?: string}')
   return { port: v.port as number, host: v.host ?? '127.0.0.1' }
 }

@@ -87,10 +87,18 @@ export class MiningOsNetFacility extends Facility {
     try {
       return await this.net.request(Buffer.from(key, 'hex'), method, payload, this.conf.dhcpTimeoutMs)
     } catch (err) {
-      if (err instanceof RpcReplyError) throw new WrkError('ERR_DHCP_REJECTED', `${method}: the DHCP service answered ${err.code}`, { cause: err })
+      if (err instanceof RpcReplyError) {
+        throw new WrkError('ERR_DHCP_REJECTED', `${method}: the DHCP service answered ${err.code}`, { cause: err })
+      }
       const code = errorCode(err, '')
-      if (code === 'ERR_RPC_TIMEOUT') throw new WrkError('ERR_DHCP_TIMEOUT', `${method}: no reply within ${this.conf.dhcpTimeoutMs} ms`, { cause: err })
-      throw new WrkError('ERR_DHCP_UNREACHABLE', `${method}: the DHCP service cannot be reached (${code || (err as Error).message})`, { cause: err })
+      if (code === 'ERR_RPC_TIMEOUT') {
+        throw new WrkError('ERR_DHCP_TIMEOUT', `${method}: no reply within ${this.conf.dhcpTimeoutMs} ms`, { cause: err })
+      }
+      throw new WrkError(
+        'ERR_DHCP_UNREACHABLE',
+        `${method}: the DHCP service cannot be reached (${code || (err as Error).message})`,
+        { cause: err }
+      )
     }
   }
 }

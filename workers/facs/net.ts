@@ -73,7 +73,10 @@ export class NetFacility extends Facility {
     await this.dht.ready()
     if (this.dht.toArray().length === 0) {
       // started "fine" otherwise: every caller would then time out without a word here
-      this.logger.warn({ bootstrap: dhtOpts.bootstrap ?? 'the public HyperDHT bootstrap nodes' }, 'no DHT node answered: RPC callers cannot find this worker until one does (check r0.dhtOpts.bootstrap in facs/net.config.json)')
+      this.logger.warn(
+        { bootstrap: dhtOpts.bootstrap ?? 'the public HyperDHT bootstrap nodes' },
+        'no DHT node answered: RPC callers cannot find this worker until one does (check r0.dhtOpts.bootstrap in facs/net.config.json)'
+      )
     }
     // outgoing calls go out under the DHT key pair (rpcClientKey); close() leaves this dht alone
     this.client = new RpcClient({ dht: this.dht })
@@ -81,7 +84,12 @@ export class NetFacility extends Facility {
     this.server = this.rpc.createServer({
       firewall: (remotePublicKey: Buffer) => {
         const refused = this.accessOf(remotePublicKey) === null
-        if (refused) this.logger.debug({ peer: remotePublicKey.toString('hex') }, 'rpc peer refused: its key is in neither r0.allow nor r0.allowReadOnly')
+        if (refused) {
+          this.logger.debug(
+            { peer: remotePublicKey.toString('hex') },
+            'rpc peer refused: its key is in neither r0.allow nor r0.allowReadOnly'
+          )
+        }
         return refused
       }
     })

@@ -123,7 +123,10 @@ export class CoreHeads {
     const sending = this.sendHead(id, core)
     this.sending.set(id, sending.catch(() => {}))
     sending.then(() => this.judge(id), (err: unknown) => {
-      this.h.logger.warn({ err, peer: this.peerHex, discoveryKey: id }, 'replication: the head of a core could not be read; it is not replicated to this peer')
+      this.h.logger.warn(
+        { err, peer: this.peerHex, discoveryKey: id },
+        'replication: the head of a core could not be read; it is not replicated to this peer'
+      )
     })
   }
 
@@ -172,7 +175,8 @@ export class CoreHeads {
   }
 
   private onVerdict (m: Buffer): void {
-    const v = parse<Verdict>(m, (x) => typeof x.ok === 'boolean' && count(x.length) && (x.reason === null || x.reason === 'fork' || x.reason === 'writer-behind'))
+    const v = parse<Verdict>(m, (x) => typeof x.ok === 'boolean' && count(x.length) &&
+      (x.reason === null || x.reason === 'fork' || x.reason === 'writer-behind'))
     if (v === null) return
     this.verdicts.set(v.dk, v)
     void this.judge(v.dk)
@@ -201,7 +205,10 @@ export class CoreHeads {
       if (this.local.get(id) !== core || this.remote.get(id) !== head || this.decided.has(id)) return
       this.decide(id, core, head.length, reason, 'local', true)
     } catch (err) {
-      this.h.logger.warn({ err, peer: this.peerHex, discoveryKey: id }, 'replication: a core could not be compared with the peer\'s copy; it is not replicated to this peer')
+      this.h.logger.warn(
+        { err, peer: this.peerHex, discoveryKey: id },
+        'replication: a core could not be compared with the peer\'s copy; it is not replicated to this peer'
+      )
     } finally {
       this.judging.delete(id)
     }
@@ -209,7 +216,9 @@ export class CoreHeads {
     if (!this.decided.has(id) && (this.verdicts.has(id) || this.remote.get(id) !== head)) await this.judge(id)
   }
 
-  private decide (id: string, core: Hypercore, peerLength: number, reason: DivergenceReason | null, by: 'local' | 'peer', tell: boolean): void {
+  private decide (
+    id: string, core: Hypercore, peerLength: number, reason: DivergenceReason | null, by: 'local' | 'peer', tell: boolean
+  ): void {
     this.decided.set(id, reason === null)
     if (tell) {
       const verdict: Verdict = { dk: id, ok: reason === null, reason, length: core.length }

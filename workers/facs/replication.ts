@@ -168,15 +168,20 @@ export class ReplicationFacility extends Facility {
     // on a replica, the view says what it means to the operator (reads refused)
     const log = first && d.writer ? 'error' : 'debug'
     this.opts.logger[log]({ code: 'ERR_REPLICA_DIVERGED', ...d, known }, d.writer
-      ? 'replication: a peer holds a copy of this core that diverged from it (this store went back in time, or the peer is another history); the core is not replicated to that peer'
-      : 'replication: the master\'s history of a core diverged from the copy here (its store went back in time); the core is not replicated')
+      ? 'replication: a peer holds a copy of this core that diverged from it (this store went back in time, or the peer is another ' +
+        'history); the core is not replicated to that peer'
+      : 'replication: the master\'s history of a core diverged from the copy here (its store went back in time); the core is not ' +
+        'replicated')
     this.opts.ondiverged?.(d)
   }
 
   private agreedAgain (peer: string, core: Hypercore): void {
     const id = `${peer}:${core.discoveryKey.toString('hex')}`
     if (!this.diverged.delete(id)) return
-    this.opts.logger.info({ peer, discoveryKey: core.discoveryKey.toString('hex') }, 'replication: a peer that held a diverged copy of a core now agrees with it')
+    this.opts.logger.info(
+      { peer, discoveryKey: core.discoveryKey.toString('hex') },
+      'replication: a peer that held a diverged copy of a core now agrees with it'
+    )
   }
 
   private attach (core: Hypercore, conn: SwarmConnection): void {

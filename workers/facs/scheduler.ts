@@ -14,7 +14,11 @@ export class SchedulerFacility extends Facility {
 
   add (name: string, pattern: string, fn: (tick: Date) => Promise<void> | void): void {
     this.remove(name)
-    const job = new Cron(pattern, { timezone: 'UTC', protect: true, catch: (err: unknown) => this.logger.error({ err, job: name }, 'scheduled job failed') }, async (self: Cron) => {
+    const job = new Cron(pattern, {
+      timezone: 'UTC',
+      protect: true,
+      catch: (err: unknown) => this.logger.error({ err, job: name }, 'scheduled job failed')
+    }, async (self: Cron) => {
       await fn(self.currentRun() ?? new Date())
     })
     this.jobs.set(name, job)

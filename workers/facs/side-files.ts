@@ -67,7 +67,8 @@ export async function appendSideFile (storeDir: string, name: string, content: s
 /** The names of the side files (temporary files of an interrupted write left out). */
 export async function sideFileNames (storeDir: string): Promise<string[]> {
   try {
-    return (await readdir(sideDir(storeDir), { withFileTypes: true })).filter((e) => e.isFile() && !e.name.endsWith('.tmp')).map((e) => e.name).sort()
+    return (await readdir(sideDir(storeDir), { withFileTypes: true }))
+      .filter((e) => e.isFile() && !e.name.endsWith('.tmp')).map((e) => e.name).sort()
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
     throw err

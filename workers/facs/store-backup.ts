@@ -150,7 +150,9 @@ export async function checkBackup (file: string): Promise<{ created: number, bee
         header = line as { format?: unknown, version?: unknown, created?: unknown }
         continue
       }
-      if ('side' in line && typeof line.side === 'string' && /^[A-Za-z0-9._-]+$/.test(line.side) && typeof line.content === 'string') continue
+      if ('side' in line && typeof line.side === 'string' && /^[A-Za-z0-9._-]+$/.test(line.side) && typeof line.content === 'string') {
+        continue
+      }
       if ('bee' in line && typeof line.bee === 'string') bees++
       else if ('k' in line && typeof line.k === 'string' && typeof line.v === 'string') entries++
       else if ('end' in line) end = line
@@ -162,6 +164,8 @@ export async function checkBackup (file: string): Promise<{ created: number, bee
   if (header === undefined || header.format !== BACKUP_FORMAT || header.version !== BACKUP_VERSION || typeof header.created !== 'number') {
     throw new WrkError('ERR_BACKUP_INVALID', `${file} is not a ${BACKUP_FORMAT} version ${BACKUP_VERSION} file`)
   }
-  if (end === null || end.bees !== bees || end.entries !== entries) throw new WrkError('ERR_BACKUP_INVALID', `${file} is incomplete (no end line, or counts that do not match)`)
+  if (end === null || end.bees !== bees || end.entries !== entries) {
+    throw new WrkError('ERR_BACKUP_INVALID', `${file} is incomplete (no end line, or counts that do not match)`)
+  }
   return { created: header.created, bees, entries }
 }

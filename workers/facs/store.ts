@@ -34,7 +34,9 @@ export const MAX_STORED_VALUE_BYTES = 1024 * 1024
 export function assertStorable (value: unknown, what: string): string {
   const json = JSON.stringify(value) ?? 'null'
   const bytes = Buffer.byteLength(json)
-  if (bytes > MAX_STORED_VALUE_BYTES) throw new WrkError('ERR_VALUE_TOO_LARGE', `${what} is ${bytes} bytes; at most ${MAX_STORED_VALUE_BYTES} can be stored`)
+  if (bytes > MAX_STORED_VALUE_BYTES) {
+    throw new WrkError('ERR_VALUE_TOO_LARGE', `${what} is ${bytes} bytes; at most ${MAX_STORED_VALUE_BYTES} can be stored`)
+  }
   return json
 }
 
@@ -141,13 +143,21 @@ export class StoreFacility extends Facility implements BeeStore {
    */
   async openByKey<T = unknown> (key: Buffer, timeoutMs: number): Promise<Bee<T>> {
     if (!this.store) throw new WrkError('ERR_STORE_NOT_STARTED')
-    const bee = new Hyperbee<unknown>(this.store.get({ key, timeout: timeoutMs }), { keyEncoding: 'utf-8', valueEncoding: 'json', extension: false })
+    const bee = new Hyperbee<unknown>(this.store.get({ key, timeout: timeoutMs }), {
+      keyEncoding: 'utf-8',
+      valueEncoding: 'json',
+      extension: false
+    })
     this.remote.add(bee)
     try {
       await bee.ready()
     } catch (err) {
       await this.closeRemote(bee)
-      throw new WrkError('ERR_STORE_OPEN', `cannot open core ${key.toString('hex').slice(0, 16)}…: ${(err as Error).message}`, { cause: err })
+      throw new WrkError(
+        'ERR_STORE_OPEN',
+        `cannot open core ${key.toString('hex').slice(0, 16)}…: ${(err as Error).message}`,
+        { cause: err }
+      )
     }
     return bee as Bee<T>
   }

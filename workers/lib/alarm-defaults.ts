@@ -25,15 +25,19 @@ const HYDRAULIC = [
 
 /** Sensor faults in first-out order: the cooling loop's own sensors first. */
 const SENSOR_FAULTS = [
-  'unit_inlet_temp_sensor_fault', 'unit_outlet_temp_sensor_fault', 'circ_pump_inlet_pressure_sensor_fault', 'circ_pump_outlet_pressure_sensor_fault',
-  'unit_inlet_pressure_sensor_fault', 'unit_outlet_pressure_sensor_fault', 'filter_front_pressure_sensor_fault', 'filter_rear_pressure_sensor_fault',
+  'unit_inlet_temp_sensor_fault', 'unit_outlet_temp_sensor_fault',
+  'circ_pump_inlet_pressure_sensor_fault', 'circ_pump_outlet_pressure_sensor_fault',
+  'unit_inlet_pressure_sensor_fault', 'unit_outlet_pressure_sensor_fault',
+  'filter_front_pressure_sensor_fault', 'filter_rear_pressure_sensor_fault',
   'temp_sensor_chilled_water_supply_fault', 'pressure_sensor_chilled_water_supply_fault', 'outdoor_ambient_temp_sensor_fault',
   'indoor_temp_humidity_sensor_fault'
 ]
 
 /** The readings each sensor fault makes meaningless. */
 const SENSOR_READINGS: Readonly<Record<string, readonly string[]>> = {
-  unit_inlet_temp_sensor_fault: ['high_inlet_temp_unit', 'small_temp_dew_point_diff_inlet_unit', 'water_min_inlet_temp_warn', 'water_max_inlet_temp_warn'],
+  unit_inlet_temp_sensor_fault: [
+    'high_inlet_temp_unit', 'small_temp_dew_point_diff_inlet_unit', 'water_min_inlet_temp_warn', 'water_max_inlet_temp_warn'
+  ],
   unit_outlet_temp_sensor_fault: ['high_outlet_temp_unit'],
   circ_pump_inlet_pressure_sensor_fault: ['low_inlet_pressure_circ_pump', 'circ_pump_high_inlet_pressure'],
   circ_pump_outlet_pressure_sensor_fault: ['low_outlet_pressure_circ_pump', 'high_outlet_pressure_circ_pump'],
@@ -51,7 +55,12 @@ function firstOut (group: readonly string[]): InhibitRule[] {
 export const MBT_INHIBIT_RULES: readonly InhibitRule[] = [
   { cause: 'error_snap', suppress: ['*'] },
   { cause: 'unit_unreachable', suppress: ['*'], sameDevice: true },
-  { cause: 'power_fault', suppress: ['circ_pump_inverter_fault', 'circulating_pump_fault', 'makeup_water_pump_fault', 'fan_fault', 'bypass_valve_fault', ...HYDRAULIC] },
+  {
+    cause: 'power_fault',
+    suppress: [
+      'circ_pump_inverter_fault', 'circulating_pump_fault', 'makeup_water_pump_fault', 'fan_fault', 'bypass_valve_fault', ...HYDRAULIC
+    ]
+  },
   { cause: 'circ_pump_inverter_fault', suppress: ['circulating_pump_fault', ...HYDRAULIC] },
   { cause: 'circulating_pump_fault', suppress: HYDRAULIC },
   // before the first-out group: a sensor fault hides its readings even when another shows

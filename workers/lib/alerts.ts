@@ -34,7 +34,11 @@ function pduAlarms (snap: Snap, list: PduAlarmList, what: string): AlertMatch[] 
   for (const pdu of pdus as PduData[]) {
     for (const bit of pdu[list] ?? []) {
       if (bit.status !== true) continue
-      out.push({ deviceTag: `pdu-${pdu.pdu}`, message: `PDU ${pdu.pdu} ${what} ${bit.index}`, metadata: { pdu: pdu.pdu, index: bit.index, value: true } })
+      out.push({
+        deviceTag: `pdu-${pdu.pdu}`,
+        message: `PDU ${pdu.pdu} ${what} ${bit.index}`,
+        metadata: { pdu: pdu.pdu, index: bit.index, value: true }
+      })
     }
   }
   return out
@@ -74,8 +78,16 @@ function unreachableUnits (snap: Snap): AlertMatch[] {
 }
 
 export const MBT_ALERT_SPECS: readonly AlertSpec[] = [
-  { name: 'water_min_inlet_temp_warn', check: (snap, params) => inletTemp(snap, params, (t, limit) => t < limit), hysteresis: { param: 'temp', sense: 'below' } },
-  { name: 'water_max_inlet_temp_warn', check: (snap, params) => inletTemp(snap, params, (t, limit) => t > limit), hysteresis: { param: 'temp', sense: 'above' } },
+  {
+    name: 'water_min_inlet_temp_warn',
+    check: (snap, params) => inletTemp(snap, params, (t, limit) => t < limit),
+    hysteresis: { param: 'temp', sense: 'below' }
+  },
+  {
+    name: 'water_max_inlet_temp_warn',
+    check: (snap, params) => inletTemp(snap, params, (t, limit) => t > limit),
+    hysteresis: { param: 'temp', sense: 'above' }
+  },
   { name: 'pdu_water_ingress_alarm', check: (snap) => pduAlarms(snap, 'water_ingress_alarm', 'water ingress sensor') },
   { name: 'pdu_smoke_alarm', check: (snap) => pduAlarms(snap, 'smoke_detection_alarm', 'smoke detector') },
   { name: 'pdu_infrared_alarm', check: (snap) => pduAlarms(snap, 'infrared_alarm', 'infrared sensor') },

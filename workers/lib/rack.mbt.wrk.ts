@@ -46,8 +46,16 @@ const MBT_METRIC_VALUES: readonly MetricValue[] = [
   { name: 'container_cooling_temperature_celsius', help: 'Cooling water temperature T1 (°C)', path: `${CDU}.cooling_temp_t1` },
   { name: 'container_inlet_pressure_bar', help: 'Unit inlet pressure P2 (bar)', path: `${CDU}.unit_inlet_pressure_p2` },
   { name: 'container_outlet_pressure_bar', help: 'Unit outlet pressure P3 (bar)', path: `${CDU}.unit_outlet_pressure_p3` },
-  { name: 'container_pump_inlet_pressure_bar', help: 'Circulation pump inlet pressure P1 (bar)', path: `${CDU}.circulation_pump_inlet_pressure_p1` },
-  { name: 'container_pump_outlet_pressure_bar', help: 'Circulation pump outlet pressure P5 (bar)', path: `${CDU}.circulation_pump_outlet_pressure_p5` }
+  {
+    name: 'container_pump_inlet_pressure_bar',
+    help: 'Circulation pump inlet pressure P1 (bar)',
+    path: `${CDU}.circulation_pump_inlet_pressure_p1`
+  },
+  {
+    name: 'container_pump_outlet_pressure_bar',
+    help: 'Circulation pump outlet pressure P5 (bar)',
+    path: `${CDU}.circulation_pump_outlet_pressure_p5`
+  }
 ]
 
 /** What a MicroBT controller method may answer besides the container template's codes. */
@@ -135,7 +143,10 @@ export class WrkContainerRackMbt extends WrkContainerRack {
   protected override init (): void {
     super.init()
     const parsed = CONTAINER_CONF_SCHEMA.safeParse(this.thingConf.container ?? {})
-    if (!parsed.success) throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: invalid container settings (${parsed.error.issues[0]?.path.join('.')})`)
+    if (!parsed.success) {
+      throw new WrkError('ERR_CONFIG_INVALID',
+        `config base.thing.json: invalid container settings (${parsed.error.issues[0]?.path.join('.')})`)
+    }
     this.containerConf = parsed.data
     this.controlConf = parseControlConf(this.thingConf.control)
   }
@@ -164,7 +175,10 @@ export class WrkContainerRackMbt extends WrkContainerRack {
       vendor: this.vendor,
       logger: this.logger.child({ thingId: state.record.id }),
       control: () => this.controlConf,
-      inletMaxC: () => { const t = this.alerts.source.conf()?.water_max_inlet_temp_warn?.params?.temp; return typeof t === 'number' ? t : null },
+      inletMaxC: () => {
+        const t = this.alerts.source.conf()?.water_max_inlet_temp_warn?.params?.temp
+        return typeof t === 'number' ? t : null
+      },
       clientFactory: this.links.clientFactory(state)
     }
     state.ctrl = new MicroBTContainer(options)

@@ -167,7 +167,11 @@ export class RpcClient {
     }
     if (signal.aborted) throw clientClosed()
     const why = lastError instanceof Error ? lastError.message : String(lastError)
-    throw new WrkError('ERR_RPC_CONNECT_FAILED', `no RPC channel to ${key.toString('hex').slice(0, 16)}… after ${this.connectAttempts} attempts: ${why}`, { cause: lastError })
+    throw new WrkError(
+      'ERR_RPC_CONNECT_FAILED',
+      `no RPC channel to ${key.toString('hex').slice(0, 16)}… after ${this.connectAttempts} attempts: ${why}`,
+      { cause: lastError }
+    )
   }
 }
 
@@ -197,7 +201,9 @@ function opened (client: Client, ms: number, signal: AbortSignal): Promise<void>
     }
     const onOpen = (): void => settle(null)
     // a failed connect (PEER_NOT_FOUND, refused by the firewall…) errors the stream, then closes
-    const onClose = (): void => settle(streamError instanceof Error ? streamError : new Error('the connection closed before the channel opened'))
+    const onClose = (): void => settle(
+      streamError instanceof Error ? streamError : new Error('the connection closed before the channel opened')
+    )
     const onAbort = (): void => settle(clientClosed())
     const timer = setTimeout(() => settle(new Error(`the channel did not open within ${ms} ms`)), ms)
     client.once('open', onOpen)

@@ -30,13 +30,19 @@ export class RpcDispatcher {
   /** Bound of one request's JSON text (facs/net.config.json `r0.maxRequestBytes`). */
   maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES
   /** Methods declared `heavy` share it: bounded concurrency, bounded queue (ERR_BUSY). */
-  private readonly heavyReads = new Limiter(HEAVY_READS.concurrency, { maxQueue: HEAVY_READS.maxQueue, maxWaitMs: HEAVY_READS.maxWaitMs, code: 'ERR_BUSY' })
+  private readonly heavyReads = new Limiter(HEAVY_READS.concurrency, {
+    maxQueue: HEAVY_READS.maxQueue,
+    maxWaitMs: HEAVY_READS.maxWaitMs,
+    code: 'ERR_BUSY'
+  })
 
   constructor (private readonly ports: DispatchPorts) {}
 
   /** Declares methods; only before `seal()`, later it throws ERR_RPC_REGISTER_AFTER_START. */
   register (...decls: RpcMethod[]): void {
-    if (this.sealed) throw new WrkError('ERR_RPC_REGISTER_AFTER_START', `cannot register ${decls.map((d) => d.name).join(', ')} after start`)
+    if (this.sealed) {
+      throw new WrkError('ERR_RPC_REGISTER_AFTER_START', `cannot register ${decls.map((d) => d.name).join(', ')} after start`)
+    }
     for (const decl of decls) this.methods.set(decl.name, decl)
   }
 
@@ -93,7 +99,12 @@ export class RpcDispatcher {
       this.ports.observe?.(method, code)
       if (kind === 'write') this.audit(method, req, callerKey, code)
       if (code === 'ERR_INTERNAL') this.ports.logger().error({ err, method }, 'rpc method failed')
-      else this.ports.logger().debug({ method, code, caller: callerKey }, code === 'ERR_PERMISSION_DENIED' ? 'rpc write refused: the caller\'s key is read-only' : 'rpc method refused')
+      else {
+        this.ports.logger().debug(
+          { method, code, caller: callerKey },
+          code === 'ERR_PERMISSION_DENIED' ? 'rpc write refused: the caller\'s key is read-only' : 'rpc method refused'
+        )
+      }
       return encodeError(code)
     }
   }

@@ -39,7 +39,10 @@ export function defineMethod<P extends z.ZodType> (decl: RpcMethod<P>): RpcMetho
 }
 
 /** Codes the dispatcher itself may answer for any method. */
-export const DISPATCH_ERRORS = ['ERR_REQUEST_TOO_LARGE', 'ERR_FACS_NET_DATA_FORMAT', 'ERR_PARAMS_INVALID', 'ERR_PERMISSION_DENIED', 'ERR_WRK_STOPPING', 'ERR_INTERNAL', 'ERR_SLAVE_BLOCK', 'ERR_REPLICA_NOT_READY', 'ERR_REPLICA_DIVERGED', 'ERR_REPLY_TOO_LARGE'] as const
+export const DISPATCH_ERRORS = [
+  'ERR_REQUEST_TOO_LARGE', 'ERR_FACS_NET_DATA_FORMAT', 'ERR_PARAMS_INVALID', 'ERR_PERMISSION_DENIED', 'ERR_WRK_STOPPING', 'ERR_INTERNAL',
+  'ERR_SLAVE_BLOCK', 'ERR_REPLICA_NOT_READY', 'ERR_REPLICA_DIVERGED', 'ERR_REPLY_TOO_LARGE'
+] as const
 
 /** Codes the dispatcher answers for a `heavy` method besides DISPATCH_ERRORS. */
 export const HEAVY_ERRORS = ['ERR_BUSY', 'ERR_READ_BUDGET_EXCEEDED'] as const

@@ -39,7 +39,8 @@ export function openRpcDocument (
       paramStructure: 'by-name',
       params: params(decl),
       result: { name: 'result', schema: jsonSchema(decl.result) },
-      errors: [...new Set([...decl.errors, ...(decl.heavy ? HEAVY_ERRORS : []), ...DISPATCH_ERRORS])].map((code) => ({ code: -32000, message: code, data: catalogue[code] ?? '' })),
+      errors: [...new Set([...decl.errors, ...(decl.heavy ? HEAVY_ERRORS : []), ...DISPATCH_ERRORS])]
+        .map((code) => ({ code: -32000, message: code, data: catalogue[code] ?? '' })),
       'x-kind': kindText(decl)
     }))
   }
@@ -53,7 +54,8 @@ function fieldsOf (decl: RpcMethod): string {
 
 /** The method table of docs/rpc.md. */
 export function methodTable (decls: RpcMethod[]): string {
-  const rows = decls.map((d) => `| \`${d.name}\` | ${kindText(d)}${d.heavy ? ' (heavy)' : ''} | ${fieldsOf(d)} | ${d.summary} | ${[...d.errors, ...(d.heavy ? HEAVY_ERRORS : [])].map((e) => `\`${e}\``).join(', ')} |`)
+  const rows = decls.map((d) => `| \`${d.name}\` | ${kindText(d)}${d.heavy ? ' (heavy)' : ''} | ${fieldsOf(d)} | ${d.summary} | ` +
+    `${[...d.errors, ...(d.heavy ? HEAVY_ERRORS : [])].map((e) => `\`${e}\``).join(', ')} |`)
   return ['| method | kind | request | what it does | errors (besides the dispatcher\'s) |', '|---|---|---|---|---|', ...rows].join('\n')
 }
 

@@ -56,13 +56,35 @@ export class TetherWrkBase extends WrkBase {
   /** The methods this layer declares (a layer above adds its own to `super.declareRpc()`). */
   protected declareRpc (): RpcMethod[] {
     return [
-      defineMethod({ name: 'ping', kind: 'read', summary: 'Answers with the request payload.', result: z.unknown(), errors: [], handler: (req) => req }),
-      defineMethod({ name: 'echo', kind: 'read', summary: 'Answers with the request payload.', result: z.unknown(), errors: [], handler: (req) => req }),
-      defineMethod({ name: 'getInstanceId', kind: 'read', summary: 'The random id of this worker process (as in the status file).', result: z.string(), errors: [], handler: () => this.instanceId }),
+      defineMethod({
+        name: 'ping',
+        kind: 'read',
+        summary: 'Answers with the request payload.',
+        result: z.unknown(),
+        errors: [],
+        handler: (req) => req
+      }),
+      defineMethod({
+        name: 'echo',
+        kind: 'read',
+        summary: 'Answers with the request payload.',
+        result: z.unknown(),
+        errors: [],
+        handler: (req) => req
+      }),
+      defineMethod({
+        name: 'getInstanceId',
+        kind: 'read',
+        summary: 'The random id of this worker process (as in the status file).',
+        result: z.string(),
+        errors: [],
+        handler: () => this.instanceId
+      }),
       defineMethod({
         name: 'backupStore',
         kind: 'write',
-        summary: 'Writes a consistent backup of the store to `<root>/backups/<rack>-<time>.mbtbak` (0600) while the worker runs; restore it with `mbt-store restore`.',
+        summary: 'Writes a consistent backup of the store to `<root>/backups/<rack>-<time>.mbtbak` (0600) while the worker runs; ' +
+          'restore it with `mbt-store restore`.',
         params: z.object({}),
         result: z.object({ file: z.string(), bees: z.number().int(), entries: z.number().int(), created: z.number().int() }),
         errors: ['ERR_STORE_WRITE_FAILED'],
@@ -111,7 +133,9 @@ export class TetherWrkBase extends WrkBase {
     this.netConf = netConf
     if (netConf.maxRequestBytes !== undefined) {
       const max = netConf.maxRequestBytes
-      if (!Number.isInteger(max) || max < 1024) throw new WrkError('ERR_CONFIG_INVALID', 'config facs/net.config.json: r0.maxRequestBytes must be an integer ≥ 1024')
+      if (!Number.isInteger(max) || max < 1024) {
+        throw new WrkError('ERR_CONFIG_INVALID', 'config facs/net.config.json: r0.maxRequestBytes must be an integer ≥ 1024')
+      }
       this.rpc.maxRequestBytes = max
     }
     const logging = this.addFacility(new LoggingFacility({
@@ -129,7 +153,12 @@ export class TetherWrkBase extends WrkBase {
     const metricsConf = parseMetricsConf(common.metrics)
     if (metricsConf) {
       this.metrics = this.addFacility(new MetricsFacility(metricsConf, () => this.health(), this.logger))
-      this.rpcRequests = new Counter({ name: 'rpc_requests_total', help: 'RPC requests by method and outcome (ok or the ERR_* code)', labelNames: ['method', 'outcome'], registers: [this.metrics.registry] })
+      this.rpcRequests = new Counter({
+        name: 'rpc_requests_total',
+        help: 'RPC requests by method and outcome (ok or the ERR_* code)',
+        labelNames: ['method', 'outcome'],
+        registers: [this.metrics.registry]
+      })
     }
     this.interval = this.addFacility(new IntervalFacility(this.logger))
     this.scheduler = this.addFacility(new SchedulerFacility(this.logger))
@@ -143,7 +172,8 @@ export class TetherWrkBase extends WrkBase {
   /** Logs every key of a config file that nothing reads (a misspelling), with the closest valid key. */
   protected warnUnknownKeys (file: string, conf: JsonObject, spec: KeySpec): void {
     for (const { path: key, suggestion } of unknownKeys(conf, spec)) {
-      this.logger.warn({ file, key, suggestion }, `config ${file}: unknown key ${key}${suggestion !== null ? ` (did you mean ${suggestion}?)` : ''}; it is ignored`)
+      this.logger.warn({ file, key, suggestion },
+        `config ${file}: unknown key ${key}${suggestion !== null ? ` (did you mean ${suggestion}?)` : ''}; it is ignored`)
     }
   }
 

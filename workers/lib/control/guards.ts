@@ -61,7 +61,12 @@ export function checkGuards (r: GuardReading, limits: GuardLimits): GuardBreach[
   }
   const inletMax = limits.inletMaxC
   if (inletMax !== null && r.inletTempC > inletMax) {
-    out.push({ guard: 'inletTemperature', value: r.inletTempC, limit: inletMax, message: `inlet temperature ${r.inletTempC} °C above ${inletMax} °C` })
+    out.push({
+      guard: 'inletTemperature',
+      value: r.inletTempC,
+      limit: inletMax,
+      message: `inlet temperature ${r.inletTempC} °C above ${inletMax} °C`
+    })
   }
   const { min, max } = limits.pressureBar
   for (const [guard, value, name] of [['supplyPressure', r.supplyBar, 'supply'], ['returnPressure', r.returnBar, 'return']] as const) {

@@ -124,7 +124,8 @@ export class ModbusTcpClient implements ModbusClient {
     const window = {
       ...DEFAULT_WINDOW_SETTINGS,
       maxInFlight,
-      restoreAfterReplies: integerAtLeast(internals?.restoreWindowAfterReplies, DEFAULT_WINDOW_SETTINGS.restoreAfterReplies, 1, 'restoreWindowAfterReplies'),
+      restoreAfterReplies: integerAtLeast(
+        internals?.restoreWindowAfterReplies, DEFAULT_WINDOW_SETTINGS.restoreAfterReplies, 1, 'restoreWindowAfterReplies'),
       sampleSize: integerAtLeast(internals?.windowSampleSize, DEFAULT_WINDOW_SETTINGS.sampleSize, 1, 'windowSampleSize'),
       trialSize: integerAtLeast(internals?.windowTrialSize, DEFAULT_WINDOW_SETTINGS.trialSize, 1, 'windowTrialSize')
     }
@@ -134,7 +135,9 @@ export class ModbusTcpClient implements ModbusClient {
     if (backoffMaxMs < backoffMinMs) throw invalidArgs('backoffMaxMs must be >= backoffMinMs')
     const connectTimeoutMs = positiveNumber(opts.connectTimeoutMs, this.timeoutMs, 'connectTimeoutMs')
     const firstTransactionId = internals?.firstTransactionId ?? 1
-    if (!Number.isInteger(firstTransactionId) || firstTransactionId < 1 || firstTransactionId > 0xffff) throw invalidArgs('firstTransactionId must be 1..65535')
+    if (!Number.isInteger(firstTransactionId) || firstTransactionId < 1 || firstTransactionId > 0xffff) {
+      throw invalidArgs('firstTransactionId must be 1..65535')
+    }
     const logger = opts.logger ?? silentLogger
 
     this.stats = {
@@ -172,7 +175,9 @@ export class ModbusTcpClient implements ModbusClient {
   readHoldingRegisters (unit: number, address: number, count: number, opts?: RequestOptions): Promise<number[]> {
     if (!isUnit(unit)) return invalid(`unit must be 0..255, got ${unit}`)
     if (!isAddress(address)) return invalid(`address must be 0..65535, got ${address}`)
-    if (!Number.isInteger(count) || count < 1 || count > MAX_READ_REGISTERS) return invalid(`count must be 1..${MAX_READ_REGISTERS}, got ${count}`)
+    if (!Number.isInteger(count) || count < 1 || count > MAX_READ_REGISTERS) {
+      return invalid(`count must be 1..${MAX_READ_REGISTERS}, got ${count}`)
+    }
     if (address + count > 0x10000) return invalid('address + count exceeds the register space')
     const frame = encodeReadHoldingRegistersRequest(0, unit, address, count)
     return this.submit(FC_READ_HOLDING_REGISTERS, unit, address, count, frame, false, opts) as Promise<number[]>
@@ -190,7 +195,9 @@ export class ModbusTcpClient implements ModbusClient {
   writeRegisters (unit: number, address: number, values: number[], opts?: RequestOptions): Promise<void> {
     if (!isUnit(unit)) return invalid(`unit must be 0..255, got ${unit}`)
     if (!isAddress(address)) return invalid(`address must be 0..65535, got ${address}`)
-    if (!Array.isArray(values) || values.length < 1 || values.length > MAX_WRITE_REGISTERS) return invalid(`values must hold 1..${MAX_WRITE_REGISTERS} registers`)
+    if (!Array.isArray(values) || values.length < 1 || values.length > MAX_WRITE_REGISTERS) {
+      return invalid(`values must hold 1..${MAX_WRITE_REGISTERS} registers`)
+    }
     if (address + values.length > 0x10000) return invalid('address + count exceeds the register space')
     for (let i = 0; i < values.length; i++) {
       if (!isRegisterValue(values[i])) return invalid(`values[${i}] must be an integer -32768..65535, got ${values[i]}`)
@@ -217,7 +224,9 @@ export class ModbusTcpClient implements ModbusClient {
     let timeoutRetries: number | undefined
     if (opts !== undefined) {
       if (opts.timeoutMs !== undefined) {
-        if (typeof opts.timeoutMs !== 'number' || !Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0) return invalid('timeoutMs must be a positive number')
+        if (typeof opts.timeoutMs !== 'number' || !Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0) {
+          return invalid('timeoutMs must be a positive number')
+        }
         timeoutMs = opts.timeoutMs
       }
       if (opts.priority !== undefined) {
@@ -229,11 +238,15 @@ export class ModbusTcpClient implements ModbusClient {
         pin = opts.connectionId
       }
       if (opts.retries !== undefined) {
-        if (!Number.isInteger(opts.retries) || opts.retries < 0 || opts.retries > MAX_RETRIES) return invalid(`retries must be an integer 0..${MAX_RETRIES}`)
+        if (!Number.isInteger(opts.retries) || opts.retries < 0 || opts.retries > MAX_RETRIES) {
+          return invalid(`retries must be an integer 0..${MAX_RETRIES}`)
+        }
         retries = opts.retries
       }
       if (opts.timeoutRetries !== undefined) {
-        if (!Number.isInteger(opts.timeoutRetries) || opts.timeoutRetries < 0 || opts.timeoutRetries > MAX_RETRIES) return invalid(`timeoutRetries must be an integer 0..${MAX_RETRIES}`)
+        if (!Number.isInteger(opts.timeoutRetries) || opts.timeoutRetries < 0 || opts.timeoutRetries > MAX_RETRIES) {
+          return invalid(`timeoutRetries must be an integer 0..${MAX_RETRIES}`)
+        }
         timeoutRetries = opts.timeoutRetries
       }
     }

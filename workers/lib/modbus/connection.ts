@@ -235,7 +235,8 @@ export class ModbusConnection {
     if (sock === null || this.state !== 'connected') return
     const report = this.flood.report()
     const err = new ModbusError('ERR_MODBUS_FLOOD',
-      `${this.host}:${this.port} sent ${report.unsolicitedFrames} unsolicited frames and ${report.junkBytes} junk bytes within ${report.windowMs} ms for ${report.attemptsSent} requests`)
+      `${this.host}:${this.port} sent ${report.unsolicitedFrames} unsolicited frames and ${report.junkBytes} junk bytes ` +
+      `within ${report.windowMs} ms for ${report.attemptsSent} requests`)
     this.settings.logger.warn({ ...report, connectionId: this.connId, host: this.host, port: this.port },
       'modbus: the device floods the connection; dropping it')
     this.socket = null

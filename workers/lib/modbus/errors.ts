@@ -87,7 +87,8 @@ export class ModbusExceptionError extends ModbusError {
 
   constructor (functionCode: number, exceptionCode: number) {
     const hex = exceptionCode.toString(16).toUpperCase().padStart(2, '0')
-    super(`ERR_MODBUS_EXCEPTION_${hex}`, `modbus exception ${hex} (${EXCEPTION_NAMES[exceptionCode] ?? 'unknown'}) for function ${functionCode}`)
+    super(`ERR_MODBUS_EXCEPTION_${hex}`,
+      `modbus exception ${hex} (${EXCEPTION_NAMES[exceptionCode] ?? 'unknown'}) for function ${functionCode}`)
     this.name = 'ModbusExceptionError'
     this.exceptionCode = exceptionCode
     this.functionCode = functionCode

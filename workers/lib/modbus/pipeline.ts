@@ -2,14 +2,31 @@
  * The request pipeline of the Modbus client: pending requests in two priority queues, the
  * in-flight window (its policy is in ./window.ts), transaction ids, per-request timers and
  * retries, and the matching of reply frames to the requests they answer. It sends through a
- * `Link` (the connection) and never touches a socket.
+ * `Link` (the connection) and never touches a socket. The request record is in ./pending.ts,
+ * the log lines of window changes in ./window-log.ts.
  */
 import createDebug from 'debug'
 import { ModbusError, ModbusExceptionError, closedError, exceptionResend } from './errors'
 import type { FrameVerdict } from './connection'
 import { EXCEPTION_FLAG, FC_READ_HOLDING_REGISTERS, checkWriteReplyData, decodeReadHoldingRegistersData } from './frame'
+import {
+  DONE,
+  IN_FLIGHT,
+  Pending,
+  QUEUED,
+  WAITING,
+  changedError,
+  isPinned,
+  malformedError,
+  notPinned,
+  type PipelineRequest,
+  type RequestResult
+} from './pending'
 import type { ModbusLogger, ModbusTcpClientStats, UnitObserver } from './types'
-import { InFlightWindow, type SampleKind, type WindowChange, type WindowSettings } from './window'
+import { InFlightWindow, type WindowChange, type WindowSettings } from './window'
+import { logWindowChange } from './window-log'
+
+export type { PipelineRequest, RequestResult } from './pending'
 
 const debug = createDebug('mbt:modbus')
 
@@ -41,99 +58,6 @@ export interface PipelineSettings {
   busyRetryDelayMs: number
   logger: ModbusLogger
   unitObserver?: UnitObserver | undefined
-}
-
-/** One request, as validated and encoded by the client. */
-export interface PipelineRequest {
-  fc: number
-  unit: number
-  address: number
-  /** FC03/FC16: register count; FC06: the (uint16) value, echoed by the reply. */
-  arg: number
-  /** Encoded ADU; bytes 0..1 (transaction id) are patched on every send. */
-  frame: Buffer
-  high: boolean
-  /** Pinned connection id, 0 = any. */
-  pin: number
-  /**
-   * Resends after a timeout, (unpinned only) after a lost connection, and (FC03 only) after a
-   * transient exception reply (`exceptionResend` in ./errors.ts).
-   */
-  retries: number
-  /** Of `retries`, at most this many after a timeout (default: all). */
-  timeoutRetries?: number
-  timeoutMs: number
-}
-
-/** Resolves FC03 requests with their registers, writes with `undefined`. */
-export type RequestResult = number[] | undefined
-
-const QUEUED = 0
-const IN_FLIGHT = 1
-const DONE = 2
-/** Answered 05/06/0A: waiting for its resend (neither queued nor on the wire). */
-const WAITING = 3
-type PendingState = typeof QUEUED | typeof IN_FLIGHT | typeof DONE | typeof WAITING
-
-type TimerHandler = (p: Pending) => void
-
-/** One request, from submit to settle. Reused across retries (new transaction id each send). */
-class Pending {
-  tid = 0
-  state: PendingState = QUEUED
-  /** How the window policy counts this attempt (fixed when sent). */
-  sample: SampleKind = 'none'
-  readonly timer: NodeJS.Timeout
-  readonly fc: number
-  readonly unit: number
-  readonly address: number
-  readonly arg: number
-  readonly high: boolean
-  readonly pin: number
-  frame: Buffer
-  retriesLeft: number
-  /** Of `retriesLeft`, how many may follow a timeout. */
-  timeoutRetriesLeft: number
-  readonly timeoutMs: number
-  /** Resent at least once (a success then counts in `stats.recovered`). */
-  resent = false
-  /** The wait of a WAITING request. */
-  wait: NodeJS.Timeout | undefined = undefined
-  readonly resolve: (value: RequestResult) => void
-  readonly reject: (err: Error) => void
-
-  constructor (req: PipelineRequest, resolve: (value: RequestResult) => void, reject: (err: Error) => void, onTimer: TimerHandler) {
-    this.fc = req.fc
-    this.unit = req.unit
-    this.address = req.address
-    this.arg = req.arg
-    this.frame = req.frame
-    this.high = req.high
-    this.pin = req.pin
-    this.retriesLeft = req.retries
-    this.timeoutRetriesLeft = req.timeoutRetries ?? req.retries
-    this.timeoutMs = req.timeoutMs
-    this.resolve = resolve
-    this.reject = reject
-    this.timer = setTimeout(onTimer, req.timeoutMs, this)
-  }
-}
-
-function isPinned (p: Pending): boolean {
-  return p.pin !== 0
-}
-
-function notPinned (p: Pending): boolean {
-  return p.pin === 0
-}
-
-function changedError (pinned: number, live: number): ModbusError {
-  return new ModbusError('ERR_MODBUS_CONNECTION_CHANGED',
-    live > 0 ? `request pinned to connection #${pinned}, live connection is #${live}` : `request pinned to connection #${pinned}, which is gone`)
-}
-
-function malformedError (p: Pending, what: string): ModbusError {
-  return new ModbusError('ERR_MODBUS_MALFORMED_REPLY', `malformed reply to fc ${p.fc} (unit ${p.unit}, address ${p.address}): ${what}`)
 }
 
 /**
@@ -315,7 +239,8 @@ export class RequestPipeline {
         this.spendRetry(p)
         retry.push(p)
       } else {
-        closedErr ??= new ModbusError('ERR_MODBUS_CONNECTION_CLOSED', `connection #${id} to ${host}:${port} closed with the request in flight`)
+        closedErr ??= new ModbusError('ERR_MODBUS_CONNECTION_CLOSED',
+          `connection #${id} to ${host}:${port} closed with the request in flight`)
         this.fail(p, closedErr)
       }
     }
@@ -359,25 +284,8 @@ export class RequestPipeline {
     if (change === null) return
     this.stats.maxInFlight = this.window.size
     const { host, port } = this.link
-    switch (change.kind) {
-      case 'disabled':
-        this.logger.warn({ maxInFlight: 1, reason: change.reason, host, port }, 'modbus: pipelining disabled for this connection target')
-        break
-      case 'trial':
-        this.logger.debug({ maxInFlight: 1, host, port, pipelinedTimeoutRate: change.pipelinedTimeoutRate }, 'modbus: pipelined requests time out; trying requests one at a time')
-        break
-      case 'suspended': {
-        const { reason, pipelinedTimeoutRate, trialTimeoutRate: serialTimeoutRate, restoreAfterReplies } = change
-        this.logger.warn({ maxInFlight: 1, reason, host, port, pipelinedTimeoutRate, serialTimeoutRate, restoreAfterReplies },
-          'modbus: pipelining suspended for this connection target')
-        break
-      }
-      case 'restored':
-        if (change.after === 'replies') this.logger.info({ maxInFlight: this.window.size, host, port }, 'modbus: pipelining restored after clean replies')
-        else this.logger.debug({ maxInFlight: this.window.size, host, port }, 'modbus: requests sent alone time out as often; window kept')
-        this.pump()
-        break
-    }
+    logWindowChange(this.logger, change, { host, port, maxInFlight: this.window.size })
+    if (change.kind === 'restored') this.pump()
   }
 
   private readonly onTimer = (p: Pending): void => {
@@ -393,7 +301,8 @@ export class RequestPipeline {
         return
       }
       this.removeQueued(p)
-      this.fail(p, new ModbusError('ERR_MODBUS_NOT_CONNECTED', `no connection to ${this.link.host}:${this.link.port} within the request timeout`))
+      this.fail(p, new ModbusError('ERR_MODBUS_NOT_CONNECTED',
+        `no connection to ${this.link.host}:${this.link.port} within the request timeout`))
       return
     }
     if (p.state !== IN_FLIGHT) return
@@ -428,7 +337,8 @@ export class RequestPipeline {
   /** A read answered with a transient exception: resent at once, or after `delayMs`. */
   private resendAfterException (p: Pending, exceptionCode: number, delayMs: number): void {
     this.spendRetry(p)
-    debug('exception %d tid=%d unit=%d fc=%d: resend in %d ms (%d retries left)', exceptionCode, p.tid, p.unit, p.fc, delayMs, p.retriesLeft)
+    debug('exception %d tid=%d unit=%d fc=%d: resend in %d ms (%d retries left)',
+      exceptionCode, p.tid, p.unit, p.fc, delayMs, p.retriesLeft)
     if (delayMs <= 0) {
       this.requeueFront(p)
       this.pump()

@@ -135,7 +135,13 @@ export class InFlightWindow {
     }
     this.phase = 'suspended'
     this.repliesToRestore = this.restoreAfter
-    return { kind: 'suspended', reason: 'pipelined_timeouts', pipelinedTimeoutRate: this.pipelinedRate, trialTimeoutRate: trialRate, restoreAfterReplies: this.restoreAfter }
+    return {
+      kind: 'suspended',
+      reason: 'pipelined_timeouts',
+      pipelinedTimeoutRate: this.pipelinedRate,
+      trialTimeoutRate: trialRate,
+      restoreAfterReplies: this.restoreAfter
+    }
   }
 
   private clearSample (): void {

@@ -124,7 +124,8 @@ export class ControllerCalls {
       } catch (err) {
         const code = errorCode(err)
         failed.push({ id: state.record.id, code })
-        this.rack.logger.info({ audit: true, method: 'applyThings', action: req.method, thingId: state.record.id, outcome: code }, 'rpc write target failed')
+        this.rack.logger.info({ audit: true, method: 'applyThings', action: req.method, thingId: state.record.id, outcome: code },
+          'rpc write target failed')
       }
     })
     const ok = targets.length - failed.length

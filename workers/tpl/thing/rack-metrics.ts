@@ -55,7 +55,8 @@ export class RackMetrics implements SnapshotObserver {
       })
     }
     perThing('thing_up', '1 when the last collection read the thing, else 0', (s) => s.last.snap?.success === true ? 1 : 0)
-    perThing('thing_last_collection_age_seconds', 'Seconds since the thing\'s last collection', (s) => typeof s.last.ts === 'number' ? (Date.now() - s.last.ts) / 1000 : null)
+    perThing('thing_last_collection_age_seconds', 'Seconds since the thing\'s last collection',
+      (s) => typeof s.last.ts === 'number' ? (Date.now() - s.last.ts) / 1000 : null)
     const status = new Gauge({
       name: 'thing_status',
       help: 'The status of the thing\'s last snapshot (1 for the current one)',
@@ -69,7 +70,12 @@ export class RackMetrics implements SnapshotObserver {
         }
       }
     })
-    for (const v of values) perThing(v.name, v.help, (s) => { const x = valueAt(s.last.snap, v.path); return typeof x === 'number' ? x : null })
+    for (const v of values) {
+      perThing(v.name, v.help, (s) => {
+        const x = valueAt(s.last.snap, v.path)
+        return typeof x === 'number' ? x : null
+      })
+    }
     const count = new Gauge({ name: 'things', help: 'Things registered', registers: [registry], collect () { count.set(things().length) } })
     const alerts = new Gauge({
       name: 'alerts_active',
@@ -98,7 +104,12 @@ export class RackMetrics implements SnapshotObserver {
       })
     }
     this.rounds = new Counter({ name: 'collection_rounds_total', help: 'Collection rounds run', registers: [registry] })
-    this.roundSeconds = new Histogram({ name: 'collection_round_seconds', help: 'Duration of a collection round (every thing collected once)', buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [registry] })
+    this.roundSeconds = new Histogram({
+      name: 'collection_round_seconds',
+      help: 'Duration of a collection round (every thing collected once)',
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry]
+    })
     this.snapSeconds = new Histogram({
       name: 'snapshot_duration_seconds',
       help: 'Duration of one thing\'s collection (its snapshot), by outcome (ok or error)',
@@ -106,7 +117,11 @@ export class RackMetrics implements SnapshotObserver {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry]
     })
-    this.missedIntervals = new Counter({ name: 'snapshot_missed_intervals_total', help: 'Collection ticks a thing missed because its previous collection was still running', registers: [registry] })
+    this.missedIntervals = new Counter({
+      name: 'snapshot_missed_intervals_total',
+      help: 'Collection ticks a thing missed because its previous collection was still running',
+      registers: [registry]
+    })
     this.storeSeconds = new Histogram({
       name: 'store_write_seconds',
       help: 'Latency of the store writes of the collection (op snapshot_log: one thing-5m append)',

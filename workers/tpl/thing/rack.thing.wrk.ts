@@ -22,12 +22,12 @@ import { ThingControllers } from './controllers'
 import { DhcpAssigner, type DhcpLease, type PendingRelease } from './dhcp/dhcp'
 import { LogMethods } from './logs/log-methods'
 import type { RackHooks, RackParts } from './rack-parts'
-import { ThingRegistry } from './registry/registry'
+import { OVER_LIMITS_WARNING, ThingRegistry } from './registry/registry'
 import { RegistryMethods } from './registry/registry-methods'
 import type { ReplicaParts } from './replica/replica'
 import { RackReplication } from './replica/rack-replication'
 import { Rollups, parseRollups } from './stats/rollups'
-import { WrkSettings } from './settings'
+import { WrkSettings, extDataMethod, rebootMethod } from './settings'
 import { RackMetrics, type MetricValue } from './rack-metrics'
 import type { Health } from '../../facs/metrics'
 import { withAlertParams } from './alerts/alert-params'
@@ -87,7 +87,7 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
         ...new ThingComments(this).declarations(),
         ...new LogMethods(this).declarations(),
         ...this.settings.declarations(),
-        defineMethod({ name: 'getWrkExtData', kind: 'read', summary: 'Worker-type specific data.', result: z.record(z.string(), z.unknown()), errors: [], handler: (req) => this.getWrkExtData(req) }),
+        extDataMethod((req) => this.getWrkExtData(req)),
         defineMethod({
           name: 'getReplicaConf',
           kind: 'read',
@@ -102,7 +102,7 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
           handler: () => this.replication.replicaConf(this.logs)
         }),
         ...this.replication.declarations(),
-        defineMethod({ name: 'rackReboot', kind: 'write', summary: 'Replies 1, then stops the worker (the CLI exits 1 so a supervisor restarts it).', result: z.literal(1), errors: [], handler: () => this.rackReboot() })
+        rebootMethod(() => this.rackReboot())
       ])
     ]
   }
@@ -153,7 +153,6 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
   selectThingInfo (_record: ThingRecord): JsonObject { return {} }
 
   readMethods (): readonly string[] { return ['getSnap'] }
-
   writeMethods (): readonly string[] { return [] }
 
   controllerErrors (): readonly string[] { return [] }
@@ -257,7 +256,8 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
     })
     const opened = performance.now()
     const { maxThings, maxTagsPerThing, maxStatTags } = this.thingConf
-    this.registry = new ThingRegistry(db.sub('things') as Bee<ThingRecord>, this.getThingType(), this.getThingTags(), this.thingConf.storeTimeoutMs, secrets, { maxThings, maxTagsPerThing, maxStatTags })
+    this.registry = new ThingRegistry(db.sub('things') as Bee<ThingRecord>, this.getThingType(), this.getThingTags(),
+      this.thingConf.storeTimeoutMs, secrets, { maxThings, maxTagsPerThing, maxStatTags })
     await this.registry.load()
     const loaded = performance.now()
     // served from here on (afterRestore: what needs `last` waits for the restore below)
@@ -290,9 +290,10 @@ export abstract class WrkThingRack extends TetherWrkBase implements RackParts, R
       restore: Math.round(restored - served),
       schedule: Math.round(performance.now() - restored)
     }
-    this.logger.info({ things: this.registry.size, rackId: this.rackId, replicas: this.replication.facility !== null, startMs }, 'things loaded')
+    this.logger.info({ things: this.registry.size, rackId: this.rackId, replicas: this.replication.facility !== null, startMs },
+      'things loaded')
     if (this.registry.size > maxThings || this.registry.statTagCount > maxStatTags) {
-      this.logger.warn({ things: this.registry.size, maxThings, statTags: this.registry.statTagCount, maxStatTags }, 'the stored things pass the configured limits: new registrations are refused until some are forgotten')
+      this.logger.warn({ things: this.registry.size, maxThings, statTags: this.registry.statTagCount, maxStatTags }, OVER_LIMITS_WARNING)
     }
   }
 

@@ -58,7 +58,9 @@ export class WrkSettings {
     const params = entries[ALERT_PARAMS_SETTING]
     if (params !== undefined) assertAlertParams(params, this.host.thingType(), this.host.alertConf())
     const next = { ...(await this.all()), ...entries }
-    if (Buffer.byteLength(JSON.stringify(next)) > MAX_SETTINGS_BYTES) throw new WrkError('ERR_SETTINGS_TOO_LARGE', `all settings together would be over ${MAX_SETTINGS_BYTES} bytes`)
+    if (Buffer.byteLength(JSON.stringify(next)) > MAX_SETTINGS_BYTES) {
+      throw new WrkError('ERR_SETTINGS_TOO_LARGE', `all settings together would be over ${MAX_SETTINGS_BYTES} bytes`)
+    }
     const batch = this.bee.batch()
     for (const [k, v] of Object.entries(entries)) await batch.put(k, v)
     await batch.flush()
@@ -75,7 +77,14 @@ export class WrkSettings {
 
   declarations (): RpcMethod[] {
     return [
-      defineMethod({ name: 'getWrkSettings', kind: 'read', summary: 'Every saved worker setting.', result: z.record(z.string(), z.unknown()), errors: [], handler: () => this.all() }),
+      defineMethod({
+        name: 'getWrkSettings',
+        kind: 'read',
+        summary: 'Every saved worker setting.',
+        result: z.record(z.string(), z.unknown()),
+        errors: [],
+        handler: () => this.all()
+      }),
       defineMethod({
         name: 'saveWrkSettings',
         kind: 'write',
@@ -97,4 +106,28 @@ export class WrkSettings {
       })
     ]
   }
+}
+
+/** `getWrkExtData` of the rack (./rack.thing.wrk.ts), answered by its hook. */
+export function extDataMethod (handler: (req: unknown) => unknown): RpcMethod {
+  return defineMethod({
+    name: 'getWrkExtData',
+    kind: 'read',
+    summary: 'Worker-type specific data.',
+    result: z.record(z.string(), z.unknown()),
+    errors: [],
+    handler
+  })
+}
+
+/** `rackReboot` of the rack (./rack.thing.wrk.ts). */
+export function rebootMethod (handler: () => 1): RpcMethod {
+  return defineMethod({
+    name: 'rackReboot',
+    kind: 'write',
+    summary: 'Replies 1, then stops the worker (the CLI exits 1 so a supervisor restarts it).',
+    result: z.literal(1),
+    errors: [],
+    handler
+  })
 }

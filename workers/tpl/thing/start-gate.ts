@@ -4,7 +4,9 @@
  * for this gate; the others answer at once.
  */
 /** Methods answered while the things' `last` is restored at start (they read neither `last` nor the devices). */
-export const SERVED_DURING_RESTORE = new Set(['getRack', 'getReplicaConf', 'getWrkConf', 'getWrkSettings', 'getWrkExtData', 'getThingConf', 'tailLog', 'getHistoricalLogs'])
+export const SERVED_DURING_RESTORE = new Set([
+  'getRack', 'getReplicaConf', 'getWrkConf', 'getWrkSettings', 'getWrkExtData', 'getThingConf', 'tailLog', 'getHistoricalLogs'
+])
 
 /** A promise settled once, by the start. */
 export class StartGate {

@@ -58,7 +58,9 @@ export function parseThingConf (conf: Record<string, unknown>): ThingConf {
   const out = { ...THING_CONF_DEFAULTS, ...conf } as ThingConf
   for (const key of Object.keys(THING_CONF_DEFAULTS)) {
     const v = out[key]
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: ${key} must be a non-negative number`)
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: ${key} must be a non-negative number`)
+    }
   }
   return out
 }

@@ -90,7 +90,8 @@ export function parseAlarmPolicy (conf: unknown, defaults: AlarmDefaults): Alarm
   const res = alarmPolicySchema.safeParse(given)
   if (!res.success) {
     const issue = res.error.issues[0]
-    throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: invalid alarms.${issue?.path.join('.') ?? ''} (${issue?.message ?? 'invalid'})`)
+    throw new WrkError('ERR_CONFIG_INVALID',
+      `config base.thing.json: invalid alarms.${issue?.path.join('.') ?? ''} (${issue?.message ?? 'invalid'})`)
   }
   const hasOwnRules = typeof given === 'object' && Object.hasOwn(given, 'inhibit')
   return { ...res.data, inhibit: hasOwnRules ? res.data.inhibit : [...defaults.inhibit] }
@@ -112,7 +113,10 @@ export function assertAlarmSettings (conf: Readonly<Record<string, Readonly<Reco
   for (const [name, entry] of Object.entries(conf)) {
     const picked = Object.fromEntries(ALARM_SETTING_KEYS.filter((k) => entry?.[k] !== undefined).map((k) => [k, entry[k]]))
     const res = alarmSettingsSchema.safeParse(picked)
-    if (!res.success) throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: ${where}.${name}.${String(res.error.issues[0]?.path[0] ?? '')} is invalid`)
+    if (!res.success) {
+      throw new WrkError('ERR_CONFIG_INVALID',
+        `config base.thing.json: ${where}.${name}.${String(res.error.issues[0]?.path[0] ?? '')} is invalid`)
+    }
   }
 }
 
@@ -120,7 +124,9 @@ export function assertAlarmSettings (conf: Readonly<Record<string, Readonly<Reco
 export function alarmPolicyOf (thingConf: Readonly<Record<string, unknown>>, defaults: AlarmDefaults): AlarmPolicy {
   const alerts = thingConf.alerts
   if (alerts !== null && typeof alerts === 'object') {
-    for (const [type, conf] of Object.entries(alerts)) if (conf !== null && typeof conf === 'object') assertAlarmSettings(conf as Record<string, Record<string, unknown>>, `alerts.${type}`)
+    for (const [type, conf] of Object.entries(alerts)) {
+      if (conf !== null && typeof conf === 'object') assertAlarmSettings(conf as Record<string, Record<string, unknown>>, `alerts.${type}`)
+    }
   }
   return parseAlarmPolicy(thingConf.alarms, defaults)
 }

@@ -191,7 +191,14 @@ class Step {
     const recent = [...(this.clears[rec.key] ?? []).filter((t) => now - t < windowMs), now]
     this.clears[rec.key] = recent
     if (recent.length < count || this.shelves[rec.key] !== undefined) return
-    const auto: Shelf = { until: now + shelveMs, oneShot: false, at: now, by: SYSTEM, reason: `chattering: cleared ${recent.length} times within ${windowMs} ms`, auto: true }
+    const auto: Shelf = {
+      until: now + shelveMs,
+      oneShot: false,
+      at: now,
+      by: SYSTEM,
+      reason: `chattering: cleared ${recent.length} times within ${windowMs} ms`,
+      auto: true
+    }
     this.shelves[rec.key] = auto
     delete this.clears[rec.key]
     this.note(rec, 'shelved', auto.reason)

@@ -16,7 +16,10 @@ import { alarmKpis } from './alarm-kpis'
 import { AlarmOps } from './alarm-ops'
 import type { AlarmState } from './alarm-record'
 
-const STATES = ['pending', 'active-unacknowledged', 'active-acknowledged', 'cleared-unacknowledged', 'cleared-acknowledged', 'shelved', 'out-of-service', 'suppressed'] as const
+const STATES = [
+  'pending', 'active-unacknowledged', 'active-acknowledged', 'cleared-unacknowledged', 'cleared-acknowledged', 'shelved', 'out-of-service',
+  'suppressed'
+] as const
 const MAX_LISTED = 50_000
 const ts = z.number().finite().min(0).max(MAX_LOG_TIME_MS)
 const user = z.string().max(256).optional()
@@ -106,7 +109,8 @@ export class AlarmMethods {
       defineMethod({
         name: 'listAlerts',
         kind: 'read',
-        summary: 'Every alert with its state (pending, active-/cleared-(un)acknowledged, shelved, out-of-service, suppressed and its cause), filtered by `query` and `states`, paged.',
+        summary: 'Every alert with its state (pending, active-/cleared-(un)acknowledged, shelved, out-of-service, ' +
+          'suppressed and its cause), filtered by `query` and `states`, paged.',
         params: alarmSchemas.listAlerts,
         result: z.array(z.record(z.string(), z.unknown())),
         errors: ['ERR_QUERY_INVALID'],
@@ -116,7 +120,8 @@ export class AlarmMethods {
       defineMethod({
         name: 'getAlertKpis',
         kind: 'read',
-        summary: 'Alarm KPIs over `start`…`end` (default the last 24 h), for the rack and per thing: activations per day, floods, chattering, stale, top-10 bad actors, severity mix.',
+        summary: 'Alarm KPIs over `start`…`end` (default the last 24 h), for the rack and per thing: activations per day, ' +
+          'floods, chattering, stale, top-10 bad actors, severity mix.',
         params: alarmSchemas.getAlertKpis,
         result: z.record(z.string(), z.unknown()),
         errors: [],
@@ -141,13 +146,22 @@ export class AlarmMethods {
       defineMethod({
         ...write,
         name: 'shelveAlerts',
-        summary: 'Shelves alerts for `durationMs` (at most `alarms.maxShelveMs`) or `oneShot` until they clear, with a `reason`: they leave `last.alerts` meanwhile.',
+        summary: 'Shelves alerts for `durationMs` (at most `alarms.maxShelveMs`) or `oneShot` until they clear, with a `reason`: ' +
+          'they leave `last.alerts` meanwhile.',
         params: alarmSchemas.shelveAlerts,
         result: countResult,
         errors: [...TARGET_ERRORS, 'ERR_ALERT_SHELVE_TOO_LONG'],
         handler: (req) => this.ops.shelve(req)
       }),
-      defineMethod({ ...write, name: 'unshelveAlerts', summary: 'Ends the shelves of alerts.', params: alarmSchemas.unshelveAlerts, result: countResult, errors: TARGET_ERRORS, handler: (req) => this.ops.unshelve(req) }),
+      defineMethod({
+        ...write,
+        name: 'unshelveAlerts',
+        summary: 'Ends the shelves of alerts.',
+        params: alarmSchemas.unshelveAlerts,
+        result: countResult,
+        errors: TARGET_ERRORS,
+        handler: (req) => this.ops.unshelve(req)
+      }),
       defineMethod({
         ...write,
         name: 'resetAlerts',
@@ -160,7 +174,8 @@ export class AlarmMethods {
       defineMethod({
         ...write,
         name: 'setAlertsOutOfService',
-        summary: 'Puts an alert `name` (all things, or `thingId`\'s) or all of `thingId`\'s alerts out of service (`outOfService: true`) or back.',
+        summary: 'Puts an alert `name` (all things, or `thingId`\'s) or all of `thingId`\'s alerts out of service ' +
+          '(`outOfService: true`) or back.',
         params: alarmSchemas.setAlertsOutOfService,
         result: z.object({ count: z.number().int() }),
         errors: ['ERR_THING_NOTFOUND'],

@@ -77,7 +77,9 @@ export class AlarmOps {
   async acknowledge (req: Targets & { comment?: string }): Promise<{ count: number, uuids: string[] }> {
     const targets = this.targets(req)
     const pending = req.uuids === undefined ? [] : targets.filter((t) => !t.rec.active && req.uuids?.includes(t.rec.alert.uuid))
-    if (pending.length > 0) throw new WrkError('ERR_ALERT_STATE_INVALID', `alert ${pending[0].rec.alert.uuid} is pending: nothing to acknowledge yet`)
+    if (pending.length > 0) {
+      throw new WrkError('ERR_ALERT_STATE_INVALID', `alert ${pending[0].rec.alert.uuid} is pending: nothing to acknowledge yet`)
+    }
     const at = this.book.now()
     return await this.apply(targets, (_a, rec) => {
       if (!rec.active || rec.ack !== undefined) return null
@@ -89,7 +91,9 @@ export class AlarmOps {
   /** Shelves for `durationMs` (at most `maxShelveMs`), or one-shot until the alert clears (bounded by `maxShelveMs`). */
   async shelve (req: Targets & { durationMs?: number, oneShot?: boolean, reason: string }): Promise<{ count: number, uuids: string[] }> {
     const max = this.book.policy.maxShelveMs
-    if (req.durationMs !== undefined && req.durationMs > max) throw new WrkError('ERR_ALERT_SHELVE_TOO_LONG', `at most ${max} ms (alarms.maxShelveMs)`)
+    if (req.durationMs !== undefined && req.durationMs > max) {
+      throw new WrkError('ERR_ALERT_SHELVE_TOO_LONG', `at most ${max} ms (alarms.maxShelveMs)`)
+    }
     const targets = this.targets(req)
     const at = this.book.now()
     const until = at + (req.durationMs ?? max)
@@ -111,7 +115,9 @@ export class AlarmOps {
   async reset (req: Targets & { comment?: string }): Promise<{ count: number, uuids: string[] }> {
     const targets = this.targets(req)
     const named = req.uuids === undefined ? [] : targets.filter((t) => req.uuids?.includes(t.rec.alert.uuid) && t.rec.latchedClear !== true)
-    if (named.length > 0) throw new WrkError('ERR_ALERT_NOT_RESETTABLE', `alert ${named[0].rec.alert.uuid} is not a latched alert whose condition cleared`)
+    if (named.length > 0) {
+      throw new WrkError('ERR_ALERT_NOT_RESETTABLE', `alert ${named[0].rec.alert.uuid} is not a latched alert whose condition cleared`)
+    }
     return await this.apply(targets, (alarms, rec) => {
       if (rec.latchedClear !== true) return null
       alarms.records = alarms.records.filter((r) => r !== rec)
@@ -123,7 +129,9 @@ export class AlarmOps {
   async outOfService (
     req: { thingId?: string, name?: string, outOfService: boolean, reason?: string, user?: string }
   ): Promise<{ count: number }> {
-    if (req.thingId !== undefined && !this.book.rack.registry.has(req.thingId)) throw new WrkError('ERR_THING_NOTFOUND', `no thing ${req.thingId}`)
+    if (req.thingId !== undefined && !this.book.rack.registry.has(req.thingId)) {
+      throw new WrkError('ERR_THING_NOTFOUND', `no thing ${req.thingId}`)
+    }
     const same = (m: OosMark): boolean => m.thingId === req.thingId && m.name === req.name
     const marks = this.book.marks.filter((m) => !same(m))
     if (req.outOfService) {
@@ -149,7 +157,13 @@ export class AlarmOps {
         const wasOut = this.book.stateOf(id, alarms, rec) === 'out-of-service'
         const isOut = this.book.stateOf(id, alarms, rec, marks) === 'out-of-service'
         if (wasOut === isOut) continue
-        list.push({ ts: now, alert: rec.alert, transition: isOut ? 'out-of-service' : 'in-service', by: who(req), ...(req.reason !== undefined ? { why: req.reason } : {}) })
+        list.push({
+          ts: now,
+          alert: rec.alert,
+          transition: isOut ? 'out-of-service' : 'in-service',
+          by: who(req),
+          ...(req.reason !== undefined ? { why: req.reason } : {})
+        })
         count++
       }
       transitions.set(id, list)

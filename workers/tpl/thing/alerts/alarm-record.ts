@@ -53,7 +53,9 @@ export type AlarmState = 'pending' | 'active-unacknowledged' | 'active-acknowled
 'shelved' | 'out-of-service' | 'suppressed'
 
 /** States shown in `last.alerts` (the others are read with listAlerts). */
-export const SHOWN_STATES: ReadonlySet<AlarmState> = new Set(['active-unacknowledged', 'active-acknowledged', 'cleared-unacknowledged', 'cleared-acknowledged'])
+export const SHOWN_STATES: ReadonlySet<AlarmState> = new Set([
+  'active-unacknowledged', 'active-acknowledged', 'cleared-unacknowledged', 'cleared-acknowledged'
+])
 
 /** The state of a record, given its shelf and whether it is out of service. */
 export function stateOf (rec: AlarmRecord, shelf: Shelf | undefined, outOfService: boolean): AlarmState {

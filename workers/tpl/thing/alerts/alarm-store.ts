@@ -34,9 +34,11 @@ export const isOutOfService = (marks: readonly OosMark[], thingId: string, name:
 
 /** What a write would change, readings (`metadata`) left out. */
 function signature (alarms: ThingAlarms, shown: readonly Alert[]): string {
-  const recs = alarms.records.map((r) => `${r.key}|${r.alert.uuid}|${r.alert.severity}|${r.alert.description}|${String(r.cond)}|${r.condSince}|${String(r.active)}|` +
+  const recs = alarms.records.map((r) => `${r.key}|${r.alert.uuid}|${r.alert.severity}|${r.alert.description}|` +
+    `${String(r.cond)}|${r.condSince}|${String(r.active)}|` +
     `${String(r.latchedClear)}|${r.ack?.at ?? ''}|${r.suppressedBy ?? ''}|${String(r.announced)}`)
-  return `${recs.join('\n')}\n${JSON.stringify(alarms.shelves)}${JSON.stringify(alarms.clears)}\n${shown.map((a) => `${a.uuid}|${a.state ?? ''}`).join(',')}`
+  return `${recs.join('\n')}\n${JSON.stringify(alarms.shelves)}${JSON.stringify(alarms.clears)}\n` +
+    `${shown.map((a) => `${a.uuid}|${a.state ?? ''}`).join(',')}`
 }
 
 export class AlarmStore {

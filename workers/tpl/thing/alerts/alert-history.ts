@@ -86,7 +86,8 @@ export class AlertHistory {
       defineMethod({
         name: 'getHistoricalLogs',
         kind: 'read',
-        summary: 'Alerts that started (`alerts`, all in the range without limit; `transitions: true` adds every alarm transition) or info changes (`info`, limit 100), newest first, each with its thing.',
+        summary: 'Alerts that started (`alerts`, all in the range without limit; `transitions: true` adds every alarm transition) ' +
+          'or info changes (`info`, limit 100), newest first, each with its thing.',
         params: historySchema,
         fieldErrors: { logType: 'ERR_INFO_HISTORY_LOG_TYPE_INVALID' },
         result: z.array(z.record(z.string(), z.unknown())),

@@ -41,7 +41,9 @@ export function assertAlertParams (value: unknown, thingType: string, conf: Aler
         }
         if (!Object.hasOwn(configured, param)) refuse(`${name} has no param ${param}`)
         const want = typeof configured[param]
-        if (typeof v !== typeof configured[param] || (typeof v === 'number' && !Number.isFinite(v))) refuse(`${name}.${param} must be a ${want === 'number' ? 'finite number' : want}`)
+        if (typeof v !== typeof configured[param] || (typeof v === 'number' && !Number.isFinite(v))) {
+          refuse(`${name}.${param} must be a ${want === 'number' ? 'finite number' : want}`)
+        }
       }
     }
   }

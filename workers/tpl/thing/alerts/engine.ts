@@ -122,7 +122,8 @@ export function evaluateAlerts (input: AlertInput): Alert[] {
       if (c) out.push(make(e.name, c.description ?? e.name, c.severity ?? 'high', now, e.message))
       else {
         const u = conf[ALERT_UNKNOWN]
-        out.push(make(ALERT_UNKNOWN, u?.description ?? ALERT_UNKNOWN, u?.severity ?? 'high', now, e.message === undefined ? e.name : `${e.name}: ${e.message}`))
+        out.push(make(ALERT_UNKNOWN, u?.description ?? ALERT_UNKNOWN, u?.severity ?? 'high', now,
+          e.message === undefined ? e.name : `${e.name}: ${e.message}`))
       }
     }
     for (const spec of input.specs) {

@@ -30,10 +30,16 @@ export function stepFlood (
       message: `more than ${count} new alerts within ${Math.round(windowMs / 60_000)} min`,
       metadata: { count: times.length, windowMs }
     }
-    return { flood: { times, alert, count: times.length }, transition: { ts: now, alert, transition: 'flood', by: 'system', why: `${times.length} new alerts` } }
+    return {
+      flood: { times, alert, count: times.length },
+      transition: { ts: now, alert, transition: 'flood', by: 'system', why: `${times.length} new alerts` }
+    }
   }
   if (flood.alert !== null && times.length <= count) {
-    return { flood: { times, alert: null }, transition: { ts: now, alert: flood.alert, transition: 'cleared', by: 'system', activeMs: now - flood.alert.createdAt } }
+    return {
+      flood: { times, alert: null },
+      transition: { ts: now, alert: flood.alert, transition: 'cleared', by: 'system', activeMs: now - flood.alert.createdAt }
+    }
   }
   const peak = Math.max(flood.count ?? 0, times.length)
   return { flood: { times, alert: flood.alert, count: peak }, transition: null }

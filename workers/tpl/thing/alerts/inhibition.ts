@@ -9,7 +9,9 @@ import type { AlarmSettings, InhibitRule } from './alarm-conf'
 import type { AlarmRecord } from './alarm-record'
 import type { Transition } from './alarm-machine'
 
-const causeLabel = (cause: AlarmRecord): string => cause.alert.deviceTag === undefined ? cause.alert.name : `${cause.alert.name}@${cause.alert.deviceTag}`
+const causeLabel = (cause: AlarmRecord): string => cause.alert.deviceTag === undefined
+  ? cause.alert.name
+  : `${cause.alert.name}@${cause.alert.deviceTag}`
 
 function targets (rule: InhibitRule, cause: AlarmRecord, rec: AlarmRecord, settings: (name: string) => AlarmSettings): boolean {
   if (rec === cause) return false

@@ -25,7 +25,9 @@ function mergeInto (acc: JsonObject, counts: Map<string, number>, entry: JsonObj
       acc[k] = (typeof prev === 'number' ? prev : 0) + v
       counts.set(path, (counts.get(path) ?? 0) + 1)
     } else if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const child = (Object.hasOwn(acc, k) && acc[k] !== null && typeof acc[k] === 'object' && !Array.isArray(acc[k]) ? acc[k] : {}) as JsonObject
+      const child = (Object.hasOwn(acc, k) && acc[k] !== null && typeof acc[k] === 'object' && !Array.isArray(acc[k])
+        ? acc[k]
+        : {}) as JsonObject
       acc[k] = child
       mergeInto(child, counts, v as JsonObject, `${path}.`)
     } else if (!(k in acc)) {

@@ -300,7 +300,9 @@ export class TimeLogs {
    * the loop. A corrupt generation is reported and skipped. `height` lowers the generations a
    * walk may reach (offsets below it; default maxHeight).
    */
-  async * scan (key: string, offset: number, range: Omit<ReadRange, 'limit'>, walk: boolean, height = this.maxHeight): AsyncGenerator<unknown> {
+  async * scan (
+    key: string, offset: number, range: Omit<ReadRange, 'limit'>, walk: boolean, height = this.maxHeight
+  ): AsyncGenerator<unknown> {
     if (offset < 0) return
     const opts: { reverse: boolean, gte?: string, lte?: string } = { reverse: true }
     if (range.start !== undefined) opts.gte = timeKey(range.start)

@@ -42,7 +42,10 @@ export const QUERY_OPERATORS = {
   /** At the top level of a query (or of an `$elemMatch` on documents): arrays of queries. */
   logical: ['$and', '$or', '$nor'],
   /** In a field's condition. */
-  field: ['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$not', '$exists', '$type', '$elemMatch', '$size', '$all', '$regex', '$options']
+  field: [
+    '$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$not', '$exists', '$type', '$elemMatch', '$size', '$all',
+    '$regex', '$options'
+  ]
 } as const
 /** Operators allowed in a projection (`fields`), besides 0 / 1 / true / false. */
 export const FIELDS_OPERATORS = ['$elemMatch'] as const
@@ -71,12 +74,16 @@ class Check {
   }
 
   operator (): void {
-    if (++this.operators > MAX_QUERY_OPERATORS) this.fail(`more than ${MAX_QUERY_OPERATORS} operators and field conditions in one ${this.what} (MAX_QUERY_OPERATORS)`)
+    if (++this.operators > MAX_QUERY_OPERATORS) {
+      this.fail(`more than ${MAX_QUERY_OPERATORS} operators and field conditions in one ${this.what} (MAX_QUERY_OPERATORS)`)
+    }
   }
 
   valueCount (n: number): void {
     this.values += n
-    if (this.values > MAX_QUERY_VALUES) this.fail(`more than ${MAX_QUERY_VALUES} $in/$nin/$all values in one ${this.what} (MAX_QUERY_VALUES)`)
+    if (this.values > MAX_QUERY_VALUES) {
+      this.fail(`more than ${MAX_QUERY_VALUES} $in/$nin/$all values in one ${this.what} (MAX_QUERY_VALUES)`)
+    }
   }
 
   regex (pattern: unknown, options: unknown): void {
@@ -94,7 +101,8 @@ class Check {
     }
     this.program += matcher.program
     if (this.program > MAX_QUERY_REGEX_PROGRAM) {
-      this.fail(`the $regex of one ${this.what} compile to more than ${MAX_QUERY_REGEX_PROGRAM} instructions together (MAX_QUERY_REGEX_PROGRAM)`)
+      this.fail(`the $regex of one ${this.what} compile to more than ${MAX_QUERY_REGEX_PROGRAM} instructions together ` +
+        '(MAX_QUERY_REGEX_PROGRAM)')
     }
   }
 
@@ -186,7 +194,8 @@ function checkCondition (cond: unknown, check: Check, depth: number): void {
         break
       case '$type': {
         const types = Array.isArray(v) ? v : [v]
-        if (types.length === 0 || types.length > 16 || !types.every((t) => (typeof t === 'string' && t.length <= 16) || Number.isSafeInteger(t))) {
+        if (types.length === 0 || types.length > 16 ||
+          !types.every((t) => (typeof t === 'string' && t.length <= 16) || Number.isSafeInteger(t))) {
           check.fail('$type expects a type name or number, or an array of them')
         }
         break

@@ -107,7 +107,9 @@ export class Re2Matcher {
 export function compileRegex (pattern: unknown, options: unknown = ''): Re2Matcher {
   if (typeof pattern !== 'string') throw new RegexRefusal('$regex expects a string')
   if (typeof options !== 'string') throw new RegexRefusal('$options expects a string')
-  if (pattern.length > MAX_REGEX_LENGTH) throw new RegexRefusal(`$regex refused: longer than ${MAX_REGEX_LENGTH} characters (MAX_REGEX_LENGTH)`)
+  if (pattern.length > MAX_REGEX_LENGTH) {
+    throw new RegexRefusal(`$regex refused: longer than ${MAX_REGEX_LENGTH} characters (MAX_REGEX_LENGTH)`)
+  }
   const flags = regexFlags(options)
   if (flags === null) throw new RegexRefusal(`$regex refused: options "${options.slice(0, 16)}" (only i, m and s, each at most once)`)
   let re: RE2JS
@@ -119,7 +121,8 @@ export function compileRegex (pattern: unknown, options: unknown = ''): Re2Match
   }
   const matcher = new Re2Matcher(re)
   if (matcher.program > MAX_REGEX_PROGRAM) {
-    throw new RegexRefusal(`$regex refused: compiles to ${matcher.program} instructions, more than ${MAX_REGEX_PROGRAM} (MAX_REGEX_PROGRAM)`)
+    throw new RegexRefusal(`$regex refused: compiles to ${matcher.program} instructions, ` +
+      `more than ${MAX_REGEX_PROGRAM} (MAX_REGEX_PROGRAM)`)
   }
   return matcher
 }

@@ -208,9 +208,19 @@ export class RegistryMethods {
         kind: 'write',
         summary: 'Registers a thing (id and code assigned when absent), connects it.',
         params: schemas.registerThing,
-        fieldErrors: { opts: 'ERR_THING_OPTS_INVALID', code: 'ERR_THING_CODE_INVALID', tags: 'ERR_THING_TAGS_INVALID', info: 'ERR_THING_INFO_INVALID', id: 'ERR_THING_ID_INVALID' },
+        fieldErrors: {
+          opts: 'ERR_THING_OPTS_INVALID',
+          code: 'ERR_THING_CODE_INVALID',
+          tags: 'ERR_THING_TAGS_INVALID',
+          info: 'ERR_THING_INFO_INVALID',
+          id: 'ERR_THING_ID_INVALID'
+        },
         result: z.literal(1),
-        errors: ['ERR_THING_OPTS_INVALID', 'ERR_THING_CODE_INVALID', 'ERR_THING_TAGS_INVALID', 'ERR_THING_INFO_INVALID', 'ERR_THING_ID_INVALID', 'ERR_THING_WITH_ID_ALREADY_EXISTS', 'ERR_THING_WITH_CODE_ALREADY_EXISTS', 'ERR_THING_LIMIT', 'ERR_STAT_TAGS_LIMIT', ...STORE_ERRORS],
+        errors: [
+          'ERR_THING_OPTS_INVALID', 'ERR_THING_CODE_INVALID', 'ERR_THING_TAGS_INVALID', 'ERR_THING_INFO_INVALID', 'ERR_THING_ID_INVALID',
+          'ERR_THING_WITH_ID_ALREADY_EXISTS', 'ERR_THING_WITH_CODE_ALREADY_EXISTS', 'ERR_THING_LIMIT', 'ERR_STAT_TAGS_LIMIT',
+          ...STORE_ERRORS
+        ],
         handler: (req) => this.registerThing(req)
       }),
       defineMethod({
@@ -218,9 +228,18 @@ export class RegistryMethods {
         kind: 'write',
         summary: 'Merges (or with forceOverwrite replaces) opts, info and tags; records info changes; reconnects on new opts.',
         params: schemas.updateThing,
-        fieldErrors: { id: 'ERR_THING_NOTFOUND', opts: 'ERR_THING_OPTS_INVALID', code: 'ERR_THING_CODE_INVALID', tags: 'ERR_THING_TAGS_INVALID', info: 'ERR_THING_INFO_INVALID' },
+        fieldErrors: {
+          id: 'ERR_THING_NOTFOUND',
+          opts: 'ERR_THING_OPTS_INVALID',
+          code: 'ERR_THING_CODE_INVALID',
+          tags: 'ERR_THING_TAGS_INVALID',
+          info: 'ERR_THING_INFO_INVALID'
+        },
         result: z.literal(1),
-        errors: ['ERR_THING_NOTFOUND', 'ERR_THING_OPTS_INVALID', 'ERR_THING_CODE_INVALID', 'ERR_THING_TAGS_INVALID', 'ERR_THING_INFO_INVALID', 'ERR_THING_WITH_CODE_ALREADY_EXISTS', 'ERR_STAT_TAGS_LIMIT', ...STORE_ERRORS],
+        errors: [
+          'ERR_THING_NOTFOUND', 'ERR_THING_OPTS_INVALID', 'ERR_THING_CODE_INVALID', 'ERR_THING_TAGS_INVALID', 'ERR_THING_INFO_INVALID',
+          'ERR_THING_WITH_CODE_ALREADY_EXISTS', 'ERR_STAT_TAGS_LIMIT', ...STORE_ERRORS
+        ],
         handler: (req) => this.updateThing(req)
       }),
       defineMethod({

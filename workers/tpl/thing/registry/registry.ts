@@ -21,6 +21,9 @@ export interface RegistryLimits {
 
 const NO_LIMITS: RegistryLimits = { maxThings: Infinity, maxTagsPerThing: Infinity, maxStatTags: Infinity }
 
+/** What the rack logs at start when the stored things pass the configured limits (./rack.thing.wrk.ts). */
+export const OVER_LIMITS_WARNING = 'the stored things pass the configured limits: new registrations are refused until some are forgotten'
+
 /**
  * The registry of things: persisted in the `things` sub-database, loaded into memory at start.
  * Every change is written to Hyperbee before memory is updated, so nothing acknowledged is
@@ -71,13 +74,15 @@ export class ThingRegistry {
    */
   private reserveTags (tags: readonly string[], prev: readonly string[]): () => void {
     if (tags.length > this.limits.maxTagsPerThing) {
-      throw new WrkError('ERR_THING_TAGS_INVALID', `a thing may have at most ${this.limits.maxTagsPerThing} tags (automatic ones included), this one would have ${tags.length}`)
+      throw new WrkError('ERR_THING_TAGS_INVALID',
+        `a thing may have at most ${this.limits.maxTagsPerThing} tags (automatic ones included), this one would have ${tags.length}`)
     }
     const had = new Set(prev)
     const added = tags.filter((t) => isStatTag(t) && !had.has(t))
     const fresh = added.filter((t) => !this.statTags.has(t)).length
     if (fresh > 0 && this.statTags.size + fresh > this.limits.maxStatTags) {
-      throw new WrkError('ERR_STAT_TAGS_LIMIT', `the rack aggregates at most ${this.limits.maxStatTags} distinct stat tags (it has ${this.statTags.size})`)
+      throw new WrkError('ERR_STAT_TAGS_LIMIT',
+        `the rack aggregates at most ${this.limits.maxStatTags} distinct stat tags (it has ${this.statTags.size})`)
     }
     this.countTags(added, 1)
     return () => this.countTags(added, -1)
@@ -117,7 +122,8 @@ export class ThingRegistry {
       await withTimeout(write, this.writeTimeoutMs, 'ERR_STORE_TIMEOUT')
     } catch (err) {
       write.then(() => this.reconcile(id), () => {})
-      throw new WrkError(errorCode(err, 'ERR_STORE_WRITE_FAILED'), `store write of thing ${id} failed: ${(err as Error).message}`, { cause: err })
+      throw new WrkError(errorCode(err, 'ERR_STORE_WRITE_FAILED'), `store write of thing ${id} failed: ${(err as Error).message}`,
+        { cause: err })
     }
   }
 
@@ -238,7 +244,9 @@ export class ThingRegistry {
   }
 
   assertCodeFree (code: string, exceptId?: ThingId): void {
-    if (!this.codePattern.test(code)) throw new WrkError('ERR_THING_CODE_INVALID', `a code is ${this.codePrefix}-<${CODE_MIN_DIGITS} to 9 digits>`)
+    if (!this.codePattern.test(code)) {
+      throw new WrkError('ERR_THING_CODE_INVALID', `a code is ${this.codePrefix}-<${CODE_MIN_DIGITS} to 9 digits>`)
+    }
     if (this.reservedCodes.has(code)) throw new WrkError('ERR_THING_WITH_CODE_ALREADY_EXISTS')
     for (const s of this.things.values()) {
       if (s.record.code === code && s.record.id !== exceptId) throw new WrkError('ERR_THING_WITH_CODE_ALREADY_EXISTS')
@@ -256,7 +264,9 @@ export class ThingRegistry {
       tags.push(t)
     }
     tags.push(`id-${thing.id}`, `code-${thing.code}`)
-    if (thing.info.container !== undefined && thing.info.container !== null && thing.info.container !== '') tags.push(`container-${String(thing.info.container)}`)
+    if (thing.info.container !== undefined && thing.info.container !== null && thing.info.container !== '') {
+      tags.push(`container-${String(thing.info.container)}`)
+    }
     if (thing.info.pos !== undefined && thing.info.pos !== null && thing.info.pos !== '') tags.push(`pos-${String(thing.info.pos)}`)
     return [...new Set(tags)]
   }
@@ -270,7 +280,9 @@ export class ThingRegistry {
   ): Promise<ThingState> {
     const id = input.id ?? randomUUID()
     if (this.things.has(id) || this.reservedIds.has(id)) throw new WrkError('ERR_THING_WITH_ID_ALREADY_EXISTS')
-    if (this.things.size + this.reservedIds.size >= this.limits.maxThings) throw new WrkError('ERR_THING_LIMIT', `the rack holds at most ${this.limits.maxThings} things`)
+    if (this.things.size + this.reservedIds.size >= this.limits.maxThings) {
+      throw new WrkError('ERR_THING_LIMIT', `the rack holds at most ${this.limits.maxThings} things`)
+    }
     const code = input.code ?? this.nextCode()
     this.assertCodeFree(code)
     const now = Date.now()

@@ -22,7 +22,8 @@ export interface SealedValue { v: 1, iv: string, tag: string, data: string }
 
 export function isSealed (value: unknown): value is SealedValue {
   const v = value as Partial<SealedValue> | null
-  return v !== null && typeof v === 'object' && v.v === 1 && typeof v.iv === 'string' && typeof v.tag === 'string' && typeof v.data === 'string'
+  return v !== null && typeof v === 'object' && v.v === 1 &&
+    typeof v.iv === 'string' && typeof v.tag === 'string' && typeof v.data === 'string'
 }
 
 export class SecretKeys {
@@ -58,7 +59,9 @@ export class SecretKeys {
       lines.push(`${JSON.stringify({ k: name, v: key.toString('hex') })}\n`)
       return { v: 1 as const, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') }
     })
-    if (lines.length > 0) await this.writes.run('file', async () => { await appendSideFile(this.storeDir, SECRET_KEYS_FILE, lines.join('')) })
+    if (lines.length > 0) {
+      await this.writes.run('file', async () => { await appendSideFile(this.storeDir, SECRET_KEYS_FILE, lines.join('')) })
+    }
     return out
   }
 

@@ -158,7 +158,8 @@ export async function openMainDb (
   // from here on the migrated bee is the main bee; the old one is never offered to a replica
   await wrk.put(LAYOUT_KEY, { name: MIGRATED_MAIN_BEE })
   await clearLegacy(store, logger)
-  logger.warn({ records, withSecrets: moved, from: LEGACY_MAIN_BEE, to: MIGRATED_MAIN_BEE }, 'store migrated: thing credentials moved out of the replicable main bee')
+  logger.warn({ records, withSecrets: moved, from: LEGACY_MAIN_BEE, to: MIGRATED_MAIN_BEE },
+    'store migrated: thing credentials moved out of the replicable main bee')
   return { db, name: MIGRATED_MAIN_BEE, secrets }
 }
 
@@ -190,7 +191,10 @@ async function openSecrets (
     const moved = entries.length
     await wrk.put(SECRETS_LAYOUT_KEY, { name: SEALED_SECRETS_BEE })
     await clearBee(store, SECRETS_BEE, logger)
-    if (moved > 0) logger.warn({ entries: moved, from: SECRETS_BEE, to: SEALED_SECRETS_BEE }, 'store migrated: thing credentials encrypted, each with a key of its own')
+    if (moved > 0) {
+      logger.warn({ entries: moved, from: SECRETS_BEE, to: SEALED_SECRETS_BEE },
+        'store migrated: thing credentials encrypted, each with a key of its own')
+    }
   }
   const bee = await store.getBee<JsonObject>(SEALED_SECRETS_BEE)
   const live = new Set<string>()

@@ -130,7 +130,14 @@ export class RackReplication {
   /** `/healthz` of a replica that refuses reads (null: nothing to say). */
   health (): { ok: false, reason: string, code: string, since: number } | null {
     const d = this.view?.diverged
-    return d ? { ok: false, reason: 'the master\'s history diverged from the copy here (mbt-store reset-replica)', code: 'ERR_REPLICA_DIVERGED', since: d.at } : null
+    return d
+      ? {
+          ok: false,
+          reason: 'the master\'s history diverged from the copy here (mbt-store reset-replica)',
+          code: 'ERR_REPLICA_DIVERGED',
+          since: d.at
+        }
+      : null
   }
 
   declarations (): RpcMethod[] {
@@ -211,7 +218,8 @@ export class RackReplication {
     if (!this.source || !this.mainDb) throw new WrkError('ERR_WRK_STOPPING')
     const swarmKey = this.facility?.opened ? this.facility.publicKey.toString('hex') : null
     try {
-      return await this.source.conf(this.host.rackId, this.settings.discoveryKey, swarmKey, this.mainDb.sub('meta_logs') as Bee<LogMeta>, logs.maxHeight)
+      return await this.source.conf(this.host.rackId, this.settings.discoveryKey, swarmKey, this.mainDb.sub('meta_logs') as Bee<LogMeta>,
+        logs.maxHeight)
     } catch (err) {
       // the store closed under the read: the worker is stopping
       if (this.host.isStopping) throw new WrkError('ERR_WRK_STOPPING', 'stopping', { cause: err })

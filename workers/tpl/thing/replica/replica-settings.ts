@@ -28,9 +28,13 @@ function hexOrNull (v: unknown): string | null {
 /** A `getReplicaConf` answer, checked. */
 export function parseReplicaConf (value: unknown): ReplicaConf {
   const v = (value !== null && typeof value === 'object' ? value : {}) as Record<string, unknown>
-  const keys = (v.metaDiscoveryKeys !== null && typeof v.metaDiscoveryKeys === 'object' ? v.metaDiscoveryKeys : {}) as Record<string, unknown>
+  const keys = (v.metaDiscoveryKeys !== null && typeof v.metaDiscoveryKeys === 'object'
+    ? v.metaDiscoveryKeys
+    : {}) as Record<string, unknown>
   const main = hexOrNull(keys[MAIN_CORE])
-  if (main === null || typeof v.rackId !== 'string') throw new WrkError('ERR_REPLICA_CONF_INVALID', 'getReplicaConf answered no main core key')
+  if (main === null || typeof v.rackId !== 'string') {
+    throw new WrkError('ERR_REPLICA_CONF_INVALID', 'getReplicaConf answered no main core key')
+  }
   const metaDiscoveryKeys: Record<string, string> = {}
   for (const [k, key] of Object.entries(keys)) if (hexOrNull(key) !== null) metaDiscoveryKeys[k] = String(key).toLowerCase()
   return {

@@ -150,7 +150,9 @@ export class ReplicaSource implements BeeStore {
     const sub = this.db.sub(PUBLISHED_SUB)
     for (const [key, value] of [['rack', rack], ['thing', thingConf]] as const) {
       const current = await sub.get(key)
-      if (JSON.stringify(current?.value) !== JSON.stringify(value)) await withTimeout(sub.put(key, value), this.opts.writeTimeoutMs, 'ERR_STORE_TIMEOUT')
+      if (JSON.stringify(current?.value) !== JSON.stringify(value)) {
+        await withTimeout(sub.put(key, value), this.opts.writeTimeoutMs, 'ERR_STORE_TIMEOUT')
+      }
     }
   }
 

@@ -155,7 +155,9 @@ export class ReplicaView {
       let pause = this.settings.refreshItvMs
       try {
         const conf = parseReplicaConf(await this.host.askMaster(ASK_TIMEOUT_MS))
-        if (conf.swarmPublicKey === null) throw new WrkError('ERR_REPLICA_NOT_SERVED', 'the master serves no replicas (it has no replicaDiscoveryKey)')
+        if (conf.swarmPublicKey === null) {
+          throw new WrkError('ERR_REPLICA_NOT_SERVED', 'the master serves no replicas (it has no replicaDiscoveryKey)')
+        }
         await this.keep(conf)
         if (this.conf?.metaDiscoveryKeys[MAIN_CORE] !== conf.metaDiscoveryKeys[MAIN_CORE]) {
           if (this.conf) this.host.logger.warn('replica: the master has a new main core (its store was replaced); copying it afresh')
@@ -174,7 +176,10 @@ export class ReplicaView {
         failures++
         pause = Math.min(500 * 2 ** Math.min(failures - 1, 16), this.settings.retryMaxMs)
         const log = failures === 1 ? 'warn' : 'debug'
-        this.host.logger[log]({ code: errorCode(err, 'ERR_RPC_CONNECT_FAILED'), reason: (err as Error).message, failures, retryInMs: pause }, 'replica: getReplicaConf from the master failed')
+        this.host.logger[log](
+          { code: errorCode(err, 'ERR_RPC_CONNECT_FAILED'), reason: (err as Error).message, failures, retryInMs: pause },
+          'replica: getReplicaConf from the master failed'
+        )
       }
       await sleep(pause, undefined, { signal }).catch(() => {})
     }
@@ -316,7 +321,8 @@ export class ReplicaView {
   }
 
   private adopt (db: Bee, rack: PublishedRack, thingConf: JsonObject, text: string): void {
-    const registry = this.parts?.registry ?? new ThingRegistry(db.sub('things') as Bee<ThingRecord>, this.host.thingType(), this.host.thingTags())
+    const registry = this.parts?.registry ??
+      new ThingRegistry(db.sub('things') as Bee<ThingRecord>, this.host.thingType(), this.host.thingTags())
     // the master's layout: stat logs per timeframe (and per tag, from an older store)
     const logs = new StatTimeLogs(this.copies, db.sub('meta_logs') as Bee<LogMeta>, {
       maxLength: Number(thingConf.logRotateMaxLength ?? THING_CONF_DEFAULTS.logRotateMaxLength),

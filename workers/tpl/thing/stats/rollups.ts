@@ -26,6 +26,7 @@ export interface RollupConf {
 }
 
 const LOG_KEY = /^stat-[A-Za-z0-9]+$/
+const FIELD_PATH = /^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/
 const DEFAULTS = { windowMs: 3_600_000, maxCatchUpWindows: 48, cron: '0 1 * * * *' }
 
 function invalid (i: number, why: string): never {
@@ -40,10 +41,16 @@ export function parseRollups (value: unknown): RollupConf[] {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) invalid(i, 'must be an object')
     const r = { ...DEFAULTS, ...(raw as JsonObject) } as Record<string, unknown>
     if (typeof r.srcKey !== 'string' || !LOG_KEY.test(r.srcKey)) invalid(i, 'srcKey must be a stat log key (stat-<timeframe>)')
-    if (typeof r.destKey !== 'string' || !LOG_KEY.test(r.destKey) || r.destKey === r.srcKey) invalid(i, 'destKey must be another stat log key (stat-<name>)')
-    if (!Array.isArray(r.fields) || r.fields.length === 0 || !r.fields.every((f) => typeof f === 'string' && /^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/.test(f))) invalid(i, 'fields must be a non-empty list of field paths')
+    if (typeof r.destKey !== 'string' || !LOG_KEY.test(r.destKey) || r.destKey === r.srcKey) {
+      invalid(i, 'destKey must be another stat log key (stat-<name>)')
+    }
+    if (!Array.isArray(r.fields) || r.fields.length === 0 || !r.fields.every((f) => typeof f === 'string' && FIELD_PATH.test(f))) {
+      invalid(i, 'fields must be a non-empty list of field paths')
+    }
     if (!Number.isSafeInteger(r.windowMs) || (r.windowMs as number) < 1000) invalid(i, 'windowMs must be an integer ≥ 1000')
-    if (!Number.isSafeInteger(r.maxCatchUpWindows) || (r.maxCatchUpWindows as number) < 1 || (r.maxCatchUpWindows as number) > 10_000) invalid(i, 'maxCatchUpWindows must be an integer from 1 to 10000')
+    if (!Number.isSafeInteger(r.maxCatchUpWindows) || (r.maxCatchUpWindows as number) < 1 || (r.maxCatchUpWindows as number) > 10_000) {
+      invalid(i, 'maxCatchUpWindows must be an integer from 1 to 10000')
+    }
     if (typeof r.cron !== 'string') invalid(i, 'cron must be a cron pattern')
     return r as unknown as RollupConf
   })
@@ -75,7 +82,8 @@ export class Rollups {
       try {
         scheduler.add(name, conf.cron, async (tick) => await this.run(conf, tick.getTime()))
       } catch (err) {
-        throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: rollupLogs[${i}] has an invalid cron pattern "${conf.cron}"`, { cause: err })
+        throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: rollupLogs[${i}] has an invalid cron pattern "${conf.cron}"`,
+          { cause: err })
       }
       this.scheduled.push(name)
     })

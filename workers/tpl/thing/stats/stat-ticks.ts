@@ -62,7 +62,8 @@ export function mergeTimeframes (base: readonly Timeframe[], extra: readonly Tim
 /** `scheduleAddlStatConfigTfs`: `[[name, cron], …]`; anything else is a configuration error. */
 export function parseTimeframes (value: unknown): Timeframe[] {
   if (value === undefined) return []
-  const ok = Array.isArray(value) && value.every((t) => Array.isArray(t) && t.length === 2 && typeof t[0] === 'string' && /^[A-Za-z0-9]+$/.test(t[0]) && typeof t[1] === 'string')
+  const ok = Array.isArray(value) && value.every((t) => Array.isArray(t) && t.length === 2 &&
+    typeof t[0] === 'string' && /^[A-Za-z0-9]+$/.test(t[0]) && typeof t[1] === 'string')
   if (!ok) throw new WrkError('ERR_CONFIG_INVALID', 'config base.thing.json: scheduleAddlStatConfigTfs must be [[name, cron], …]')
   return value as Timeframe[]
 }
@@ -129,7 +130,8 @@ export class StatTicks {
       try {
         scheduler.add(`stat-${tf}`, cron, (tick) => this.build(tf, tick))
       } catch (err) {
-        throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: timeframe ${tf} has an invalid cron pattern "${cron}"`, { cause: err })
+        throw new WrkError('ERR_CONFIG_INVALID', `config base.thing.json: timeframe ${tf} has an invalid cron pattern "${cron}"`,
+          { cause: err })
       }
       this.scheduled.push(`stat-${tf}`)
     }

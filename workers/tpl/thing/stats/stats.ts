@@ -119,7 +119,9 @@ export function alertsGroupCnt (entries: readonly StatEntry[], src: string): Rec
     const alerts = valueAt(e, src)
     if (!Array.isArray(alerts)) continue
     for (const a of alerts) {
-      const sev = a !== null && typeof a === 'object' && typeof (a as { severity?: unknown }).severity === 'string' ? (a as { severity: string }).severity : 'medium'
+      const sev = a !== null && typeof a === 'object' && typeof (a as { severity?: unknown }).severity === 'string'
+        ? (a as { severity: string }).severity
+        : 'medium'
       out[sev] = (out[sev] ?? 0) + 1
     }
   }
