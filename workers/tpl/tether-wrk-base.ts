@@ -55,23 +55,12 @@ export class TetherWrkBase extends WrkBase {
 
   /** The methods this layer declares (a layer above adds its own to `super.declareRpc()`). */
   protected declareRpc (): RpcMethod[] {
+    const summary = 'Answers with the request payload.'
+    const result = z.unknown()
+    const echo = (name: string): RpcMethod => defineMethod({ name, kind: 'read', summary, result, errors: [], handler: (req) => req })
     return [
-      defineMethod({
-        name: 'ping',
-        kind: 'read',
-        summary: 'Answers with the request payload.',
-        result: z.unknown(),
-        errors: [],
-        handler: (req) => req
-      }),
-      defineMethod({
-        name: 'echo',
-        kind: 'read',
-        summary: 'Answers with the request payload.',
-        result: z.unknown(),
-        errors: [],
-        handler: (req) => req
-      }),
+      echo('ping'),
+      echo('echo'),
       defineMethod({
         name: 'getInstanceId',
         kind: 'read',
