@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { REPO_ROOT, cleanupAll, createBootstrap, createRpcClient, type DHTNodeAddress } from '../helpers'
+import { REPO_ROOT, cleanupAll, createBootstrap, createRpcClient, waitFor, type DHTNodeAddress } from '../helpers'
 import { RackRpc, mockOpts, startMock, startRackInProcess, stopMocks, type InProcessRack } from '../helpers/rack'
 import type { MockServer } from '../../mock/server'
 
@@ -77,10 +77,14 @@ describe('operator round trip', () => {
     expect((await rpc.call<{ count: number }>('unshelveAlerts', { uuids: [pump.uuid], user: 'ann' })).count).toBe(1)
     await rpc.waitLast('e1', (l) => ((l.alerts as Listed[] | undefined)?.length ?? 0) === 3)
 
-    const history = await rpc.call<Array<{ transition?: string, by?: string, uuid: string }>>('getHistoricalLogs', { logType: 'alerts', transitions: true, query: { uuid: pump.uuid } })
+    type Entry = { transition?: string, by?: string, uuid: string }
+    const historyReq = { logType: 'alerts', transitions: true, query: { uuid: pump.uuid } }
+    const transitionsOf = (h: Entry[]): string[] => h.filter((e) => e.transition !== undefined).map((e) => `${e.transition ?? ''}:${e.by ?? ''}`)
+    // the journal writes after the store: give a loaded machine a moment, then compare exactly
+    await waitFor(async () => transitionsOf(await rpc.call<Entry[]>('getHistoricalLogs', historyReq)).length >= 4, 10_000, 100).catch(() => {})
+    const history = await rpc.call<Entry[]>('getHistoricalLogs', historyReq)
     expect(history.filter((h) => h.transition === undefined)).toHaveLength(1)
-    expect(history.filter((h) => h.transition !== undefined).map((h) => `${h.transition ?? ''}:${h.by ?? ''}`).reverse())
-      .toEqual(['active:system', 'acknowledged:ann', 'shelved:ann', 'unshelved:ann'])
+    expect(transitionsOf(history).reverse()).toEqual(['active:system', 'acknowledged:ann', 'shelved:ann', 'unshelved:ann'])
     const plain = await rpc.call<Array<{ transition?: string }>>('getHistoricalLogs', { logType: 'alerts' })
     expect(plain.every((h) => h.transition === undefined)).toBe(true)
   })
