@@ -43,7 +43,12 @@ export class AlarmJournal {
    */
   private async append (ts: number, entry: unknown): Promise<void> {
     this.lastTs = Math.max(ts, this.lastTs)
-    await this.logs().append(ALERTS_LOG, this.lastTs, entry)
+    try {
+      await this.logs().append(ALERTS_LOG, this.lastTs, entry)
+    } catch (err) {
+      // one slow or failed write (ERR_STORE_TIMEOUT: it may still land) must not drop the entries after it
+      this.logger().warn({ err, ts: this.lastTs }, 'alert history entry not written')
+    }
   }
 
   /** An alert first shown: the entry getHistoricalLogs answers by default. */
