@@ -410,8 +410,9 @@ export function spawnCli (
   proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => { out = (out + chunk).slice(-OUTPUT_LIMIT) })
   proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => { err = (err + chunk).slice(-OUTPUT_LIMIT) })
 
+  // 'close', not 'exit': the process's output is all read by then (a refusal's stderr line included)
   const exited = new Promise<ExitInfo>((resolve) => {
-    proc.once('exit', (code, signal) => {
+    proc.once('close', (code, signal) => {
       children.delete(proc)
       resolve({ code, signal })
     })
