@@ -5,7 +5,7 @@
  * it chatters and is shelved automatically, a `chattering` alert naming it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cleanupAll, createBootstrap, createRpcClient, sleep, type DHTNodeAddress } from '../helpers'
+import { cleanupAll, createBootstrap, createRpcClient, sleep, waitFor, type DHTNodeAddress } from '../helpers'
 import { RackRpc, mockOpts, startMock, startRackInProcess, stopMocks, type InProcessRack } from '../helpers/rack'
 import type { MockServer } from '../../mock/server'
 
@@ -65,7 +65,12 @@ describe('inlet temperature at its threshold', () => {
     const last = await rpc.waitLast('it', (l) => shownNames(l.alerts).includes('chattering'), 20_000)
     const chattering = (last.alerts as Listed[]).find((a) => a.name === 'chattering')
     expect(chattering?.message).toBe('water_max_inlet_temp_warn (cdu) is chattering')
-    const transitions = await rpc.call<Listed[]>('getHistoricalLogs', { logType: 'alerts', transitions: true, start: since, query: { transition: 'shelved', 'thing.id': 'it' } })
+    // `last` is published before the collection's history entries are written: wait for the entry
+    const shelvedReq = { logType: 'alerts', transitions: true, start: since, query: { transition: 'shelved', 'thing.id': 'it' } }
+    const transitions = await waitFor(async () => {
+      const found = await rpc.call<Listed[]>('getHistoricalLogs', shelvedReq)
+      return found.length > 0 ? found : null
+    }, 10_000, 100)
     expect(transitions.map((t) => t.name)).toEqual(['water_max_inlet_temp_warn'])
   }, 40_000)
 })
