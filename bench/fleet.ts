@@ -40,7 +40,7 @@ import { StatTimeLogs } from '../workers/tpl/thing/logs/stat-log'
 import { StatTicks } from '../workers/tpl/thing/stats/stat-ticks'
 import { TimeLogs } from '../workers/tpl/thing/logs/time-log'
 import { MBT_STAT_SPEC } from '../workers/lib/stats'
-import type { ThingState } from '../workers/tpl/thing/types'
+import type { Snap, ThingState } from '../workers/tpl/thing/types'
 import WrkContainerRackKehua from '../workers/kehua.rack.container.wrk'
 import { benchRoot } from './root'
 import { startMockProc, type MockProc } from './mock-procs'
@@ -662,13 +662,21 @@ export async function runStartup (things: number, runs: number, keepRoot?: strin
   }
 }
 
-async function prepareStartupStore (root: string, rack: string, count: number): Promise<string> {
+/** One real snapshot of a Kehua container (an in-process mock, seed 1): what every thing's `last` holds. */
+async function oneKehuaSnap (): Promise<Snap> {
   const mock = createServer({ type: 'Kehua', port: 0, tickMs: 0, seed: 1 })
   const { port } = await mock.start()
   const container = new MicroBTContainer({ vendor: 'kehua', address: '127.0.0.1', port, username: 'admin', password: 'admin', timeout: 5000 })
-  const snap = await container.getSnap()
-  await container.close()
-  await mock.exit()
+  try {
+    return await container.getSnap()
+  } finally {
+    await container.close()
+    await mock.exit()
+  }
+}
+
+async function prepareStartupStore (root: string, rack: string, count: number): Promise<string> {
+  const snap = await oneKehuaSnap()
   const worker = new WrkContainerRackKehua({ wtype: 'wrk-container-rack-kehua', env: 'development', rack, root })
   await worker.start()
   worker.logger.level = 'warn'
@@ -753,12 +761,7 @@ async function statLogsCost (tags: number, rounds: number): Promise<Record<strin
 
 async function statLogsChild (layout: string, tags: number, rounds: number): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
-  const mock = createServer({ type: 'Kehua', port: 0, tickMs: 0, seed: 1 })
-  const { port } = await mock.start()
-  const container = new MicroBTContainer({ vendor: 'kehua', address: '127.0.0.1', port, username: 'admin', password: 'admin', timeout: 5000 })
-  const snap = await container.getSnap()
-  await container.close()
-  await mock.exit()
+  const snap = await oneKehuaSnap()
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mbt-statcost-'))
   const store = new StoreFacility(dir)
   await store.ready()

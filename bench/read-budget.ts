@@ -126,7 +126,7 @@ function widestOr (pattern: string): number {
   return lo
 }
 
-/** The most hostile pattern accepted as widely as any, and that width. */
+/** Of the candidates, the most hostile pattern among those with the widest accepted `$or`, and that width. */
 function maxRegexOr (): { pattern: string, n: number } {
   const candidates = ['.*.{100}x', '(n+)+x', '.*.*x', '.*n.*x', '.*x', 'n+x', 'x']
   const widths = candidates.map((pattern) => ({ pattern, n: widestOr(pattern) }))

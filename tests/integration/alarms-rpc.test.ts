@@ -81,8 +81,10 @@ describe('operator round trip', () => {
     const historyReq = { logType: 'alerts', transitions: true, query: { uuid: pump.uuid } }
     const transitionsOf = (h: Entry[]): string[] => h.filter((e) => e.transition !== undefined).map((e) => `${e.transition ?? ''}:${e.by ?? ''}`)
     // the journal writes after the store: give a loaded machine a moment, then compare exactly
-    await waitFor(async () => transitionsOf(await rpc.call<Entry[]>('getHistoricalLogs', historyReq)).length >= 4, 10_000, 100).catch(() => {})
-    const history = await rpc.call<Entry[]>('getHistoricalLogs', historyReq)
+    const history = await waitFor(async () => {
+      const h = await rpc.call<Entry[]>('getHistoricalLogs', historyReq)
+      return transitionsOf(h).length >= 4 ? h : null
+    }, 10_000, 100)
     expect(history.filter((h) => h.transition === undefined)).toHaveLength(1)
     expect(transitionsOf(history).reverse()).toEqual(['active:system', 'acknowledged:ann', 'shelved:ann', 'unshelved:ann'])
     const plain = await rpc.call<Array<{ transition?: string }>>('getHistoricalLogs', { logType: 'alerts' })

@@ -14,6 +14,7 @@ import {
 import type { ModbusClientOptions } from '../../../../workers/lib/modbus/types'
 import type { Logger } from '../../../../workers/core/types'
 import { sleep, waitFor } from '../../../helpers/wait'
+import { freePort } from '../../../helpers/net'
 
 // ------------------------------------------------------------------ helpers
 
@@ -159,14 +160,6 @@ function trackTimers (): { live: Set<number>, stop: () => void } {
     destroy (id) { live.delete(id) }
   }).enable()
   return { live, stop: () => { hook.disable() } }
-}
-
-async function freePort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
 }
 
 afterEach(async () => {

@@ -8,6 +8,7 @@ import { ModbusConnection, type ConnectionEvents, type ConnectionSettings, type 
 import { closedError, type ModbusError } from '../../../../workers/lib/modbus/errors'
 import { encodeReadHoldingRegistersResponse } from '../../../../workers/lib/modbus/frame'
 import type { ModbusClientStats } from '../../../../workers/lib/modbus/types'
+import { freePort } from '../../../helpers/net'
 import { sleep, waitFor } from '../../../helpers/wait'
 
 /** Records every event; `frame` answers `verdict`. */
@@ -49,14 +50,6 @@ async function startServer (): Promise<number> {
   servers.push(server)
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
   return (server.address() as net.AddressInfo).port
-}
-
-async function freePort (): Promise<number> {
-  const s = net.createServer()
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()))
-  const port = (s.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => s.close(() => resolve()))
-  return port
 }
 
 const warns: unknown[] = []
