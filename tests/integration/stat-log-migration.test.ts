@@ -125,9 +125,10 @@ describe('stat logs of the per-tag layout, read by this version', () => {
 
     // things carrying those tags, and one tick of the new layout
     for (const bay of ['bay-1', 'bay-2']) await m.call('registerThing', { id: bay, opts: {}, info: { container: bay } })
-    // off the 20 s grid: a scheduled rtd/20s/1m tick of the same second shares its aggregation (made before these things)
+    // off the 10 s grid of the scheduled ticks (rtd every 30 s, 20s every 20 s): a tick of the same second shares its
+    // aggregation, which may have been made before these things were registered
     const second = Math.floor(Date.now() / 1000) * 1000
-    const now = second % 20_000 === 0 ? second - 1000 : second
+    const now = second % 10_000 === 0 ? second - 1000 : second
     for (const tf of ['1m', 'rtd']) await master.worker.stats.build(tf, new Date(now))
     const latest = await m.call<Array<{ ts: number }>>('tailLog', { key: 'stat-1m', tag: 'container-bay-1', limit: 2 })
     expect(latest.map((e) => e.ts)).toEqual([now, T_OLD + 4 * MIN])
