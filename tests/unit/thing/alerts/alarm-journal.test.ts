@@ -49,4 +49,24 @@ describe('AlarmJournal', () => {
     await journal.transitions('e1', [{ ts: 1200, alert, transition: 'active', by: 'system' }])
     expect(written.map((w) => [w.ts, w.entry.uuid, w.entry.transition ?? null])).toEqual([[1000, 'u-1', null], [1200, 'u-1', 'active']])
   })
+
+  it('entries are written in call order even when an earlier write is slow (a collection, then an operator)', async () => {
+    const order: string[] = []
+    let slow = true
+    const logs = {
+      append: async (_key: string, ts: number, entry: Record<string, unknown>) => {
+        if (slow) {
+          slow = false
+          await new Promise((resolve) => setTimeout(resolve, 50))
+        }
+        order.push(`${String(entry.transition ?? 'started')}@${ts}`)
+      }
+    } as unknown as TimeLogs
+    const logger = { warn: () => {}, info: () => {}, debug: () => {}, error: () => {} } as unknown as Logger
+    const journal = new AlarmJournal(() => logs, () => logger)
+    const collection = journal.record('e1', [alert], [{ ts: 1000, alert, transition: 'active', by: 'system' }])
+    const operator = journal.transitions('e1', [{ ts: 2000, alert, transition: 'acknowledged', by: 'ann' }])
+    await Promise.all([collection, operator])
+    expect(order).toEqual(['started@1000', 'active@1000', 'acknowledged@2000'])
+  })
 })

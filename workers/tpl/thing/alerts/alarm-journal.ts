@@ -33,22 +33,35 @@ export function transitionEntry (thingId: string | null, t: Transition): JsonObj
 export class AlarmJournal {
   /** The newest time an entry was appended at. */
   private lastTs = 0
+  /** The appends in flight, in call order. */
+  private tail: Promise<void> = Promise.resolve()
 
   constructor (private readonly logs: () => TimeLogs, private readonly logger: () => Logger) {}
 
   /**
-   * Appends at `ts`, or just after the newest entry when that is later: the log keeps entries
-   * of one millisecond apart only when they come in time order, and things are collected (and
-   * acted on) concurrently, each at its own time.
+   * Appends at `ts`, or just after the newest entry when that is later, in call order: the log
+   * keeps entries of one millisecond apart only when they come in time order, and things are
+   * collected (and acted on) concurrently, each at its own time. Call order is event order
+   * (a collection's entries are handed over in one call before an operator's later ones).
    */
   private async append (ts: number, entry: unknown): Promise<void> {
     this.lastTs = Math.max(ts, this.lastTs)
-    try {
-      await this.logs().append(ALERTS_LOG, this.lastTs, entry)
-    } catch (err) {
-      // one slow or failed write (ERR_STORE_TIMEOUT: it may still land) must not drop the entries after it
-      this.logger().warn({ err, ts: this.lastTs }, 'alert history entry not written')
-    }
+    const at = this.lastTs
+    const write = this.tail.then(async () => {
+      try {
+        await this.logs().append(ALERTS_LOG, at, entry)
+      } catch (err) {
+        // one slow or failed write (ERR_STORE_TIMEOUT: it may still land) must not drop the entries after it
+        this.logger().warn({ err, ts: at }, 'alert history entry not written')
+      }
+    })
+    this.tail = write
+    await write
+  }
+
+  /** A collection's or an action's entries, queued in one go: alerts first shown, then the transitions. */
+  async record (thingId: string, started: readonly Alert[], transitions: readonly Transition[]): Promise<void> {
+    await Promise.all([...started.map(async (alert) => await this.started(thingId, alert)), this.transitions(thingId, transitions)])
   }
 
   /** An alert first shown: the entry getHistoricalLogs answers by default. */
@@ -57,6 +70,7 @@ export class AlarmJournal {
   }
 
   async transitions (thingId: string | null, list: readonly Transition[]): Promise<void> {
+    const writes: Array<Promise<void>> = []
     for (const t of list) {
       const entry = transitionEntry(thingId, t)
       const line = {
@@ -71,7 +85,8 @@ export class AlarmJournal {
       }
       if (LOUD.has(t.transition)) this.logger().warn(line, `alert ${t.transition}`)
       else this.logger().info(line, `alert ${t.transition}`)
-      await this.append(t.ts, entry)
+      writes.push(this.append(t.ts, entry))
     }
+    await Promise.all(writes)
   }
 }

@@ -212,10 +212,7 @@ export class AlertBook {
       : null)
     const staged = this.staged.get(id)
     this.staged.delete(id)
-    if (staged) {
-      for (const alert of staged.started) await this.journal.started(id, alert)
-      await this.journal.transitions(id, staged.transitions)
-    }
+    if (staged) await this.journal.record(id, staged.started, staged.transitions)
     // new alerts are counted at once; an idle window is pruned at most once a second
     if (this.newShown > 0 || (this.flood.times.length > 0 && this.now() - this.floodCheckedAt >= 1000)) await this.stepFlood()
   }
